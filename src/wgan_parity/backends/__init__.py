@@ -1,0 +1,98 @@
+"""Backend registry: names map to adapter modules, imported lazily.
+
+A backend is built from a module that defines the primitives of
+:data:`wgan_parity.backends.protocol.PRIMITIVES`. A *user* backend is any importable module
+path (``mypkg.my_port``) that sets ``BASE = "<built-in name>"`` and defines only what it changes:
+any primitive (``layer_norm``) or any composite (``residual_block``). Composites take the backend
+object as their first argument, so an override reaches every block built on it.
+"""
+
+from __future__ import annotations
+
+import functools
+import importlib
+from types import ModuleType
+from typing import Any, Dict, Optional
+
+from wgan_parity.backends.protocol import COMPOSITES, CONSTANTS, PRIMITIVES
+from wgan_parity.flags import Flags
+from wgan_parity.model import COMPOSITE_IMPLS
+
+#: Built-in backends: name -> module. Nothing is imported until asked for.
+BUILTIN: Dict[str, str] = {
+    "reference": "wgan_parity.backends.reference",
+    "reference32": "wgan_parity.backends.reference32",
+    "tensorflow": "wgan_parity.backends.tensorflow",
+    "torch": "wgan_parity.backends.torch",
+}
+
+
+class BackendError(LookupError):
+    """A backend name cannot be resolved into a working backend."""
+
+
+class Backend:
+    """Primitives of a framework adapter plus the composites, bound to this object.
+
+    ``layers`` lists the modules it was built from, base first (for the dump's metadata).
+    """
+
+    def __init__(self, name: str, layers: list) -> None:
+        self.name = name
+        self.modules = layers
+        self.flags: Dict[str, Any] = {}
+        for composite in COMPOSITES:
+            setattr(self, composite, functools.partial(COMPOSITE_IMPLS[composite], self))
+        for module in layers:
+            for attr in PRIMITIVES + CONSTANTS:
+                if hasattr(module, attr):
+                    setattr(self, attr, getattr(module, attr))
+            for composite in COMPOSITES:
+                if hasattr(module, composite):
+                    setattr(self, composite, functools.partial(getattr(module, composite), self))
+        missing = [a for a in PRIMITIVES + CONSTANTS if not hasattr(self, a)]
+        if missing:
+            raise BackendError(
+                f"backend {name!r}: expected the protocol's primitives, missing {missing}. "
+                f"Define them in the module or set BASE to a built-in backend ({sorted(BUILTIN)})."
+            )
+
+    @property
+    def framework(self) -> str:
+        """The underlying framework: reference, tensorflow or torch."""
+        return self.FRAMEWORK  # type: ignore[attr-defined]
+
+
+def import_backend_module(name: str) -> ModuleType:
+    """Import a built-in backend module by name, or a user module by dotted path."""
+    module_name = BUILTIN.get(name, name)
+    try:
+        return importlib.import_module(module_name)
+    except ImportError as exc:
+        if name in BUILTIN:
+            raise BackendError(
+                f"backend {name!r} needs its framework installed ({exc}). "
+                f"Install it, e.g. `pip install 'wgan-parity[{name}]'`."
+            ) from exc
+        raise BackendError(
+            f"backend {name!r}: expected a built-in name ({sorted(BUILTIN)}) or an importable "
+            f"module path, but importing it failed: {exc}"
+        ) from exc
+
+
+def _module_chain(name: str, seen: Optional[list] = None) -> list:
+    seen = seen or []
+    if name in seen:
+        raise BackendError(f"backend {name!r}: BASE chain loops through {seen}")
+    module = import_backend_module(name)
+    base = getattr(module, "BASE", None)
+    if base is None:
+        return [module]
+    return _module_chain(base, [*seen, name]) + [module]
+
+
+def load_backend(name: str, flags: Optional[Flags] = None) -> Backend:
+    """Resolve ``name``, import its modules, apply ``flags`` via ``configure`` and return it."""
+    backend = Backend(name, _module_chain(name))
+    backend.flags = dict(backend.configure(flags or Flags()))
+    return backend

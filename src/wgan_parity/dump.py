@@ -1,0 +1,129 @@
+"""Run the case catalog on one backend and stream every tensor into one dump file."""
+
+from __future__ import annotations
+
+import time
+import traceback
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Callable, Dict, Iterable, Optional
+
+import numpy as np
+
+from wgan_parity.backends import Backend, load_backend
+from wgan_parity.catalog import CATALOG, Case, catalog_json
+from wgan_parity.dumpfile import DumpWriter
+from wgan_parity.fixtures import make_fixtures
+from wgan_parity.flags import Flags
+from wgan_parity.provenance import base_metadata, platform_info
+from wgan_parity.resources import peak_rss_mb, reset_peak_rss
+from wgan_parity.runner import run_case
+
+Progress = Callable[[str], None]
+
+
+def noise_floor(truth: Dict[str, np.ndarray], float32_run: Dict[str, np.ndarray]) -> Dict[str, Dict[str, float]]:
+    """Per tensor: relative L2 and max abs error of the float32 NumPy run against float64."""
+    noise = {}
+    for key, exact in truth.items():
+        approx = float32_run[key].astype(np.float64)
+        diff = approx - exact
+        norm = float(np.linalg.norm(exact))
+        noise[key] = {
+            "rel_l2": float(np.linalg.norm(diff) / norm) if norm > 0 else float("inf"),
+            "max_abs": float(np.max(np.abs(diff))) if diff.size else 0.0,
+        }
+    return noise
+
+
+def _digest_catalog(digests: Dict[str, str], cases: Iterable[Case]) -> str:
+    import hashlib
+
+    cases = tuple(cases)
+    h = hashlib.sha256(catalog_json(cases).encode("utf-8"))
+    for case in cases:
+        digest = digests.get(case.name) or make_fixtures(case).digest()
+        h.update(f"{case.name}={digest};".encode())
+    return h.hexdigest()
+
+
+def write_catalog_dump(
+    backend_name: str,
+    out: Path,
+    cases: Iterable[Case] = CATALOG,
+    env_id: Optional[str] = None,
+    flags: Flags = Flags(),
+    progress: Progress = lambda line: None,
+) -> Dict[str, Any]:
+    """Run ``cases`` on ``backend_name``, write ``out`` atomically and return its metadata.
+
+    A case that raises is recorded with its error and the dump goes on. The catalog hash always
+    covers the full catalog, so dumps of different case selections remain comparable.
+    """
+    started = time.perf_counter()
+    backend = load_backend(backend_name, flags)
+    import_s = time.perf_counter() - started
+    twin = load_backend("reference32", flags) if backend.framework == "reference" and backend.DTYPE == "float64" else None
+    meta: Dict[str, Any] = {
+        **base_metadata(),
+        "env_id": env_id or default_env_id(backend),
+        "backend": backend_name,
+        "framework": backend.framework,
+        "framework_version": backend.framework_version(),
+        "dtype": backend.DTYPE,
+        "flags": {**flags.as_dict(), **backend.flags},
+        "platform": platform_info(list(backend.flags.get("gpus") or [])),
+        "created_utc": datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "import_s": round(import_s, 3),
+        "cases": {},
+        "noise": {},
+    }
+    digests: Dict[str, str] = {}
+    with DumpWriter(out) as writer:
+        for case in cases:
+            record, tensors = _run_one(backend, twin, case, digests, meta["noise"])
+            meta["cases"][case.name] = record
+            for name, array in tensors.items():
+                writer.add(f"{case.name}/{name}", array)
+            progress(f"{case.name}: {record['status']} in {record['wall_s']:.2f}s, peak {record['peak_rss_mb']:.0f} MiB"
+                     + (f" ({record['error']})" if record["error"] else ""))
+        meta["catalog_hash"] = _digest_catalog(digests, CATALOG)
+        meta["wall_s"] = round(time.perf_counter() - started, 3)
+        writer.close(meta)
+    return meta
+
+
+def default_env_id(backend: Backend) -> str:
+    """``<framework>-<version>`` for frameworks, the backend name otherwise."""
+    if backend.framework == "reference":
+        return backend.name
+    return f"{backend.framework}-{backend.framework_version()}"
+
+
+def _run_one(backend: Backend, twin: Optional[Backend], case: Case, digests: Dict[str, str],
+             noise: Dict[str, Dict[str, float]]) -> tuple:
+    reset_peak_rss()
+    started = time.perf_counter()
+    tensors: Dict[str, np.ndarray] = {}
+    error = None
+    try:
+        fixtures = make_fixtures(case)
+        digests[case.name] = fixtures.digest()
+        tensors = run_case(backend, case, fixtures)
+        if twin is not None:
+            approx = run_case(twin, case, fixtures)
+            noise.update({f"{case.name}/{k}": v for k, v in noise_floor(tensors, approx).items()})
+    except Exception as exc:  # a case a framework cannot run is recorded, not raised
+        error = f"{type(exc).__name__}: {exc}".strip()
+        tensors = {}
+        last = traceback.extract_tb(exc.__traceback__)[-1:]
+        if last:
+            error += f" [at {Path(last[0].filename).name}:{last[0].lineno}]"
+    record = {
+        "status": "error" if error else "ok",
+        "error": error,
+        "wall_s": round(time.perf_counter() - started, 3),
+        "peak_rss_mb": round(peak_rss_mb(), 1),
+        "tensors": list(tensors),
+    }
+    return record, tensors

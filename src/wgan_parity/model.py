@@ -1,0 +1,158 @@
+"""The WGAN-GP 64x64 ResNet composites, written once over a backend's primitive ops.
+
+Every function takes the backend object ``ops`` first and calls other blocks through it
+(``ops.conv_mean_pool(...)``), so overriding one primitive or one composite in a user backend
+reaches every block built on it. Semantics follow tflib (see ``docs`` and conventions.md).
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable, Dict, Mapping, Optional
+
+EPS = 1e-5
+Tensor = Any
+Params = Mapping[str, Tensor]
+
+
+def join(scope: str, key: str) -> str:
+    """Dotted parameter or tap name ``scope.key`` (just ``key`` at top level)."""
+    return f"{scope}.{key}" if scope else key
+
+
+class Taps:
+    """Collects named intermediates in forward order: ``tap/<name>`` (first samples) and ``aux/``."""
+
+    def __init__(self, ops: Any, samples: int) -> None:
+        self.ops = ops
+        self.samples = samples
+        self.tensors: Dict[str, Tensor] = {}
+
+    def tap(self, name: str, tensor: Tensor) -> None:
+        """Record the first ``samples`` items of the batch, without gradient."""
+        self.tensors[f"tap/{name}"] = self.ops.stop_gradient(tensor[: self.samples])
+
+    def aux(self, name: str, tensor: Tensor) -> None:
+        """Record a full-size extra output, without gradient."""
+        self.tensors[f"aux/{name}"] = self.ops.stop_gradient(tensor)
+
+
+def _tap(taps: Optional[Taps], name: str, tensor: Tensor) -> None:
+    if taps is not None and name:
+        taps.tap(name, tensor)
+
+
+def mean_pool(ops: Any, x: Tensor) -> Tensor:
+    """tflib's 2x2 mean pool: the mean of the four strided slices, summed in tflib's order."""
+    return (x[:, :, ::2, ::2] + x[:, :, 1::2, ::2] + x[:, :, ::2, 1::2] + x[:, :, 1::2, 1::2]) / 4.0
+
+
+def conv_mean_pool(ops: Any, x: Tensor, w: Tensor, b: Optional[Tensor] = None) -> Tensor:
+    """Conv (SAME, stride 1), then 2x2 mean pool."""
+    return ops.mean_pool(ops.conv2d(x, w, b))
+
+
+def mean_pool_conv(ops: Any, x: Tensor, w: Tensor, b: Optional[Tensor] = None) -> Tensor:
+    """2x2 mean pool, then conv (SAME, stride 1)."""
+    return ops.conv2d(ops.mean_pool(x), w, b)
+
+
+def upsample_conv(ops: Any, x: Tensor, w: Tensor, b: Optional[Tensor] = None) -> Tensor:
+    """Concatenate 4x along channels, depth_to_space(2) in DCR order, then conv."""
+    return ops.conv2d(ops.depth_to_space(ops.concat([x, x, x, x], axis=1), 2), w, b)
+
+
+def normalize(ops: Any, x: Tensor, p: Params, scope: str, kind: str) -> Tensor:
+    """LayerNorm (``kind="layer"``) or BatchNorm (``"batch"``) with ``scope.scale/.offset``."""
+    scale, offset = p[join(scope, "scale")], p[join(scope, "offset")]
+    if kind == "layer":
+        return ops.layer_norm(x, scale, offset, EPS)
+    if kind == "batch":
+        return ops.batch_norm(x, scale, offset, EPS)
+    raise ValueError(f"normalize: expected kind 'layer' or 'batch', found {kind!r}")
+
+
+def _resample_convs(ops: Any, resample: str) -> tuple:
+    """(shortcut, conv1, conv2) block ops for ``resample`` in {'down', 'up'}."""
+    if resample == "down":
+        return ops.mean_pool_conv, ops.conv2d, ops.conv_mean_pool
+    if resample == "up":
+        return ops.upsample_conv, ops.upsample_conv, ops.conv2d
+    raise ValueError(f"residual_block: expected resample 'down' or 'up', found {resample!r}")
+
+
+def residual_block(
+    ops: Any,
+    x: Tensor,
+    p: Params,
+    scope: str,
+    resample: str,
+    norm: str,
+    taps: Optional[Taps] = None,
+) -> Tensor:
+    """tflib ResidualBlock: shortcut + conv2(relu(norm2(conv1(relu(norm1(x))))))."""
+    shortcut_op, conv1_op, conv2_op = _resample_convs(ops, resample)
+    shortcut = shortcut_op(x, p[join(scope, "shortcut.w")], p[join(scope, "shortcut.b")])
+    _tap(taps, join(scope, "shortcut"), shortcut)
+    h = ops.normalize(x, p, join(scope, "norm1"), norm)
+    _tap(taps, join(scope, "norm1"), h)
+    h = conv1_op(ops.relu(h), p[join(scope, "conv1.w")], None)
+    _tap(taps, join(scope, "conv1"), h)
+    h = ops.normalize(h, p, join(scope, "norm2"), norm)
+    _tap(taps, join(scope, "norm2"), h)
+    h = conv2_op(ops.relu(h), p[join(scope, "conv2.w")], p[join(scope, "conv2.b")])
+    _tap(taps, join(scope, "conv2"), h)
+    out = shortcut + h
+    _tap(taps, scope, out)
+    return out
+
+
+def good_generator(ops: Any, noise: Tensor, p: Params, dim: int, taps: Optional[Taps] = None) -> Tensor:
+    """GoodGenerator: linear -> 4 up blocks (BatchNorm) -> BN -> relu -> conv -> tanh."""
+    h = ops.linear(noise, p["input.w"], p["input.b"])
+    _tap(taps, "input", h)
+    h = ops.reshape(h, (-1, 8 * dim, 4, 4))
+    for i in range(1, 5):
+        h = ops.residual_block(h, p, f"res{i}", "up", "batch", taps)
+    h = ops.normalize(h, p, "output_norm", "batch")
+    _tap(taps, "output_norm", h)
+    h = ops.conv2d(ops.relu(h), p["output.w"], p["output.b"])
+    _tap(taps, "output_conv", h)
+    return ops.reshape(ops.tanh(h), (-1, 3 * 64 * 64))
+
+
+def good_discriminator(ops: Any, x: Tensor, p: Params, dim: int, taps: Optional[Taps] = None) -> Tensor:
+    """GoodDiscriminator: conv -> 4 down blocks (LayerNorm) -> linear -> 1 per sample."""
+    h = ops.conv2d(ops.reshape(x, (-1, 3, 64, 64)), p["input.w"], p["input.b"])
+    _tap(taps, "input", h)
+    for i in range(1, 5):
+        h = ops.residual_block(h, p, f"res{i}", "down", "layer", taps)
+    out = ops.linear(ops.reshape(h, (-1, 4 * 4 * 8 * dim)), p["output.w"], p["output.b"])
+    return ops.reshape(out, (-1,))
+
+
+def gradient_penalty(ops: Any, x: Tensor, p: Params, dim: int, taps: Optional[Taps] = None) -> Tensor:
+    """WGAN-GP penalty ``10 * mean((||grad_x D(x)||_2 - 1)^2)``, differentiable in ``p`` and ``x``."""
+
+    def critic(args: Mapping[str, Tensor]) -> Tensor:
+        return ops.good_discriminator(args["x"], p, dim, taps)
+
+    _, grads = ops.vjp(critic, {"x": x}, ["x"], None, create_graph=True)
+    slopes_input = grads["x"]
+    if taps is not None:
+        taps.aux("dD_dx", slopes_input)
+    slopes = ops.sqrt(ops.sum(slopes_input * slopes_input, axis=1))
+    return 10.0 * ops.mean((slopes - 1.0) * (slopes - 1.0))
+
+
+#: Composite name -> implementation; the keys are ``protocol.COMPOSITES``.
+COMPOSITE_IMPLS: Dict[str, Callable[..., Tensor]] = {
+    "mean_pool": mean_pool,
+    "conv_mean_pool": conv_mean_pool,
+    "mean_pool_conv": mean_pool_conv,
+    "upsample_conv": upsample_conv,
+    "normalize": normalize,
+    "residual_block": residual_block,
+    "good_generator": good_generator,
+    "good_discriminator": good_discriminator,
+    "gradient_penalty": gradient_penalty,
+}

@@ -1,0 +1,146 @@
+"""Read one tensor of a dump in slices, so that no dump is ever held in memory whole.
+
+Dumps are uncompressed ZIPs of ``.npy`` members (docs/dump-format.md), so a member's array is a
+contiguous run of bytes in the file. :class:`DumpFile` finds where, from the ZIP directory and the
+``.npy`` header, and :class:`RawMember` reads any element range with a positional read
+(``os.preadv``, thread-safe, no copy through ``zipfile``). Members that are compressed,
+Fortran-ordered or have a header this module does not parse are read whole through
+:class:`~wgan_parity.dumpfile.DumpReader` instead (:class:`LoadedMember`).
+
+The fast path does not check the members' CRC-32: a truncated member is detected (its bytes run
+past the member's end), a flipped bit inside the data is not.
+"""
+
+from __future__ import annotations
+
+import os
+import struct
+import zipfile
+from pathlib import Path
+from typing import Dict, Optional, Tuple, Union
+
+import numpy as np
+
+from wgan_parity.dumpfile import DumpError, DumpReader
+
+_LOCAL_HEADER = struct.Struct("<4s22xHH")
+_LOCAL_MAGIC = b"PK\x03\x04"
+
+
+def check_dtype(dtype: np.dtype, where: str) -> None:
+    """Refuse anything but real numbers (object, structured, complex, strings)."""
+    if dtype.hasobject or dtype.fields is not None or dtype.kind not in "biuf":
+        raise DumpError(f"{where}: expected a real numeric array, found dtype {dtype}. "
+                        "Re-run `wgan-parity dump` for this environment.")
+
+
+class LoadedMember:
+    """A member read whole (fallback path); slices are views of it."""
+
+    def __init__(self, array: np.ndarray) -> None:
+        self._flat = np.ascontiguousarray(array).reshape(-1)
+        if not self._flat.dtype.isnative:
+            self._flat = self._flat.astype(self._flat.dtype.newbyteorder("="))
+        self.shape: Tuple[int, ...] = tuple(array.shape)
+        self.dtype = self._flat.dtype
+        self.size = int(self._flat.size)
+
+    def read(self, start: int, stop: int) -> np.ndarray:
+        """Elements ``[start, stop)`` of the flattened array."""
+        return self._flat[start:stop]
+
+
+class RawMember:
+    """A stored, C-ordered member: element ranges come straight from the file."""
+
+    def __init__(self, fd: int, offset: int, shape: Tuple[int, ...], dtype: np.dtype, where: str) -> None:
+        self._fd, self._offset, self._where = fd, offset, where
+        self._file_dtype = dtype
+        self.dtype = dtype if dtype.isnative else dtype.newbyteorder("=")
+        self.shape = shape
+        self.size = int(np.prod(shape, dtype=np.int64))
+
+    def read(self, start: int, stop: int) -> np.ndarray:
+        """Elements ``[start, stop)`` of the flattened array, as a fresh native-order array."""
+        out = np.empty(max(stop - start, 0), dtype=self._file_dtype)
+        view = memoryview(out.view(np.uint8))
+        position, done = self._offset + start * out.itemsize, 0
+        while done < view.nbytes:
+            got = os.preadv(self._fd, [view[done:]], position + done)
+            if got <= 0:
+                raise DumpError(f"{self._where}: the member ends early (file truncated). "
+                                "Re-run `wgan-parity dump` for this environment.")
+            done += got
+        return out if out.dtype.isnative else out.astype(self.dtype)
+
+
+Member = Union[RawMember, LoadedMember]
+
+
+class DumpFile:
+    """One dump opened for slice reads: ``meta`` and ``keys()`` from the reader, data by member."""
+
+    def __init__(self, path: Union[str, Path], reader: Optional[DumpReader] = None) -> None:
+        self.path = Path(path)
+        self.reader = reader or DumpReader(self.path)
+        self.meta = self.reader.meta
+        self._file = open(self.path, "rb")  # noqa: SIM115 - closed in close()
+        try:
+            with zipfile.ZipFile(self._file) as archive:
+                self._infos: Dict[str, zipfile.ZipInfo] = {i.filename: i for i in archive.infolist()}
+        except (zipfile.BadZipFile, OSError) as exc:
+            self._file.close()
+            raise DumpError(f"{self.path.name}: unreadable ZIP directory ({exc}). "
+                            "Re-run `wgan-parity dump` for this environment.") from exc
+
+    def keys(self):
+        """Tensor keys, metadata excluded."""
+        return self.reader.keys()
+
+    def __contains__(self, key: str) -> bool:
+        return key in self.reader
+
+    def member(self, key: str) -> Member:
+        """A slice reader for ``key``; raises :class:`DumpError` for unusable members."""
+        where = f"{self.path.name}: member {key!r}"
+        info = self._infos.get(key + ".npy")
+        if info is None:
+            raise DumpError(f"{where} is not in the file")
+        raw = self._raw(info, where) if info.compress_type == zipfile.ZIP_STORED else None
+        if raw is not None:
+            return raw
+        array = self.reader.get(key)
+        check_dtype(array.dtype, where)
+        return LoadedMember(array)
+
+    def _raw(self, info: zipfile.ZipInfo, where: str) -> Optional[RawMember]:
+        self._file.seek(info.header_offset)
+        magic, name_len, extra_len = _LOCAL_HEADER.unpack(self._file.read(_LOCAL_HEADER.size))
+        if magic != _LOCAL_MAGIC:
+            raise DumpError(f"{where}: bad ZIP local header (corrupt file). Re-run `wgan-parity dump`.")
+        start = info.header_offset + _LOCAL_HEADER.size + name_len + extra_len
+        self._file.seek(start)
+        try:
+            version = np.lib.format.read_magic(self._file)
+            if version == (1, 0):
+                shape, fortran, dtype = np.lib.format.read_array_header_1_0(self._file)
+            elif version == (2, 0):
+                shape, fortran, dtype = np.lib.format.read_array_header_2_0(self._file)
+            else:
+                return None
+        except ValueError as exc:
+            raise DumpError(f"{where}: unreadable .npy header ({exc}). Re-run `wgan-parity dump`.") from exc
+        check_dtype(dtype, where)
+        if fortran and len(shape) > 1:
+            return None
+        offset = self._file.tell()
+        nbytes = int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
+        if offset + nbytes > start + info.compress_size:
+            raise DumpError(f"{where}: the array needs {nbytes} bytes but the member is shorter "
+                            "(corrupt or truncated). Re-run `wgan-parity dump` for this environment.")
+        return RawMember(self._file.fileno(), offset, tuple(shape), dtype, where)
+
+    def close(self) -> None:
+        """Release both file handles."""
+        self._file.close()
+        self.reader.close()
