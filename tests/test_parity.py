@@ -1,0 +1,88 @@
+"""Real TensorFlow and real PyTorch against the float64 NumPy truth: one test per (case, tensor, backend).
+
+The tolerance is the calibrated one the aggregator uses: ``max(noise_factor x float32 noise,
+floor)`` from ``data/thresholds.toml``, where the float32 noise of each tensor is measured by the
+reference dump (NumPy float32 against float64). Tensors whose truth is degenerate are skipped
+with the reason; known divergences (``known = true`` rules) are strict xfails, so a fix shows up.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from functools import lru_cache
+from typing import Dict, List, Tuple
+
+import numpy as np
+import pytest
+
+from wgan_parity import thresholds
+from wgan_parity.backends import load_backend
+from wgan_parity.catalog import CATALOG, Case
+from wgan_parity.fixtures import make_fixtures
+from wgan_parity.runner import run_case
+
+FRAMEWORKS = ("tensorflow", "torch")
+
+
+def _shrunk(case: Case) -> Case:
+    """The same case at batch 2: same tensor names, a fraction of the cost."""
+    dims = tuple((k, 2 if k == "batch" else (2, *v[1:]) if k == "shape" else v) for k, v in case.dims)
+    return dataclasses.replace(case, dims=dims)
+
+
+@lru_cache(maxsize=None)
+def tensor_names(case_name: str) -> Tuple[str, ...]:
+    """The tensors a case produces, found by running it small on the NumPy backend."""
+    case = next(c for c in CATALOG if c.name == case_name)
+    small = _shrunk(case)
+    return tuple(run_case(_numpy_backend(), small, make_fixtures(small)))
+
+
+@lru_cache(maxsize=None)
+def _numpy_backend():
+    return load_backend("reference32")
+
+
+def _params() -> List:
+    params = []
+    for case in CATALOG:
+        for tensor in tensor_names(case.name):
+            for backend in FRAMEWORKS:
+                params.append(pytest.param(case.name, tensor, backend, id=f"{case.name}/{tensor}/{backend}"))
+    return params
+
+
+def rel_l2(value: np.ndarray, truth: np.ndarray) -> float:
+    """Relative L2 error in float64 (inf when the truth is zero and the value is not)."""
+    diff = float(np.linalg.norm(value.astype(np.float64) - truth))
+    norm = float(np.linalg.norm(truth))
+    return diff / norm if norm else (0.0 if diff == 0 else float("inf"))
+
+
+@pytest.mark.frameworks
+@pytest.mark.parametrize(("case", "tensor", "backend"), _params())
+def test_matches_float64_truth(catalog_dumps: Dict, case: str, tensor: str, backend: str) -> None:
+    reference, dump = catalog_dumps["reference"], catalog_dumps[backend]
+    status = dump.meta["cases"][case]
+    assert status["status"] == "ok", f"{case} failed on {backend}: {status['error']}"
+    key = f"{case}/{tensor}"
+    assert key in dump, f"{backend} dump lacks {key}; it has {status['tensors']}"
+    truth, value = reference.get(key), dump.get(key)
+    assert value.shape == truth.shape, f"{key} on {backend}: shape {value.shape}, truth {truth.shape}"
+    assert value.dtype == np.float32, f"{key} on {backend}: dtype {value.dtype}, expected float32"
+    assert np.isfinite(value).all(), f"{key} on {backend}: non-finite values"
+    noise = reference.meta["noise"][key]["rel_l2"]
+    limits = thresholds.load()
+    if noise >= limits.degenerate_noise_rel_l2:
+        pytest.skip(f"{key}: degenerate truth (float32 noise {noise:.2e} of its norm); no direction to compare")
+    side = limits.side(case, tensor, dump.meta["env_id"])
+    tolerance = side.limit(noise)
+    error = rel_l2(value, truth)
+    message = (f"case {case}, tensor {tensor}, backend {backend}: relative L2 error vs float64 truth "
+               f"{error:.3e} > tolerance {tolerance:.3e} (= max({side.noise_factor:g} x float32 noise "
+               f"{noise:.3e}, floor {side.rel_l2_floor:.1e})); a tolerance of {error:.3e} would be needed")
+    if side.known:
+        if error <= tolerance:
+            pytest.fail(f"known divergence no longer diverges ({error:.3e} <= {tolerance:.3e}): {side.known}")
+        pytest.xfail(f"known: {side.known} ({message})")
+    assert error <= tolerance, message
