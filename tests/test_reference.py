@@ -127,3 +127,14 @@ def test_gradient_penalty_hand_computed_on_a_linear_critic() -> None:
                              "good_discriminator": Linear.good_discriminator})
     v = np.array([[3.0], [4.0]])  # |v| = 5
     assert gradient_penalty(shim, np.ones((7, 2)), {"v": v}, 1) == pytest.approx(10 * (5 - 1) ** 2)
+
+
+def test_conv_weight_gradient_is_itself_differentiable() -> None:
+    # The weight gradient as a function of (x, g): checks the adjoints of the adjoint.
+    def weight_grad(a: Dict[str, np.ndarray]) -> np.ndarray:
+        _, grads = ops.vjp(lambda b: ops.conv2d(b["x"], b["w"]), {"x": a["x"], "w": a["w"]}, ["w"], a["g"])
+        return grads["w"]
+
+    args = {"x": RNG.standard_normal((2, 3, 5, 4)), "w": RNG.standard_normal((2, 3, 3, 3)),
+            "g": RNG.standard_normal((2, 2, 5, 4))}
+    _finite_difference_check(weight_grad, args)

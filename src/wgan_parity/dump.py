@@ -10,7 +10,7 @@ from typing import Any, Callable, Dict, Iterable, Optional
 
 import numpy as np
 
-from wgan_parity.backends import Backend, load_backend
+from wgan_parity.backends import BUILTIN, Backend, load_backend
 from wgan_parity.catalog import CATALOG, Case, catalog_json
 from wgan_parity.dumpfile import DumpWriter
 from wgan_parity.fixtures import make_fixtures
@@ -93,11 +93,15 @@ def write_catalog_dump(
     return meta
 
 
+_SHORT = {"tensorflow": "tf", "torch": "torch"}
+
+
 def default_env_id(backend: Backend) -> str:
-    """``<framework>-<version>`` for frameworks, the backend name otherwise."""
-    if backend.framework == "reference":
+    """``tf-<version>`` / ``torch-<version>`` (as in matrix.toml); user backends prefix their name."""
+    if backend.framework not in _SHORT:
         return backend.name
-    return f"{backend.framework}-{backend.framework_version()}"
+    release = f"{_SHORT[backend.framework]}-{backend.framework_version()}"
+    return release if backend.name in BUILTIN else f"{backend.name}@{release}"
 
 
 def _run_one(backend: Backend, twin: Optional[Backend], case: Case, digests: Dict[str, str],

@@ -4,7 +4,7 @@ Subcommands: ``compare`` (dumps of a selection, then ``wgan-parity aggregate``),
 dumps only), ``lock`` (re-resolve ``locks/<id>.txt``). The dumps of every env live in one
 folder (``dumps/<id>.npz`` + ``.key.json``/``.status.json``/``.log``); a compare links the
 selected envs' files into ``dumps/sets/<selection>/`` and aggregates exactly that folder.
-Exit codes: see :mod:`wgan_parity.orchestrate`.
+Exit codes: see :mod:`wgan_parity.orchestrate`; 3 = the aggregator itself crashed.
 """
 
 from __future__ import annotations
@@ -26,6 +26,18 @@ from wgan_parity.progress import Progress
 from wgan_parity.venvs import Builder, StageFailed
 
 AGG_RECORD = ".aggregate.json"
+EXIT_AGGREGATE_CRASHED = 3
+# Runs `wgan-parity aggregate`, mapping an uncaught exception to exit 3: Python's own exit code
+# for a crash is 1, which would read as "diverged".
+_AGGREGATE = (
+    "import sys, traceback\n"
+    "from wgan_parity.cli import main\n"
+    "try:\n    code = main(['aggregate', *sys.argv[1:]])\n"
+    "except SystemExit:\n    raise\n"
+    "except BaseException:\n    traceback.print_exc()\n"
+    f"    code = {EXIT_AGGREGATE_CRASHED}\n"
+    "sys.exit(code)\n"
+)
 
 
 def selection(table: EnvTable, args: argparse.Namespace) -> Tuple[str, Tuple[EnvSpec, ...]]:
@@ -77,7 +89,7 @@ def aggregate(table: EnvTable, opts: RunOptions, set_dir: Path, out: Path, pytho
     key = cachekey.make_key({
         "dumps": keys, "args": list(extra), "out": str(out),
         "source_sha256": cachekey.source_hash(table.root / "src" / "wgan_parity", exclude=()),
-        "config": {p.name: p.read_text(encoding="utf-8") for p in sorted(table.root.glob("*.toml"))},
+        "config": {f.name: f.read_bytes().hex() for f in sorted(table.root.glob("*.toml"))},
         "baseline": [cachekey.dir_hash(Path(a)) for a in extra if Path(a).is_dir()],
     })
     record = orchestrate.read_json(out / AGG_RECORD) or {}
@@ -87,12 +99,15 @@ def aggregate(table: EnvTable, opts: RunOptions, set_dir: Path, out: Path, pytho
         return int(record["rc"])
     out.mkdir(parents=True, exist_ok=True)
     started = time.time()
-    cmd = [str(python), "-m", "wgan_parity", "aggregate", str(set_dir), "--out", str(out), *extra]
-    print(f"aggregate: {' '.join(cmd)}", file=sys.stderr, flush=True)
+    args = [str(set_dir), "--out", str(out), *extra]
+    print(f"aggregate: wgan-parity aggregate {' '.join(args)}", file=sys.stderr, flush=True)
+    cmd = [str(python), "-c", _AGGREGATE, *args]
     env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "VIRTUAL_ENV")}
     done = subprocess.run(cmd, stdout=subprocess.PIPE, text=True, env=env, check=False,
                           cwd=table.root, errors="replace")
     sys.stdout.write(done.stdout)
+    if done.returncode == EXIT_AGGREGATE_CRASHED:
+        print("aggregate: crashed (exit 3); see the traceback above", file=sys.stderr)
     files = sorted(p.relative_to(out).as_posix() for p in out.rglob("*")
                    if p.is_file() and p.name != AGG_RECORD and p.stat().st_mtime >= started - 1)
     if done.returncode in (0, 1, 4, 5):
@@ -111,20 +126,22 @@ def cmd_run(table: EnvTable, args: argparse.Namespace, with_aggregate: bool) -> 
     started = time.monotonic()
     progress = Progress(len(envs), bar=False if args.plain else None)
     results = orchestrate.run_envs(table, envs, opts, builder, progress)
-    set_dir = link_set(opts.dump_dir, name, results)
     rc = 0
     if with_aggregate:
+        set_dir = link_set(opts.dump_dir, name, results)
         try:
             python = ensure_report_env(table, opts, builder)
         except StageFailed as exc:
             print(f"aggregate: cannot prepare the report env: {exc}", file=sys.stderr)
-            return orchestrate.EXIT_USAGE
-        extra = [*(["--baseline", str(args.baseline)] if args.baseline else []), *args.aggregate_args]
+            return orchestrate.EXIT_ENV_FAILED
+        baseline = ["--baseline", str(args.baseline)] if args.baseline else []
+        extra = [*baseline, *args.aggregate_args]
         rc = aggregate(table, opts, set_dir, Path(args.out), python, extra, results)
     code = orchestrate.exit_code(results, rc)
+    lowest = builder.min_free_gb
     orchestrate.write_json(opts.dump_dir / "sets" / f"{name}.run.json", {
         "selection": name, "exit_code": code, "wall_s": round(time.monotonic() - started, 2),
-        "min_free_gb": None if builder.min_free_gb == float("inf") else round(builder.min_free_gb, 2),
+        "min_free_gb": None if lowest == float("inf") else round(lowest, 2),
         "envs": [asdict(r) for r in results]})
     counts = ", ".join(f"{n} {s}" for s, n in orchestrate.summary(results).items())
     print(f"wgan-parity: {counts}; {time.monotonic() - started:.1f} s; exit {code}",
@@ -173,7 +190,8 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--no-cache", action="store_true", help="re-run dumps even if unchanged")
         p.add_argument("--locked", action="store_true",
                        help="fail an env whose lock is missing or stale instead of re-locking it")
-        p.add_argument("--delete-venvs", action="store_true", help="delete each venv after its dump")
+        p.add_argument("--delete-venvs", action="store_true",
+                       help="delete each venv right after its dump")
         p.add_argument("--prune-cache", action="store_true",
                        help="after each dump, drop from uv's cache what no later env needs")
         p.add_argument("--min-free-gb", type=float, default=15.0,

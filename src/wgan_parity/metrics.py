@@ -104,12 +104,17 @@ def mean_abs_diff(a: np.ndarray, b: np.ndarray) -> float:
 
 def default_floor(truth: np.ndarray) -> float:
     """``MAX_REL_FLOOR · mean|truth|``, or the smallest normal float32 if that is 0 or undefined."""
-    floor = MAX_REL_FLOOR * abs_mean(truth)
+    return floor_from_mean(abs_mean(truth))
+
+
+def floor_from_mean(mean_abs: float) -> float:
+    """:func:`default_floor` given ``mean|truth|``."""
+    floor = MAX_REL_FLOOR * mean_abs
     return floor if math.isfinite(floor) and floor > 0.0 else TINY32
 
 
 def max_rel_diff(a: np.ndarray, b: np.ndarray, floor: float) -> float:
-    """``max |a − b| / max(|a|, |b|, floor)``; ``floor`` must be positive (see :func:`default_floor`)."""
+    """``max |a − b| / max(|a|, |b|, floor)``; ``floor > 0`` (see :func:`default_floor`)."""
     if not floor > 0.0:
         raise ValueError(f"max_rel_diff needs a positive floor, got {floor!r}")
     a, b = _pair(a, b)
@@ -147,7 +152,9 @@ def nonfinite_mismatch(a: np.ndarray, b: np.ndarray) -> Tuple[int, int]:
     """Positions where exactly one side is NaN, and where the sides differ in ``±Inf``."""
     a, b = _pair(a, b)
     nan = int(np.count_nonzero(np.isnan(a) != np.isnan(b)))
-    inf = int(np.count_nonzero((np.isposinf(a) != np.isposinf(b)) | (np.isneginf(a) != np.isneginf(b))))
+    inf = int(
+        np.count_nonzero((np.isposinf(a) != np.isposinf(b)) | (np.isneginf(a) != np.isneginf(b)))
+    )
     return nan, inf
 
 

@@ -30,8 +30,10 @@ _LOCAL_MAGIC = b"PK\x03\x04"
 def check_dtype(dtype: np.dtype, where: str) -> None:
     """Refuse anything but real numbers (object, structured, complex, strings)."""
     if dtype.hasobject or dtype.fields is not None or dtype.kind not in "biuf":
-        raise DumpError(f"{where}: expected a real numeric array, found dtype {dtype}. "
-                        "Re-run `wgan-parity dump` for this environment.")
+        raise DumpError(
+            f"{where}: expected a real numeric array, found dtype {dtype}. "
+            "Re-run `wgan-parity dump` for this environment."
+        )
 
 
 class LoadedMember:
@@ -53,7 +55,9 @@ class LoadedMember:
 class RawMember:
     """A stored, C-ordered member: element ranges come straight from the file."""
 
-    def __init__(self, fd: int, offset: int, shape: Tuple[int, ...], dtype: np.dtype, where: str) -> None:
+    def __init__(
+        self, fd: int, offset: int, shape: Tuple[int, ...], dtype: np.dtype, where: str
+    ) -> None:
         self._fd, self._offset, self._where = fd, offset, where
         self._file_dtype = dtype
         self.dtype = dtype if dtype.isnative else dtype.newbyteorder("=")
@@ -68,8 +72,10 @@ class RawMember:
         while done < view.nbytes:
             got = os.preadv(self._fd, [view[done:]], position + done)
             if got <= 0:
-                raise DumpError(f"{self._where}: the member ends early (file truncated). "
-                                "Re-run `wgan-parity dump` for this environment.")
+                raise DumpError(
+                    f"{self._where}: the member ends early (file truncated). "
+                    "Re-run `wgan-parity dump` for this environment."
+                )
             done += got
         return out if out.dtype.isnative else out.astype(self.dtype)
 
@@ -87,11 +93,15 @@ class DumpFile:
         self._file = open(self.path, "rb")  # noqa: SIM115 - closed in close()
         try:
             with zipfile.ZipFile(self._file) as archive:
-                self._infos: Dict[str, zipfile.ZipInfo] = {i.filename: i for i in archive.infolist()}
+                self._infos: Dict[str, zipfile.ZipInfo] = {
+                    i.filename: i for i in archive.infolist()
+                }
         except (zipfile.BadZipFile, OSError) as exc:
             self._file.close()
-            raise DumpError(f"{self.path.name}: unreadable ZIP directory ({exc}). "
-                            "Re-run `wgan-parity dump` for this environment.") from exc
+            raise DumpError(
+                f"{self.path.name}: unreadable ZIP directory ({exc}). "
+                "Re-run `wgan-parity dump` for this environment."
+            ) from exc
 
     def keys(self):
         """Tensor keys, metadata excluded."""
@@ -117,7 +127,9 @@ class DumpFile:
         self._file.seek(info.header_offset)
         magic, name_len, extra_len = _LOCAL_HEADER.unpack(self._file.read(_LOCAL_HEADER.size))
         if magic != _LOCAL_MAGIC:
-            raise DumpError(f"{where}: bad ZIP local header (corrupt file). Re-run `wgan-parity dump`.")
+            raise DumpError(
+                f"{where}: bad ZIP local header (corrupt file). Re-run `wgan-parity dump`."
+            )
         start = info.header_offset + _LOCAL_HEADER.size + name_len + extra_len
         self._file.seek(start)
         try:
@@ -129,15 +141,19 @@ class DumpFile:
             else:
                 return None
         except ValueError as exc:
-            raise DumpError(f"{where}: unreadable .npy header ({exc}). Re-run `wgan-parity dump`.") from exc
+            raise DumpError(
+                f"{where}: unreadable .npy header ({exc}). Re-run `wgan-parity dump`."
+            ) from exc
         check_dtype(dtype, where)
         if fortran and len(shape) > 1:
             return None
         offset = self._file.tell()
         nbytes = int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
         if offset + nbytes > start + info.compress_size:
-            raise DumpError(f"{where}: the array needs {nbytes} bytes but the member is shorter "
-                            "(corrupt or truncated). Re-run `wgan-parity dump` for this environment.")
+            raise DumpError(
+                f"{where}: the array needs {nbytes} bytes but the member is shorter "
+                "(corrupt or truncated). Re-run `wgan-parity dump` for this environment."
+            )
         return RawMember(self._file.fileno(), offset, tuple(shape), dtype, where)
 
     def close(self) -> None:

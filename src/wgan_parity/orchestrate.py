@@ -2,10 +2,12 @@
 
 For each env: make sure its lock is current, reuse its dump when the cache key is unchanged,
 else check free disk, (re)build the venv when its lock changed, import the framework, run
-``wgan-parity dump``. Every env ends with ``<dump_dir>/<env_id>.status.json``; a failure in one
-env never stops the others. Exit codes (bits, shared with ``wgan-parity aggregate``):
-0 = everything ran and nothing diverged, 1 = diverged or regressed, 4 = some env could not run,
-5 = both; 2 = usage or configuration error.
+``wgan-parity dump``. An env that fails leaves ``<dump_dir>/<env_id>.status.json`` (read by the
+aggregator into envs.csv) and no dump; a failure in one env never stops the others.
+
+Exit codes (bits, shared with ``wgan-parity aggregate``): 0 = everything ran and nothing
+diverged, 1 = diverged or regressed, 4 = some env could not run, 5 = both; 2 = usage or
+configuration error; 3 = the aggregator crashed.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ import os
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Dict, List, Optional, Sequence, Set
+from typing import Dict, List, Optional, Sequence, Set, Tuple
 
 from wgan_parity import cachekey, locks, pipbridge
 from wgan_parity.envtable import EnvSpec, EnvTable
@@ -76,10 +78,10 @@ def ensure_ignored(folder: Path) -> None:
 
 def make_builder(table: EnvTable, opts: RunOptions) -> Builder:
     """A builder using uv when found, with the user's pip config bridged into uv."""
-    environ = dict(os.environ)
-    environ.update(pipbridge.uv_environ(environ))
+    bridged = pipbridge.uv_environ(os.environ)
+    environ = {**os.environ, **bridged}
     return Builder(project_root=table.root, envs_dir=opts.envs_dir, uv=find_uv(environ),
-                   environ=environ)
+                   environ=environ, bridged=bridged)
 
 
 def ensure_lock(table: EnvTable, env: EnvSpec, builder: Builder, locked: bool) -> Path:
@@ -128,10 +130,10 @@ def ensure_venv(env: EnvSpec, lock_file: Path, builder: Builder, opts: RunOption
 
 
 def run_env(table: EnvTable, env: EnvSpec, opts: RunOptions, builder: Builder,
-            progress: Progress, src_hash: str, keep: Set[str]) -> EnvResult:
+            progress: Progress, src_hash: str, keep: Set[Tuple[str, str]]) -> EnvResult:
     """Run one env to a status; never raises for a failure of the env itself.
 
-    ``keep``: package names that later envs need, spared by ``--prune-cache``.
+    ``keep``: the (name, version) pins that later envs need, spared by ``--prune-cache``.
     """
     start = time.monotonic()
     progress.start(env.id)
@@ -147,7 +149,7 @@ def run_env(table: EnvTable, env: EnvSpec, opts: RunOptions, builder: Builder,
             reason = f"key {key[:12]} unchanged"
             return _finish(opts, EnvResult(env.id, "cached", "dump", reason, 0.0))
         ran = True
-        log.write_text(f"# {env.id}: {pipbridge.describe(builder.environ)}\n", encoding="utf-8")
+        log.write_text(f"# {env.id}: {pipbridge.describe(builder.bridged)}\n", encoding="utf-8")
         for stale in (npz, key_file):
             stale.unlink(missing_ok=True)
         ensure_venv(env, lock_file, builder, opts, log, progress)
@@ -171,12 +173,18 @@ def run_env(table: EnvTable, env: EnvSpec, opts: RunOptions, builder: Builder,
         if ran and opts.delete_venvs:
             builder.remove(env)
         if ran and opts.prune_cache and lock_file is not None and lock_file.exists():
-            builder.prune_cache(sorted(set(locks.packages(lock_file)) - keep), log)
+            pins = locks.packages(lock_file).items()
+            builder.prune_cache(sorted(name for name, v in pins if (name, v) not in keep), log)
     return _finish(opts, result)
 
 
 def _finish(opts: RunOptions, result: EnvResult) -> EnvResult:
-    write_json(opts.dump_dir / f"{result.env_id}.status.json", asdict(result))
+    """Record a failure in ``<env_id>.status.json`` (read by the aggregator); clear it otherwise."""
+    path = opts.dump_dir / f"{result.env_id}.status.json"
+    if result.status == "failed":
+        write_json(path, asdict(result))
+    else:
+        path.unlink(missing_ok=True)
     return result
 
 
@@ -199,14 +207,18 @@ def run_envs(table: EnvTable, envs: Sequence[EnvSpec], opts: RunOptions,
     return results
 
 
-def _still_needed(table: EnvTable, later: Sequence[EnvSpec]) -> Set[str]:
-    """Package names that later envs and the report env pin (kept in uv's cache by pruning)."""
-    names: Set[str] = set()
+def _still_needed(table: EnvTable, later: Sequence[EnvSpec]) -> Set[Tuple[str, str]]:
+    """(name, version) pins of the later envs and the report env: kept in uv's cache by pruning.
+
+    ``uv cache clean NAME`` drops every version of NAME, so a package is pruned only when no
+    later env pins the same version (a later env that pins another version downloads anyway).
+    """
+    pins: Set[Tuple[str, str]] = set()
     for env in [*later, *([table.report] if table.report else [])]:
         path = locks.lock_path(table, env)
         if path.exists():
-            names.update(locks.packages(path))
-    return names
+            pins.update(locks.packages(path).items())
+    return pins
 
 
 def exit_code(results: Sequence[EnvResult], aggregate_rc: int = 0) -> int:

@@ -49,7 +49,10 @@ class Rule:
 
     def matches(self, case: str, tensor: str, env: str) -> bool:
         """True if all three globs match."""
-        return all(fnmatch.fnmatchcase(v, p) for v, p in ((case, self.case), (tensor, self.tensor), (env, self.env)))
+        return all(
+            fnmatch.fnmatchcase(v, p)
+            for v, p in ((case, self.case), (tensor, self.tensor), (env, self.env))
+        )
 
 
 @dataclass(frozen=True)
@@ -112,19 +115,25 @@ def _rule(where: str, entry: Any) -> Rule:
         raise ThresholdsError(f"{where}: expected a table, found {entry!r}")
     unknown = set(entry) - _RULE_KEYS
     if unknown:
-        raise ThresholdsError(f"{where}: unknown keys {sorted(unknown)}; known: {sorted(_RULE_KEYS)}")
+        raise ThresholdsError(
+            f"{where}: unknown keys {sorted(unknown)}; known: {sorted(_RULE_KEYS)}"
+        )
     kwargs: Dict[str, Any] = {"reason": _reason(where, entry)}
     for key in ("case", "tensor", "env"):
         if key in entry:
             if not isinstance(entry[key], str):
-                raise ThresholdsError(f"{where}.{key}: expected a glob string, found {entry[key]!r}")
+                raise ThresholdsError(
+                    f"{where}.{key}: expected a glob string, found {entry[key]!r}"
+                )
             kwargs[key] = entry[key]
     for key in ("noise_factor", "rel_l2_floor"):
         if key in entry:
             kwargs[key] = _number(f"{where}.{key}", entry[key])
     if "known" in entry:
         if not isinstance(entry["known"], bool):
-            raise ThresholdsError(f"{where}.known: expected true or false, found {entry['known']!r}")
+            raise ThresholdsError(
+                f"{where}.known: expected true or false, found {entry['known']!r}"
+            )
         kwargs["known"] = entry["known"]
     return Rule(**kwargs)
 
@@ -132,7 +141,9 @@ def _rule(where: str, entry: Any) -> Rule:
 def parse(data: Mapping[str, Any], source: str = "<thresholds>") -> Thresholds:
     """Validate the parsed TOML ``data`` and build :class:`Thresholds`."""
     if data.get("schema") != SCHEMA:
-        raise ThresholdsError(f"{source}: expected `schema = {SCHEMA}`, found {data.get('schema')!r}")
+        raise ThresholdsError(
+            f"{source}: expected `schema = {SCHEMA}`, found {data.get('schema')!r}"
+        )
     unknown = set(data) - {"schema", "verdict", "rule"}
     if unknown:
         raise ThresholdsError(f"{source}: unknown top-level keys {sorted(unknown)}")
@@ -146,8 +157,12 @@ def parse(data: Mapping[str, Any], source: str = "<thresholds>") -> Thresholds:
         values[name] = _number(f"{source}: [verdict.{name}].value", entry.get("value"))
     extra = set(verdict) - set(SETTINGS)
     if extra:
-        raise ThresholdsError(f"{source}: unknown settings {sorted(extra)}; known: {list(SETTINGS)}")
-    rules = tuple(_rule(f"{source}: [[rule]] #{i + 1}", e) for i, e in enumerate(data.get("rule", [])))
+        raise ThresholdsError(
+            f"{source}: unknown settings {sorted(extra)}; known: {list(SETTINGS)}"
+        )
+    rules = tuple(
+        _rule(f"{source}: [[rule]] #{i + 1}", e) for i, e in enumerate(data.get("rule", []))
+    )
     return Thresholds(**values, rules=rules, source=source)
 
 

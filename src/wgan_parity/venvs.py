@@ -76,6 +76,7 @@ class Builder:
     envs_dir: Path
     uv: Optional[str]
     environ: Dict[str, str] = field(default_factory=lambda: dict(os.environ))
+    bridged: Dict[str, str] = field(default_factory=dict)  # the UV_* vars taken from pip config
     min_free_gb: float = float("inf")  # lowest free disk seen after an install or a dump
 
     def venv_dir(self, env: EnvSpec) -> Path:
@@ -124,8 +125,8 @@ class Builder:
     def probe(self, env: EnvSpec, log: Path) -> str:
         """Import the package and the framework; return the framework version."""
         code = (
-            f"import wgan_parity, {env.import_module} as m; "
-            "print(getattr(m, '__version__', '?'))"
+            f"import importlib.metadata as md, wgan_parity, {env.import_module} as m; "
+            f"print(getattr(m, '__version__', None) or md.version({env.import_module!r}))"
         )
         out = self._run("import", [str(self.python(env)), "-c", code], log)
         return out.strip().splitlines()[-1] if out.strip() else "?"

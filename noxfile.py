@@ -1,0 +1,74 @@
+"""nox sessions of wgan-parity; the environments come from matrix.toml, never from here.
+
+    nox                                  # = nox -s compare: default set, then results/
+    nox -s compare -- --set releases     # every TF/torch release (long; see matrix.toml)
+    nox -s compare -- --tags torch --baseline results/baseline
+    nox -s "dump(tf-2.21.0)"             # one env's dump only (what a CI job runs)
+    nox -t releases                      # the dumps of a set, without aggregation
+    nox -s tests / lint / lock
+
+`compare` and `dump(...)` build their venvs themselves through the shared runner
+(``python -m wgan_parity.matrixrun``, also called by tox.ini), so one broken release is
+recorded and the rest still runs and is aggregated. compare's exit code: 0 all ran and nothing
+diverged, 1 diverged or regressed, 4 some env could not run, 5 both, 2 usage/config error.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import nox
+
+ROOT = Path(__file__).resolve().parent
+sys.path.insert(0, str(ROOT / "src"))  # the runner modules are standard-library only
+
+from wgan_parity import envtable, matrixrun, pipbridge  # noqa: E402
+
+nox.needs_version = ">=2024.3.2"
+nox.options.default_venv_backend = "uv|virtualenv"
+TABLE = envtable.load_table(ROOT / envtable.TABLE_NAME)
+DUMP_PARAMS = [nox.param(env.id, id=env.id, tags=list(env.tags)) for env in TABLE.envs]
+
+
+@nox.session(venv_backend="none")
+def compare(session: nox.Session) -> None:
+    """Dump the chosen set (-- --set NAME | --tags T | --env ID), then aggregate into results/."""
+    code = matrixrun.main(["compare", *session.posargs])
+    if code:
+        session.log(f"compare: exit {code} (1 diverged/regressed, 4 env(s) could not run, 5 both)")
+        raise SystemExit(code)  # the documented code, not nox's generic 1
+
+
+@nox.session(venv_backend="none", default=False)
+@nox.parametrize("env_id", DUMP_PARAMS)
+def dump(session: nox.Session, env_id: str) -> None:
+    """One env's dump (dumps/<env_id>.npz + .status.json); cached when nothing changed."""
+    code = matrixrun.main(["dump", "--env", env_id, *session.posargs])
+    if code:
+        session.error(f"env {env_id} could not run (exit {code}); see dumps/{env_id}.status.json")
+
+
+@nox.session(venv_backend="none", default=False)
+def lock(session: nox.Session) -> None:
+    """Re-resolve locks/<env_id>.txt (all envs, or -- --env ID / --set NAME) with uv."""
+    code = matrixrun.main(["lock", *session.posargs])
+    if code:
+        session.error(f"some lock could not be resolved (exit {code})")
+
+
+@nox.session(python="3.11", default=False)
+def tests(session: nox.Session) -> None:
+    """pytest with the default set's TensorFlow and torch installed (what CI runs)."""
+    session.env.update(pipbridge.uv_environ())  # uv ignores pip's find-links/indexes/constraints
+    session.env["UV_COMPILE_BYTECODE"] = "1"
+    pins = [pin for env in TABLE.in_set("default") for pin in env.requirements]
+    session.install("-e", ".[tensorflow,torch,test]", *pins, "nox")
+    session.run("pytest", *session.posargs)
+
+
+@nox.session(default=False)
+def lint(session: nox.Session) -> None:
+    """ruff over the whole project."""
+    session.install("ruff>=0.6")
+    session.run("ruff", "check", ".", *session.posargs)

@@ -1,0 +1,58 @@
+"""``wgan-parity matrix``: list the environments of a set, as a table or as CI matrix JSON.
+
+    wgan-parity matrix                      # the `default` set, human-readable
+    wgan-parity matrix --json --set releases
+
+The JSON is a GitHub Actions matrix (``{"include": [...]}``), one entry per env, with the
+nox session and the tox env that run exactly that env's dump.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Any, Dict, List
+
+from wgan_parity.envtable import EnvSpec, TableError, load_table
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """Declare the command's options."""
+    parser.add_argument("--set", default=None, help="named set from matrix.toml (default: default)")
+    parser.add_argument("--tags", action="append", default=[],
+                        help="envs with any of these tags (framework or set), comma-separated")
+    parser.add_argument("--all", action="store_true", help="every env of the table")
+    parser.add_argument("--json", action="store_true", help="GitHub Actions matrix JSON")
+    parser.add_argument("--table", type=Path, default=None,
+                        help="matrix.toml (default: found from the current folder upwards)")
+
+
+def entry(env: EnvSpec) -> Dict[str, Any]:
+    """One matrix entry."""
+    return {
+        "env_id": env.id, "framework": env.framework, "python": env.python,
+        "pins": list(env.requirements), "sets": list(env.sets),
+        "nox_session": f"dump({env.id})", "tox_env": f"dump-{env.id}",
+    }
+
+
+def run(args: argparse.Namespace) -> int:
+    """Print the selection; 2 on a table or selection error."""
+    try:
+        table = load_table(args.table)
+        tags = [t for group in args.tags for t in group.split(",") if t]
+        envs = table.envs if args.all else table.select(args.set, tags)
+    except TableError as exc:
+        print(f"wgan-parity matrix: {exc}", file=sys.stderr)
+        return 2
+    rows: List[Dict[str, Any]] = [entry(env) for env in envs]
+    if args.json:
+        print(json.dumps({"include": rows}, separators=(",", ":")))
+        return 0
+    width = max(len(r["env_id"]) for r in rows)
+    for r in rows:
+        print(f"{r['env_id']:<{width}}  {r['framework']:<10}  py{r['python']:<5}  "
+              f"{' '.join(r['pins']) or '-':<40}  {','.join(r['sets'])}")
+    return 0

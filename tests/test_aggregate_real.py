@@ -1,0 +1,117 @@
+"""``aggregate`` over real dumps of the three backends (the session's ``catalog_dumps``).
+
+TensorFlow against PyTorch must come out clean on the catalog, and a port whose only bug is a
+1e-4 change of scale in one primitive, which cosine distance cannot see, must be ``diverged``
+with the blame on it.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from wgan_parity.cli import main
+
+pytestmark = pytest.mark.frameworks
+CLEAN = {"ok", "degenerate"}
+
+
+def _pairs(out: Path) -> pd.DataFrame:
+    return pd.read_csv(out / "pairs.csv", keep_default_na=False, dtype=str)
+
+
+@pytest.fixture(scope="module")
+def real_rows(catalog_dumps, tmp_path_factory) -> pd.DataFrame:
+    out = tmp_path_factory.mktemp("aggregate-real")
+    files = [str(reader.path) for reader in catalog_dumps.values()]
+    main(["aggregate", *files, "--out", str(out), "--quiet"])
+    return _pairs(out)
+
+
+def _label(df: pd.DataFrame, framework_prefix: str) -> str:
+    labels = sorted(set(df.env_a) | set(df.env_b))
+    return next(label for label in labels if label.startswith(framework_prefix))
+
+
+def test_tensorflow_against_torch_is_clean(real_rows):
+    tf, torch = _label(real_rows, "tensorflow"), _label(real_rows, "torch")
+    pair = real_rows[(real_rows.env_a.isin([tf, torch])) & (real_rows.env_b.isin([tf, torch]))]
+    assert len(pair), f"no {tf} vs {torch} rows"
+    bad = pair[~pair.status.isin(CLEAN)]
+    detail = "\n".join(
+        f"{r.case}/{r.tensor}: {r.status} blame={r.blame} err_a={r.err_a} err_b={r.err_b} "
+        f"limit={r.limit_a} noise={r.noise_rel_l2} {r.note}"
+        for r in bad.head(20).itertuples()
+    )
+    assert bad.empty, f"{len(bad)} of {len(pair)} {tf} vs {torch} rows are not clean:\n{detail}"
+
+
+def test_every_env_against_the_truth_has_a_row_per_tensor(real_rows):
+    truth_rows = real_rows[real_rows.env_b == "reference"]
+    per_env = truth_rows.groupby("env_a").size()
+    assert len(per_env) == 2
+    assert per_env.nunique() == 1, f"envs have different numbers of rows vs the truth: {per_env}"
+
+
+SCALED_PORT = """
+    BASE = "torch"
+    from wgan_parity.backends import torch as _torch
+
+
+    def conv2d(x, w, b=None):
+        return _torch.conv2d(x, w, b) * (1 + 1e-4)
+"""
+
+
+def test_scale_only_bug_is_diverged_and_blamed(catalog_dumps, tmp_path):
+    (tmp_path / "scaled_conv_port.py").write_text(textwrap.dedent(SCALED_PORT))
+    dump = tmp_path / "scaled.npz"
+    env = {
+        **os.environ,
+        "PYTHONPATH": os.pathsep.join([str(tmp_path), os.environ.get("PYTHONPATH", "")]),
+    }
+    cmd = [
+        sys.executable,
+        "-m",
+        "wgan_parity",
+        "dump",
+        "--backend",
+        "scaled_conv_port",
+        "--out",
+        str(dump),
+        "--env-id",
+        "scaled-port",
+        "--cases",
+        "conv2d.seed",
+        "--quiet",
+    ]
+    done = subprocess.run(cmd, env=env, capture_output=True, text=True, check=False)
+    assert done.returncode == 0, done.stderr[-3000:]
+    out = tmp_path / "out"
+    files = [str(catalog_dumps["reference"].path), str(catalog_dumps["torch"].path), str(dump)]
+    code = main(["aggregate", *files, "--out", str(out), "--quiet"])
+    df = _pairs(out)
+    row = df[
+        (df.case == "conv2d.seed")
+        & (df.tensor == "out")
+        & (df.env_a == "scaled-port")
+        & (df.env_b == "reference")
+    ].iloc[0]
+    assert (row.status, row.blame) == ("diverged", "scaled-port"), row.note
+    assert row.seed_ok == "True", "a pure scale change should pass the seed's cosine criterion"
+    assert float(row.err_a) == pytest.approx(1e-4, rel=0.05)
+    torch_label = _label(df, "torch")
+    versus = df[
+        (df.case == "conv2d.seed")
+        & (df.tensor == "out")
+        & (df.env_a.isin(["scaled-port", torch_label]))
+        & (df.env_b.isin(["scaled-port", torch_label]))
+    ]
+    assert versus.iloc[0].blame == "scaled-port"
+    assert code & 1
