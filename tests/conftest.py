@@ -24,8 +24,19 @@ def run_dump(backend: str, out: Path, *extra: str) -> subprocess.Popen:
     """Start ``wgan-parity dump`` for ``backend`` in a subprocess."""
     log = open(out.with_suffix(".log"), "w")  # noqa: SIM115 - closed by the OS when the child ends
     return subprocess.Popen(
-        [sys.executable, "-m", "wgan_parity", "dump", "--backend", backend, "--out", str(out), *extra],
-        stdout=log, stderr=subprocess.STDOUT,
+        [
+            sys.executable,
+            "-m",
+            "wgan_parity",
+            "dump",
+            "--backend",
+            backend,
+            "--out",
+            str(out),
+            *extra,
+        ],
+        stdout=log,
+        stderr=subprocess.STDOUT,
     )
 
 

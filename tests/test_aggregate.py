@@ -474,3 +474,17 @@ def test_two_envs_off_the_truth_the_same_way_agree_as_a_pair(tmp_path):
     assert (apart["status"], apart["blame"]) == ("diverged", "tf-2.12;tf-2.22")
     assert row(df, "blk.case/out", "tf-2.12", "reference")["status"] == "diverged"
     assert code == 1
+
+
+def test_output_does_not_depend_on_the_number_of_threads(tmp_path, monkeypatch):
+    from wgan_parity import engine
+
+    monkeypatch.setattr(engine, "BLOCK_BYTES", 32 * 3 * 80)  # 80-element blocks for 3 dumps
+    monkeypatch.setattr(engine, "CHUNK", 64)
+    monkeypatch.setattr(engine, "MIN_COLUMNS", 16)
+    folder = write_set(tmp_path / "d")
+    for jobs in ("1", "3"):
+        main(["aggregate", str(folder), "--out", str(tmp_path / jobs), "--quiet", "--jobs", jobs])
+    assert (tmp_path / "1" / "pairs.csv").read_bytes() == (
+        tmp_path / "3" / "pairs.csv"
+    ).read_bytes()

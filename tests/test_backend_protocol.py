@@ -1,4 +1,4 @@
-"""Conformance: every registered backend implements the protocol; user backends plug in by module path."""
+"""Conformance: every registered backend implements the protocol; user backends plug in."""
 
 from __future__ import annotations
 
@@ -19,7 +19,9 @@ REFERENCE = import_backend_module("reference")
 
 @pytest.mark.parametrize("name", sorted(BUILTIN))
 def test_builtin_module_implements_protocol(name: str) -> None:
-    module = import_backend_module(name)  # framework modules import their framework only in configure()
+    module = import_backend_module(
+        name
+    )  # framework modules import their framework only in configure()
     if getattr(module, "BASE", None):
         assert module.BASE in BUILTIN, f"{name}: BASE {module.BASE!r} is not a built-in backend"
         defined = [a for a in PRIMITIVES if hasattr(module, a)]
@@ -36,9 +38,13 @@ def test_builtin_module_implements_protocol(name: str) -> None:
 def test_builtin_modules_do_not_import_frameworks_at_import_time() -> None:
     import subprocess
 
-    code = ("import sys, wgan_parity.backends.tensorflow, wgan_parity.backends.torch;"
-            "print('tensorflow' in sys.modules, 'torch' in sys.modules)")
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    code = (
+        "import sys, wgan_parity.backends.tensorflow, wgan_parity.backends.torch;"
+        "print('tensorflow' in sys.modules, 'torch' in sys.modules)"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    ).stdout
     assert out.split() == ["False", "False"]
 
 
@@ -49,39 +55,53 @@ def test_every_composite_has_an_implementation() -> None:
 @pytest.fixture
 def user_module(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
     """Write a user backend package into tmp_path and make it importable."""
+
     def write(name: str, body: str) -> str:
         (tmp_path / f"{name}.py").write_text(textwrap.dedent(body))
         monkeypatch.syspath_prepend(str(tmp_path))
         sys.modules.pop(name, None)
         return name
+
     return write
 
 
 def test_user_backend_overrides_one_primitive_and_it_reaches_composites(user_module) -> None:
-    name = user_module("doubled_norm_port", """
+    name = user_module(
+        "doubled_norm_port",
+        """
         BASE = "reference"
         def layer_norm(x, scale, offset, eps):
             from wgan_parity.backends import reference
             return 2.0 * reference.layer_norm(x, scale, offset, eps)
-    """)
+    """,
+    )
     user, base = load_backend(name), load_backend("reference")
     x = np.random.default_rng(0).standard_normal((2, 3, 4, 4))
     scale, offset = np.ones(3), np.zeros(3)
-    np.testing.assert_allclose(user.layer_norm(x, scale, offset, 1e-5), 2 * base.layer_norm(x, scale, offset, 1e-5))
-    np.testing.assert_array_equal(user.conv2d(x, np.ones((1, 3, 1, 1))), base.conv2d(x, np.ones((1, 3, 1, 1))))
+    np.testing.assert_allclose(
+        user.layer_norm(x, scale, offset, 1e-5), 2 * base.layer_norm(x, scale, offset, 1e-5)
+    )
+    np.testing.assert_array_equal(
+        user.conv2d(x, np.ones((1, 3, 1, 1))), base.conv2d(x, np.ones((1, 3, 1, 1)))
+    )
     norm_via_composite = user.normalize(x, {"n.scale": scale, "n.offset": offset}, "n", "layer")
     np.testing.assert_allclose(norm_via_composite, 2 * base.layer_norm(x, scale, offset, 1e-5))
 
 
 def test_user_backend_overrides_a_composite(user_module) -> None:
-    name = user_module("zero_pool_port", """
+    name = user_module(
+        "zero_pool_port",
+        """
         BASE = "reference"
         def mean_pool(ops, x):
             return 0.0 * x[:, :, ::2, ::2]
-    """)
+    """,
+    )
     user = load_backend(name)
     x = np.ones((1, 1, 4, 4))
-    assert np.all(user.conv_mean_pool(x, np.ones((1, 1, 3, 3))) == 0.0)  # conv_mean_pool goes through it
+    assert np.all(
+        user.conv_mean_pool(x, np.ones((1, 1, 3, 3))) == 0.0
+    )  # conv_mean_pool goes through it
     assert np.all(load_backend("reference").conv_mean_pool(x, np.ones((1, 1, 3, 3))) > 0.0)
 
 
@@ -91,6 +111,9 @@ def test_unknown_backend_error_says_what_to_do() -> None:
 
 
 def test_incomplete_backend_without_base_is_refused(user_module) -> None:
-    name = user_module("half_port", "FRAMEWORK = 'half'\nDTYPE = 'float32'\ndef conv2d(x, w, b=None):\n    return x\n")
+    name = user_module(
+        "half_port",
+        "FRAMEWORK = 'half'\nDTYPE = 'float32'\ndef conv2d(x, w, b=None):\n    return x\n",
+    )
     with pytest.raises(BackendError, match="missing"):
         load_backend(name)

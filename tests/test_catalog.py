@@ -11,9 +11,24 @@ from wgan_parity.blocks import BLOCKS
 from wgan_parity.catalog import CATALOG, Case, validate
 from wgan_parity.fixtures import SEED_WEIGHT, catalog_hash, make_fixtures
 
-SEED_ROWS = {"gen_data", "depth to space", "conv2d", "ConvMeanPool", "MeanPoolConv", "UpsampleConv",
-             "ResidualBlock_Up", "ResidualBlock_Down", "Generator", "D_input", "Discriminator", "GradOfDisc",
-             "LayerNorm-Forward", "LayerNorm-Backward", "BatchNorm", "BatchNorm-Backward"}
+SEED_ROWS = {
+    "gen_data",
+    "depth to space",
+    "conv2d",
+    "ConvMeanPool",
+    "MeanPoolConv",
+    "UpsampleConv",
+    "ResidualBlock_Up",
+    "ResidualBlock_Down",
+    "Generator",
+    "D_input",
+    "Discriminator",
+    "GradOfDisc",
+    "LayerNorm-Forward",
+    "LayerNorm-Backward",
+    "BatchNorm",
+    "BatchNorm-Backward",
+}
 
 
 def test_every_seed_row_is_covered_once() -> None:
@@ -36,8 +51,14 @@ def test_seed_shapes() -> None:
     by_name = {c.name: c for c in CATALOG}
     assert BLOCKS["conv2d"].input_shape(by_name["conv2d.seed"].config) == (512, 12, 32, 32)
     assert by_name["conv2d.seed"].config["cout"] == 4
-    assert BLOCKS["good_discriminator"].input_shape(by_name["good_discriminator.seed"].config) == (1024, 12288)
-    assert BLOCKS["gradient_penalty"].input_shape(by_name["gradient_penalty.seed"].config) == (512, 12288)
+    assert BLOCKS["good_discriminator"].input_shape(by_name["good_discriminator.seed"].config) == (
+        1024,
+        12288,
+    )
+    assert BLOCKS["gradient_penalty"].input_shape(by_name["gradient_penalty.seed"].config) == (
+        512,
+        12288,
+    )
     assert BLOCKS["good_generator"].input_shape(by_name["good_generator.seed"].config) == (64, 128)
     assert BLOCKS["layer_norm"].input_shape(by_name["layer_norm.seed"].config) == (68, 3, 64, 64)
 
@@ -61,9 +82,11 @@ def test_every_weighted_block_has_both_modes() -> None:
 def test_seed_mode_fixtures() -> None:
     fx = make_fixtures(next(c for c in CATALOG if c.name == "residual_down.seed"))
     assert np.all(fx.args["conv1.w"] == np.float32(SEED_WEIGHT))
-    assert np.all(fx.args["shortcut.b"] == 0) and np.all(fx.args["norm1.scale"] == 1)
+    assert np.all(fx.args["shortcut.b"] == 0)
+    assert np.all(fx.args["norm1.scale"] == 1)
     x = fx.args["x"]
-    assert x.min() >= 0 and x.max() <= 1
+    assert x.min() >= 0
+    assert x.max() <= 1
     np.testing.assert_allclose(x * 100, np.round(x * 100), atol=1e-4)  # 2 decimals (as float32)
 
 
@@ -75,7 +98,10 @@ def test_random_mode_fixtures_are_float32_exact_asymmetric_and_seeded() -> None:
         np.testing.assert_array_equal(value, value.astype(np.float32).astype(np.float64))
     w = a.args["conv1.w"]
     assert not np.allclose(w, np.transpose(w, (0, 1, 3, 2))), "kernels must not be symmetric"
-    assert not np.allclose(a.args["norm1.scale"], 1.0) and not np.allclose(a.args["norm1.offset"], 0.0)
+    assert not np.allclose(a.args["norm1.scale"], 1.0)
+    assert not np.allclose(
+        a.args["norm1.offset"], 0.0
+    )
     other = make_fixtures(dataclasses.replace(case, seed=case.seed + 100))
     assert not np.array_equal(a.args["x"], other.args["x"])
 

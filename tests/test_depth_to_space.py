@@ -1,4 +1,4 @@
-"""depth_to_space: TF's DCR order is pinned, and PyTorch's pixel_shuffle (CRD) differs unless permuted."""
+"""depth_to_space: TF's DCR order pinned; PyTorch's pixel_shuffle (CRD) differs unless permuted."""
 
 from __future__ import annotations
 
@@ -7,7 +7,9 @@ import pytest
 
 from wgan_parity.backends import load_backend
 
-X = np.arange(2 * 12 * 2 * 3, dtype=np.float64).reshape(2, 12, 2, 3)  # C=12 -> 3 channels, 2x upsampled
+X = np.arange(2 * 12 * 2 * 3, dtype=np.float64).reshape(
+    2, 12, 2, 3
+)  # C=12 -> 3 channels, 2x upsampled
 
 
 def _dcr_expected(x: np.ndarray, block: int) -> np.ndarray:
@@ -23,7 +25,9 @@ def _dcr_expected(x: np.ndarray, block: int) -> np.ndarray:
 
 
 def test_reference_is_dcr() -> None:
-    np.testing.assert_array_equal(load_backend("reference").depth_to_space(X, 2), _dcr_expected(X, 2))
+    np.testing.assert_array_equal(
+        load_backend("reference").depth_to_space(X, 2), _dcr_expected(X, 2)
+    )
 
 
 @pytest.mark.frameworks
@@ -44,7 +48,9 @@ def test_torch_pixel_shuffle_is_crd_and_differs_unless_permuted() -> None:
     import torch
 
     shuffled = torch.nn.functional.pixel_shuffle(torch.from_numpy(X), 2).numpy()
-    assert not np.array_equal(shuffled, _dcr_expected(X, 2)), "pixel_shuffle unexpectedly matches DCR"
+    assert not np.array_equal(shuffled, _dcr_expected(X, 2)), (
+        "pixel_shuffle unexpectedly matches DCR"
+    )
     crd = X.reshape(2, 3, 2, 2, 2, 3).transpose(0, 1, 4, 2, 5, 3).reshape(2, 3, 4, 6)
     np.testing.assert_array_equal(shuffled, crd)  # CRD: channel c*4 + i*2 + j -> (c, i, j)
     adapter = torch_backend.to_numpy(torch_backend.depth_to_space(torch_backend.asarray(X), 2))

@@ -1,4 +1,4 @@
-"""Dumps: round trip, metadata, refusal of pickles and truncation, failed cases recorded, atomic writes."""
+"""Dumps: round trip, metadata, pickles and truncation refused, failed cases recorded, atomicity."""
 
 from __future__ import annotations
 
@@ -12,12 +12,24 @@ import pytest
 from wgan_parity import SCHEMA_VERSION
 from wgan_parity.catalog import select
 from wgan_parity.dump import write_catalog_dump
-from wgan_parity.dumpfile import META_KEY, DumpError, DumpReader, DumpWriter, encode_meta, write_dump
+from wgan_parity.dumpfile import (
+    META_KEY,
+    DumpError,
+    DumpReader,
+    DumpWriter,
+    encode_meta,
+    write_dump,
+)
 
 
 def test_round_trip(tmp_path: Path) -> None:
-    tensors = {"a.seed/out": np.arange(6, dtype=np.float32).reshape(2, 3), "a.seed/grad/x": np.float64(2.5)}
-    write_dump(tmp_path / "d.npz", {"schema_version": SCHEMA_VERSION, "env_id": "e"}, tensors.items())
+    tensors = {
+        "a.seed/out": np.arange(6, dtype=np.float32).reshape(2, 3),
+        "a.seed/grad/x": np.float64(2.5),
+    }
+    write_dump(
+        tmp_path / "d.npz", {"schema_version": SCHEMA_VERSION, "env_id": "e"}, tensors.items()
+    )
     with DumpReader(tmp_path / "d.npz") as reader:
         assert reader.keys() == list(tensors)
         assert reader.meta == {"schema_version": SCHEMA_VERSION, "env_id": "e"}
@@ -28,7 +40,13 @@ def test_round_trip(tmp_path: Path) -> None:
 
 def test_object_arrays_are_refused_on_read(tmp_path: Path) -> None:
     path = tmp_path / "pickled.npz"
-    np.savez(path, **{"c/out": np.array([{"evil": 1}], dtype=object), META_KEY: encode_meta({"schema_version": SCHEMA_VERSION})})
+    np.savez(
+        path,
+        **{
+            "c/out": np.array([{"evil": 1}], dtype=object),
+            META_KEY: encode_meta({"schema_version": SCHEMA_VERSION}),
+        },
+    )
     reader = DumpReader(path)
     with pytest.raises(DumpError, match="not a plain numeric array"):
         reader.get("c/out")
@@ -55,18 +73,27 @@ def test_unknown_schema_version_is_refused(tmp_path: Path) -> None:
 
 def test_failed_write_leaves_no_file(tmp_path: Path) -> None:
     path = tmp_path / "never.npz"
-    with pytest.raises(RuntimeError), DumpWriter(path) as writer:
-        writer.add("c/out", np.ones(3))
-        raise RuntimeError("boom")
+
+    def write_then_fail() -> None:
+        with DumpWriter(path) as writer:
+            writer.add("c/out", np.ones(3))
+            raise RuntimeError("boom")
+
+    with pytest.raises(RuntimeError):
+        write_then_fail()
     assert list(tmp_path.iterdir()) == []
 
 
-def test_failed_case_is_recorded_and_the_dump_goes_on(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    (tmp_path / "broken_bn_port.py").write_text(textwrap.dedent("""
+def test_failed_case_is_recorded_and_the_dump_goes_on(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (tmp_path / "broken_bn_port.py").write_text(
+        textwrap.dedent("""
         BASE = "reference"
         def batch_norm(x, scale, offset, eps):
             raise NotImplementedError("this port has no batch norm")
-    """))
+    """)
+    )
     monkeypatch.syspath_prepend(str(tmp_path))
     sys.modules.pop("broken_bn_port", None)
     out = tmp_path / "broken.npz"
@@ -76,7 +103,7 @@ def test_failed_case_is_recorded_and_the_dump_goes_on(tmp_path: Path, monkeypatc
     assert meta["cases"]["conv2d.probe"]["status"] == "ok"
     with DumpReader(out) as reader:
         assert reader.meta["cases"]["batch_norm.probe"]["tensors"] == []
-        assert not any(k.startswith("batch_norm.probe/") for k in reader.keys())
+        assert not any(k.startswith("batch_norm.probe/") for k in reader)
         assert "conv2d.probe/out" in reader
 
 
@@ -85,13 +112,29 @@ def test_reference_dump_metadata_and_noise(tmp_path: Path) -> None:
     meta = write_catalog_dump("reference", out, select(["layer_norm.probe"]), env_id="ref-test")
     with DumpReader(out) as reader:
         assert reader.meta == meta
-        for field in ("schema_version", "catalog_hash", "env_id", "framework", "framework_version", "python",
-                      "numpy", "platform", "flags", "package_version", "git_commit", "import_s", "wall_s"):
+        for field in (
+            "schema_version",
+            "catalog_hash",
+            "env_id",
+            "framework",
+            "framework_version",
+            "python",
+            "numpy",
+            "platform",
+            "flags",
+            "package_version",
+            "git_commit",
+            "import_s",
+            "wall_s",
+        ):
             assert field in meta, field
-        assert meta["env_id"] == "ref-test" and meta["dtype"] == "float64"
-        assert set(meta["noise"]) == {f"layer_norm.probe/{t}" for t in meta["cases"]["layer_norm.probe"]["tensors"]}
+        assert meta["env_id"] == "ref-test"
+        assert meta["dtype"] == "float64"
+        assert set(meta["noise"]) == {
+            f"layer_norm.probe/{t}" for t in meta["cases"]["layer_norm.probe"]["tensors"]
+        }
         assert 0 < meta["noise"]["layer_norm.probe/out"]["rel_l2"] < 1e-5
-        payload = sum(reader.get(k).nbytes for k in reader.keys())
+        payload = sum(reader.get(k).nbytes for k in reader)
     assert out.stat().st_size <= 1.05 * payload + 64 * 1024
 
 
@@ -99,8 +142,10 @@ def test_reference_dump_metadata_and_noise(tmp_path: Path) -> None:
 def test_framework_dumps_record_versions_and_flags(catalog_dumps) -> None:
     tf_meta, torch_meta = catalog_dumps["tensorflow"].meta, catalog_dumps["torch"].meta
     assert tf_meta["flags"]["TF_ENABLE_ONEDNN_OPTS"] in ("0", "1")
-    assert tf_meta["framework"] == "tensorflow" and tf_meta["framework_version"].startswith("2.")
-    assert torch_meta["framework"] == "torch" and torch_meta["framework_version"].startswith("2.")
+    assert tf_meta["framework"] == "tensorflow"
+    assert tf_meta["framework_version"].startswith("2.")
+    assert torch_meta["framework"] == "torch"
+    assert torch_meta["framework_version"].startswith("2.")
     for meta in (tf_meta, torch_meta, catalog_dumps["reference"].meta):
         assert meta["catalog_hash"] == catalog_dumps["reference"].meta["catalog_hash"]
         assert all(rec["status"] == "ok" for rec in meta["cases"].values()), meta["env_id"]

@@ -297,6 +297,8 @@ def test_delete_venvs_and_prune_cache_spare_what_later_envs_need(project: Path) 
 
 @pytest.mark.parametrize("stage", ["install", "import", "dump"])
 def test_a_failing_env_is_recorded_and_the_rest_completes(project: Path, stage: str) -> None:
+    run(project, FakeBuilder(project))  # an earlier good dump must not survive the failure
+    (project / "src" / "wgan_parity" / "catalog.py").write_text("CASES = 3\n")
     results = run(project, FakeBuilder(project, fail={"tf-a": stage}))
     assert [r.status for r in results] == ["ok", "failed", "ok"]
     status = json.loads((project / "dumps" / "tf-a.status.json").read_text())

@@ -1,4 +1,4 @@
-"""Real TensorFlow and real PyTorch against the float64 NumPy truth: one test per (case, tensor, backend).
+"""Real TensorFlow and PyTorch vs the float64 NumPy truth: one test per (case, tensor, backend).
 
 The tolerance is the calibrated one the aggregator uses: ``max(noise_factor x float32 noise,
 floor)`` from ``data/thresholds.toml``, where the float32 noise of each tensor is measured by the
@@ -9,7 +9,7 @@ with the reason; known divergences (``known = true`` rules) are strict xfails, s
 from __future__ import annotations
 
 import dataclasses
-from functools import lru_cache
+from functools import cache
 from typing import Dict, List, Tuple
 
 import numpy as np
@@ -26,11 +26,13 @@ FRAMEWORKS = ("tensorflow", "torch")
 
 def _shrunk(case: Case) -> Case:
     """The same case at batch 2: same tensor names, a fraction of the cost."""
-    dims = tuple((k, 2 if k == "batch" else (2, *v[1:]) if k == "shape" else v) for k, v in case.dims)
+    dims = tuple(
+        (k, 2 if k == "batch" else (2, *v[1:]) if k == "shape" else v) for k, v in case.dims
+    )
     return dataclasses.replace(case, dims=dims)
 
 
-@lru_cache(maxsize=None)
+@cache
 def tensor_names(case_name: str) -> Tuple[str, ...]:
     """The tensors a case produces, found by running it small on the NumPy backend."""
     case = next(c for c in CATALOG if c.name == case_name)
@@ -38,7 +40,7 @@ def tensor_names(case_name: str) -> Tuple[str, ...]:
     return tuple(run_case(_numpy_backend(), small, make_fixtures(small)))
 
 
-@lru_cache(maxsize=None)
+@cache
 def _numpy_backend():
     return load_backend("reference32")
 
@@ -48,7 +50,9 @@ def _params() -> List:
     for case in CATALOG:
         for tensor in tensor_names(case.name):
             for backend in FRAMEWORKS:
-                params.append(pytest.param(case.name, tensor, backend, id=f"{case.name}/{tensor}/{backend}"))
+                params.append(
+                    pytest.param(case.name, tensor, backend, id=f"{case.name}/{tensor}/{backend}")
+                )
     return params
 
 
@@ -68,19 +72,26 @@ def test_matches_float64_truth(catalog_dumps: Dict, case: str, tensor: str, back
     key = f"{case}/{tensor}"
     assert key in dump, f"{backend} dump lacks {key}; it has {status['tensors']}"
     truth, value = reference.get(key), dump.get(key)
-    assert value.shape == truth.shape, f"{key} on {backend}: shape {value.shape}, truth {truth.shape}"
+    assert value.shape == truth.shape, (
+        f"{key} on {backend}: shape {value.shape}, truth {truth.shape}"
+    )
     assert value.dtype == np.float32, f"{key} on {backend}: dtype {value.dtype}, expected float32"
     assert np.isfinite(value).all(), f"{key} on {backend}: non-finite values"
     noise = reference.meta["noise"][key]["rel_l2"]
     limits = thresholds.load()
     if noise >= limits.degenerate_noise_rel_l2:
-        pytest.skip(f"{key}: degenerate truth (float32 noise {noise:.2e} of its norm); no direction to compare")
+        pytest.skip(
+            f"{key}: degenerate truth (float32 noise {noise:.2e} of its norm); "
+            "no direction to compare"
+        )
     side = limits.side(case, tensor, dump.meta["env_id"])
     tolerance = side.limit(noise)
     error = rel_l2(value, truth)
-    message = (f"case {case}, tensor {tensor}, backend {backend}: relative L2 error vs float64 truth "
-               f"{error:.3e} > tolerance {tolerance:.3e} (= max({side.noise_factor:g} x float32 noise "
-               f"{noise:.3e}, floor {side.rel_l2_floor:.1e})); a tolerance of {error:.3e} would be needed")
+    message = (
+        f"case {case}, tensor {tensor}, backend {backend}: relative L2 error vs float64 truth "
+        f"{error:.3e} > tolerance {tolerance:.3e} (= max({side.noise_factor:g} x float32 noise "
+        f"{noise:.3e}, floor {side.rel_l2_floor:.1e})); a tolerance of {error:.3e} would be needed"
+    )
     if side.known and error > tolerance:
         pytest.xfail(f"known: {side.known} ({message})")
     assert error <= tolerance, message
@@ -95,12 +106,12 @@ def test_every_known_divergence_still_diverges_somewhere(catalog_dumps: Dict) ->
     for backend in FRAMEWORKS:
         dump = catalog_dumps[backend]
         env = dump.meta["env_id"]
-        for key in dump.keys():
+        for key in dump:
             case, tensor = key.split("/", 1)
             side = limits.side(case, tensor, env)
             noise = reference.meta["noise"][key]["rel_l2"]
-            if side.known and noise < limits.degenerate_noise_rel_l2:
-                if rel_l2(dump.get(key), reference.get(key)) > side.limit(noise):
-                    needed[side.known] = True
+            meaningful = side.known and noise < limits.degenerate_noise_rel_l2
+            if meaningful and rel_l2(dump.get(key), reference.get(key)) > side.limit(noise):
+                needed[side.known] = True
     stale = [reason[:80] for reason, used in needed.items() if not used]
     assert not stale, f"known divergences that no longer diverge (remove or narrow them): {stale}"

@@ -50,17 +50,25 @@ def test_layer_norm_hand_computed() -> None:
 
 
 def test_batch_norm_uses_batch_statistics_per_channel() -> None:
-    x = np.array([[1.0, 10.0], [3.0, 30.0]]).reshape(2, 2, 1, 1)  # channel 0: 1, 3; channel 1: 10, 30
+    x = np.array([[1.0, 10.0], [3.0, 30.0]]).reshape(
+        2, 2, 1, 1
+    )  # channel 0: 1, 3; channel 1: 10, 30
     out = ops.batch_norm(x, np.ones(2), np.zeros(2), 0.0)
     np.testing.assert_allclose(out[:, :, 0, 0], [[-1.0, -1.0], [1.0, 1.0]])
 
 
 def test_linear_uses_in_out_weight() -> None:
-    out = ops.linear(np.array([[1.0, 2.0]]), np.array([[1.0, 0.0, 1.0], [0.0, 1.0, 1.0]]), np.array([0.0, 0.0, 1.0]))
+    out = ops.linear(
+        np.array([[1.0, 2.0]]),
+        np.array([[1.0, 0.0, 1.0], [0.0, 1.0, 1.0]]),
+        np.array([0.0, 0.0, 1.0]),
+    )
     np.testing.assert_array_equal(out, [[1.0, 2.0, 4.0]])
 
 
-def _finite_difference_check(fn: Callable[[Dict[str, np.ndarray]], np.ndarray], args: Dict[str, np.ndarray]) -> None:
+def _finite_difference_check(
+    fn: Callable[[Dict[str, np.ndarray]], np.ndarray], args: Dict[str, np.ndarray]
+) -> None:
     """Directional derivative of sum(fn * R) by central differences vs the autograd gradient."""
     out = fn(args)
     cotangent = RNG.standard_normal(np.shape(out))
@@ -75,19 +83,30 @@ def _finite_difference_check(fn: Callable[[Dict[str, np.ndarray]], np.ndarray], 
 
 
 def _conv_args(cin: int, cout: int, k: int) -> Dict[str, np.ndarray]:
-    return {"x": RNG.standard_normal((2, cin, 6, 4)), "w": RNG.standard_normal((cout, cin, k, k)),
-            "b": RNG.standard_normal(cout)}
+    return {
+        "x": RNG.standard_normal((2, cin, 6, 4)),
+        "w": RNG.standard_normal((cout, cin, k, k)),
+        "b": RNG.standard_normal(cout),
+    }
 
 
 @pytest.mark.parametrize("block", ["conv2d", "conv_mean_pool", "mean_pool_conv", "upsample_conv"])
 def test_conv_blocks_gradients_match_finite_differences(block: str) -> None:
-    _finite_difference_check(lambda a: getattr(ops, block)(a["x"], a["w"], a["b"]), _conv_args(3, 2, 3))
+    _finite_difference_check(
+        lambda a: getattr(ops, block)(a["x"], a["w"], a["b"]), _conv_args(3, 2, 3)
+    )
 
 
 @pytest.mark.parametrize("norm", ["layer_norm", "batch_norm"])
 def test_norm_gradients_match_finite_differences(norm: str) -> None:
-    args = {"x": RNG.standard_normal((3, 2, 4, 5)), "scale": RNG.uniform(0.5, 1.5, 2), "offset": RNG.standard_normal(2)}
-    _finite_difference_check(lambda a: getattr(ops, norm)(a["x"], a["scale"], a["offset"], 1e-5), args)
+    args = {
+        "x": RNG.standard_normal((3, 2, 4, 5)),
+        "scale": RNG.uniform(0.5, 1.5, 2),
+        "offset": RNG.standard_normal(2),
+    }
+    _finite_difference_check(
+        lambda a: getattr(ops, norm)(a["x"], a["scale"], a["offset"], 1e-5), args
+    )
 
 
 @pytest.mark.parametrize(("resample", "norm"), [("down", "layer"), ("up", "batch")])
@@ -122,9 +141,17 @@ def test_gradient_penalty_hand_computed_on_a_linear_critic() -> None:
 
     from wgan_parity.model import gradient_penalty
 
-    shim = type("Shim", (), {"vjp": staticmethod(ops.vjp), "sqrt": staticmethod(ops.sqrt),
-                             "sum": staticmethod(ops.sum), "mean": staticmethod(ops.mean),
-                             "good_discriminator": Linear.good_discriminator})
+    shim = type(
+        "Shim",
+        (),
+        {
+            "vjp": staticmethod(ops.vjp),
+            "sqrt": staticmethod(ops.sqrt),
+            "sum": staticmethod(ops.sum),
+            "mean": staticmethod(ops.mean),
+            "good_discriminator": Linear.good_discriminator,
+        },
+    )
     v = np.array([[3.0], [4.0]])  # |v| = 5
     assert gradient_penalty(shim, np.ones((7, 2)), {"v": v}, 1) == pytest.approx(10 * (5 - 1) ** 2)
 
@@ -132,9 +159,14 @@ def test_gradient_penalty_hand_computed_on_a_linear_critic() -> None:
 def test_conv_weight_gradient_is_itself_differentiable() -> None:
     # The weight gradient as a function of (x, g): checks the adjoints of the adjoint.
     def weight_grad(a: Dict[str, np.ndarray]) -> np.ndarray:
-        _, grads = ops.vjp(lambda b: ops.conv2d(b["x"], b["w"]), {"x": a["x"], "w": a["w"]}, ["w"], a["g"])
+        _, grads = ops.vjp(
+            lambda b: ops.conv2d(b["x"], b["w"]), {"x": a["x"], "w": a["w"]}, ["w"], a["g"]
+        )
         return grads["w"]
 
-    args = {"x": RNG.standard_normal((2, 3, 5, 4)), "w": RNG.standard_normal((2, 3, 3, 3)),
-            "g": RNG.standard_normal((2, 2, 5, 4))}
+    args = {
+        "x": RNG.standard_normal((2, 3, 5, 4)),
+        "w": RNG.standard_normal((2, 3, 3, 3)),
+        "g": RNG.standard_normal((2, 2, 5, 4)),
+    }
     _finite_difference_check(weight_grad, args)

@@ -27,7 +27,9 @@ class ParamSpec:
     stdev: float = 0.0
 
 
-def conv_params(scope: str, cin: int, cout: int, k: int, bias: bool = True, he: bool = True) -> Dict[str, ParamSpec]:
+def conv_params(
+    scope: str, cin: int, cout: int, k: int, bias: bool = True, he: bool = True
+) -> Dict[str, ParamSpec]:
     """An OIHW kernel (and bias) with tflib's Conv2D initialiser."""
     fan_in, fan_out = cin * k * k, cout * k * k
     stdev = float(np.sqrt((4.0 if he else 2.0) / (fan_in + fan_out)))
@@ -40,12 +42,18 @@ def conv_params(scope: str, cin: int, cout: int, k: int, bias: bool = True, he: 
 def linear_params(scope: str, nin: int, nout: int) -> Dict[str, ParamSpec]:
     """An ``(in, out)`` weight and a bias with tflib's Linear (Glorot uniform) initialiser."""
     stdev = float(np.sqrt(2.0 / (nin + nout)))
-    return {join(scope, "w"): ParamSpec((nin, nout), "weight", stdev), join(scope, "b"): ParamSpec((nout,), "bias")}
+    return {
+        join(scope, "w"): ParamSpec((nin, nout), "weight", stdev),
+        join(scope, "b"): ParamSpec((nout,), "bias"),
+    }
 
 
 def norm_params(scope: str, channels: int) -> Dict[str, ParamSpec]:
     """Per-channel scale and offset (tflib LayerNorm and BatchNorm alike)."""
-    return {join(scope, "scale"): ParamSpec((channels,), "scale"), join(scope, "offset"): ParamSpec((channels,), "offset")}
+    return {
+        join(scope, "scale"): ParamSpec((channels,), "scale"),
+        join(scope, "offset"): ParamSpec((channels,), "offset"),
+    }
 
 
 def residual_params(scope: str, cin: int, cout: int, resample: str) -> Dict[str, ParamSpec]:
@@ -101,34 +109,76 @@ def _scaled(c: Config, factor: float) -> Shape:
 
 
 BLOCKS: Dict[str, Block] = {
-    "identity": Block(lambda c: {}, lambda c: tuple(c["shape"]), lambda c: tuple(c["shape"]),
-                      lambda ops, a, c, t: a["x"]),
+    "identity": Block(
+        lambda c: {},
+        lambda c: tuple(c["shape"]),
+        lambda c: tuple(c["shape"]),
+        lambda ops, a, c, t: a["x"],
+    ),
     "depth_to_space": Block(
-        lambda c: {}, _nchw, lambda c: (c["batch"], c["cin"] // 4, 2 * c["h"], 2 * c["w"]),
-        lambda ops, a, c, t: ops.depth_to_space(a["x"], 2)),
-    "conv2d": Block(_conv, _nchw, lambda c: _scaled(c, 1),
-                    lambda ops, a, c, t: ops.conv2d(a["x"], a["w"], a["b"])),
-    "conv_mean_pool": Block(_conv, _nchw, lambda c: _scaled(c, 0.5),
-                            lambda ops, a, c, t: ops.conv_mean_pool(a["x"], a["w"], a["b"])),
-    "mean_pool_conv": Block(_conv, _nchw, lambda c: _scaled(c, 0.5),
-                            lambda ops, a, c, t: ops.mean_pool_conv(a["x"], a["w"], a["b"])),
-    "upsample_conv": Block(_conv, _nchw, lambda c: _scaled(c, 2),
-                           lambda ops, a, c, t: ops.upsample_conv(a["x"], a["w"], a["b"])),
+        lambda c: {},
+        _nchw,
+        lambda c: (c["batch"], c["cin"] // 4, 2 * c["h"], 2 * c["w"]),
+        lambda ops, a, c, t: ops.depth_to_space(a["x"], 2),
+    ),
+    "conv2d": Block(
+        _conv,
+        _nchw,
+        lambda c: _scaled(c, 1),
+        lambda ops, a, c, t: ops.conv2d(a["x"], a["w"], a["b"]),
+    ),
+    "conv_mean_pool": Block(
+        _conv,
+        _nchw,
+        lambda c: _scaled(c, 0.5),
+        lambda ops, a, c, t: ops.conv_mean_pool(a["x"], a["w"], a["b"]),
+    ),
+    "mean_pool_conv": Block(
+        _conv,
+        _nchw,
+        lambda c: _scaled(c, 0.5),
+        lambda ops, a, c, t: ops.mean_pool_conv(a["x"], a["w"], a["b"]),
+    ),
+    "upsample_conv": Block(
+        _conv,
+        _nchw,
+        lambda c: _scaled(c, 2),
+        lambda ops, a, c, t: ops.upsample_conv(a["x"], a["w"], a["b"]),
+    ),
     "residual_block": Block(
-        lambda c: residual_params("", c["cin"], c["cout"], c["resample"]), _nchw,
+        lambda c: residual_params("", c["cin"], c["cout"], c["resample"]),
+        _nchw,
         lambda c: _scaled(c, 0.5 if c["resample"] == "down" else 2),
-        lambda ops, a, c, t: ops.residual_block(a["x"], a, "", c["resample"], c["norm"], t)),
-    "layer_norm": Block(lambda c: norm_params("", c["cin"]), _nchw, _nchw,
-                        lambda ops, a, c, t: ops.layer_norm(a["x"], a["scale"], a["offset"], 1e-5)),
-    "batch_norm": Block(lambda c: norm_params("", c["cin"]), _nchw, _nchw,
-                        lambda ops, a, c, t: ops.batch_norm(a["x"], a["scale"], a["offset"], 1e-5)),
+        lambda ops, a, c, t: ops.residual_block(a["x"], a, "", c["resample"], c["norm"], t),
+    ),
+    "layer_norm": Block(
+        lambda c: norm_params("", c["cin"]),
+        _nchw,
+        _nchw,
+        lambda ops, a, c, t: ops.layer_norm(a["x"], a["scale"], a["offset"], 1e-5),
+    ),
+    "batch_norm": Block(
+        lambda c: norm_params("", c["cin"]),
+        _nchw,
+        _nchw,
+        lambda ops, a, c, t: ops.batch_norm(a["x"], a["scale"], a["offset"], 1e-5),
+    ),
     "good_generator": Block(
-        lambda c: generator_params(c["dim"]), lambda c: (c["batch"], 128), lambda c: (c["batch"], 3 * 64 * 64),
-        lambda ops, a, c, t: ops.good_generator(a["x"], a, c["dim"], t)),
+        lambda c: generator_params(c["dim"]),
+        lambda c: (c["batch"], 128),
+        lambda c: (c["batch"], 3 * 64 * 64),
+        lambda ops, a, c, t: ops.good_generator(a["x"], a, c["dim"], t),
+    ),
     "good_discriminator": Block(
-        lambda c: discriminator_params(c["dim"]), lambda c: (c["batch"], 3 * 64 * 64), lambda c: (c["batch"],),
-        lambda ops, a, c, t: ops.good_discriminator(a["x"], a, c["dim"], t)),
+        lambda c: discriminator_params(c["dim"]),
+        lambda c: (c["batch"], 3 * 64 * 64),
+        lambda c: (c["batch"],),
+        lambda ops, a, c, t: ops.good_discriminator(a["x"], a, c["dim"], t),
+    ),
     "gradient_penalty": Block(
-        lambda c: discriminator_params(c["dim"]), lambda c: (c["batch"], 3 * 64 * 64), lambda c: (),
-        lambda ops, a, c, t: ops.gradient_penalty(a["x"], a, c["dim"], t)),
+        lambda c: discriminator_params(c["dim"]),
+        lambda c: (c["batch"], 3 * 64 * 64),
+        lambda c: (),
+        lambda ops, a, c, t: ops.gradient_penalty(a["x"], a, c["dim"], t),
+    ),
 }

@@ -57,7 +57,9 @@ _NORM = (("batch", 68), ("cin", 3), ("h", 64), ("w", 64))
 _NORM_PROBE = (("batch", 6), ("cin", 5), ("h", 12), ("w", 20))
 
 
-def _layer_cases(block: str, seed_row: str, group: str, base_seed: int, extra: tuple = ()) -> Iterable[Case]:
+def _layer_cases(
+    block: str, seed_row: str, group: str, base_seed: int, extra: tuple = ()
+) -> Iterable[Case]:
     rows = ((seed_row, "out"),)
     yield Case(f"{block}.seed", block, _LAYER + extra, "seed", base_seed, group, rows)
     yield Case(f"{block}.random", block, _LAYER + extra, "random", base_seed + 1, group)
@@ -67,19 +69,38 @@ def _layer_cases(block: str, seed_row: str, group: str, base_seed: int, extra: t
 def _residual_cases(resample: str, norm: str, seed_row: str, base_seed: int) -> Iterable[Case]:
     extra = (("resample", resample), ("norm", norm))
     name = f"residual_{resample}"
-    yield Case(f"{name}.seed", "residual_block", _LAYER + extra, "seed", base_seed, "residual", ((seed_row, "out"),))
-    yield Case(f"{name}.random", "residual_block", _LAYER + extra, "random", base_seed + 1, "residual")
-    yield Case(f"{name}.probe", "residual_block", _PROBE + extra, "random", base_seed + 2, "residual")
+    yield Case(
+        f"{name}.seed",
+        "residual_block",
+        _LAYER + extra,
+        "seed",
+        base_seed,
+        "residual",
+        ((seed_row, "out"),),
+    )
+    yield Case(
+        f"{name}.random", "residual_block", _LAYER + extra, "random", base_seed + 1, "residual"
+    )
+    yield Case(
+        f"{name}.probe", "residual_block", _PROBE + extra, "random", base_seed + 2, "residual"
+    )
 
 
 def _norm_cases(block: str, label: str, base_seed: int) -> Iterable[Case]:
-    rows = ((f"{label}-Forward" if block == "layer_norm" else label, "out"), (f"{label}-Backward", "seedgrad/x"))
+    rows = (
+        (f"{label}-Forward" if block == "layer_norm" else label, "out"),
+        (f"{label}-Backward", "seedgrad/x"),
+    )
     yield Case(f"{block}.seed", block, _NORM, "seed", base_seed, "norm", rows, seed_cost=True)
     yield Case(f"{block}.random", block, _NORM, "random", base_seed + 1, "norm", seed_cost=True)
-    yield Case(f"{block}.probe", block, _NORM_PROBE, "random", base_seed + 2, "norm", seed_cost=True)
+    yield Case(
+        f"{block}.probe", block, _NORM_PROBE, "random", base_seed + 2, "norm", seed_cost=True
+    )
 
 
-def _model_cases(block: str, seed_row: str, group: str, batch: int, base_seed: int) -> Iterable[Case]:
+def _model_cases(
+    block: str, seed_row: str, group: str, batch: int, base_seed: int
+) -> Iterable[Case]:
     dims = (("batch", batch), ("dim", 4))
     yield Case(f"{block}.seed", block, dims, "seed", base_seed, group, ((seed_row, "out"),))
     yield Case(f"{block}.random", block, dims, "random", base_seed + 1, group)
@@ -88,15 +109,43 @@ def _model_cases(block: str, seed_row: str, group: str, batch: int, base_seed: i
 def _build() -> Tuple[Case, ...]:
     cases = [
         # Input sanity: the data round trip through the framework. No weights, so seed mode only.
-        Case("gen_data.seed", "identity", (("shape", (512, 12, 32, 32)),), "seed", 100, "input",
-             (("gen_data", "out"),)),
-        Case("d_input.seed", "identity", (("shape", (1024, 3 * 64 * 64)),), "seed", 110, "input",
-             (("D_input", "out"),)),
+        Case(
+            "gen_data.seed",
+            "identity",
+            (("shape", (512, 12, 32, 32)),),
+            "seed",
+            100,
+            "input",
+            (("gen_data", "out"),),
+        ),
+        Case(
+            "d_input.seed",
+            "identity",
+            (("shape", (1024, 3 * 64 * 64)),),
+            "seed",
+            110,
+            "input",
+            (("D_input", "out"),),
+        ),
     ]
     cases += [
-        Case("depth_to_space.seed", "depth_to_space", _LAYER, "seed", 200, "layer", (("depth to space", "out"),)),
-        Case("depth_to_space.probe", "depth_to_space", (("batch", 6), ("cin", 12), ("h", 6), ("w", 10)),
-             "random", 202, "layer"),
+        Case(
+            "depth_to_space.seed",
+            "depth_to_space",
+            _LAYER,
+            "seed",
+            200,
+            "layer",
+            (("depth to space", "out"),),
+        ),
+        Case(
+            "depth_to_space.probe",
+            "depth_to_space",
+            (("batch", 6), ("cin", 12), ("h", 6), ("w", 10)),
+            "random",
+            202,
+            "layer",
+        ),
     ]
     cases += _layer_cases("conv2d", "conv2d", "layer", 300)
     cases += _layer_cases("conv_mean_pool", "ConvMeanPool", "layer", 400)
@@ -119,12 +168,18 @@ def validate(cases: Iterable[Case]) -> Tuple[Case, ...]:
         if case.name in seen:
             raise ValueError(f"duplicate case name {case.name!r}: case names must be unique")
         if case.block not in BLOCKS:
-            raise ValueError(f"case {case.name!r}: unknown block {case.block!r}; known: {sorted(BLOCKS)}")
+            raise ValueError(
+                f"case {case.name!r}: unknown block {case.block!r}; known: {sorted(BLOCKS)}"
+            )
         if case.weights not in WEIGHT_MODES:
-            raise ValueError(f"case {case.name!r}: weights must be one of {WEIGHT_MODES}, found {case.weights!r}")
+            raise ValueError(
+                f"case {case.name!r}: weights must be one of {WEIGHT_MODES}, found {case.weights!r}"
+            )
         unknown = set(case.compare) - set(TENSOR_KINDS)
         if unknown:
-            raise ValueError(f"case {case.name!r}: unknown tensor kinds {sorted(unknown)}; known: {TENSOR_KINDS}")
+            raise ValueError(
+                f"case {case.name!r}: unknown tensor kinds {sorted(unknown)}; known: {TENSOR_KINDS}"
+            )
         seen[case.name] = case
     return tuple(seen.values())
 

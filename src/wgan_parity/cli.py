@@ -13,7 +13,8 @@ from typing import Optional, Sequence
 
 from wgan_parity import __version__
 
-# name -> (module, one-line help); each module defines ``add_arguments(parser)`` and ``run(args) -> int``.
+# name -> (module, one-line help); each module defines
+# ``add_arguments(parser)`` and ``run(args) -> int``.
 COMMANDS = {
     "dump": ("wgan_parity.commands.dump", "run the case catalog on one backend, write one .npz"),
     "aggregate": ("wgan_parity.commands.aggregate", "compare every pair of dumps, write CSVs"),

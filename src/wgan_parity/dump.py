@@ -22,7 +22,9 @@ from wgan_parity.runner import run_case
 Progress = Callable[[str], None]
 
 
-def noise_floor(truth: Dict[str, np.ndarray], float32_run: Dict[str, np.ndarray]) -> Dict[str, Dict[str, float]]:
+def noise_floor(
+    truth: Dict[str, np.ndarray], float32_run: Dict[str, np.ndarray]
+) -> Dict[str, Dict[str, float]]:
     """Per tensor: relative L2 and max abs error of the float32 NumPy run against float64."""
     noise = {}
     for key, exact in truth.items():
@@ -52,7 +54,7 @@ def write_catalog_dump(
     out: Path,
     cases: Iterable[Case] = CATALOG,
     env_id: Optional[str] = None,
-    flags: Flags = Flags(),
+    flags: Optional[Flags] = None,
     progress: Progress = lambda line: None,
 ) -> Dict[str, Any]:
     """Run ``cases`` on ``backend_name``, write ``out`` atomically and return its metadata.
@@ -61,9 +63,14 @@ def write_catalog_dump(
     covers the full catalog, so dumps of different case selections remain comparable.
     """
     started = time.perf_counter()
+    flags = flags or Flags()
     backend = load_backend(backend_name, flags)
     import_s = time.perf_counter() - started
-    twin = load_backend("reference32", flags) if backend.framework == "reference" and backend.DTYPE == "float64" else None
+    twin = (
+        load_backend("reference32", flags)
+        if backend.framework == "reference" and backend.DTYPE == "float64"
+        else None
+    )
     meta: Dict[str, Any] = {
         **base_metadata(),
         "env_id": env_id or default_env_id(backend),
@@ -85,8 +92,11 @@ def write_catalog_dump(
             meta["cases"][case.name] = record
             for name, array in tensors.items():
                 writer.add(f"{case.name}/{name}", array)
-            progress(f"{case.name}: {record['status']} in {record['wall_s']:.2f}s, peak {record['peak_rss_mb']:.0f} MiB"
-                     + (f" ({record['error']})" if record["error"] else ""))
+            progress(
+                f"{case.name}: {record['status']} in {record['wall_s']:.2f}s, "
+                f"peak {record['peak_rss_mb']:.0f} MiB"
+                + (f" ({record['error']})" if record["error"] else "")
+            )
         meta["catalog_hash"] = _digest_catalog(digests, CATALOG)
         meta["wall_s"] = round(time.perf_counter() - started, 3)
         writer.close(meta)
@@ -97,15 +107,20 @@ _SHORT = {"tensorflow": "tf", "torch": "torch"}
 
 
 def default_env_id(backend: Backend) -> str:
-    """``tf-<version>`` / ``torch-<version>`` (as in matrix.toml); user backends prefix their name."""
+    """``tf-<version>`` / ``torch-<version>`` as in matrix.toml; user backends prefix their name."""
     if backend.framework not in _SHORT:
         return backend.name
     release = f"{_SHORT[backend.framework]}-{backend.framework_version()}"
     return release if backend.name in BUILTIN else f"{backend.name}@{release}"
 
 
-def _run_one(backend: Backend, twin: Optional[Backend], case: Case, digests: Dict[str, str],
-             noise: Dict[str, Dict[str, float]]) -> tuple:
+def _run_one(
+    backend: Backend,
+    twin: Optional[Backend],
+    case: Case,
+    digests: Dict[str, str],
+    noise: Dict[str, Dict[str, float]],
+) -> tuple:
     reset_peak_rss()
     started = time.perf_counter()
     tensors: Dict[str, np.ndarray] = {}

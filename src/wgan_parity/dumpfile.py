@@ -6,7 +6,7 @@ import json
 import os
 import zipfile
 from pathlib import Path
-from typing import Any, Dict, Iterable, List, Tuple, Union
+from typing import Any, Dict, Iterable, Iterator, List, Tuple, Union
 
 import numpy as np
 
@@ -77,7 +77,9 @@ class DumpWriter:
             self.abort()
 
 
-def write_dump(path: PathLike, meta: Dict[str, Any], tensors: Iterable[Tuple[str, np.ndarray]]) -> Path:
+def write_dump(
+    path: PathLike, meta: Dict[str, Any], tensors: Iterable[Tuple[str, np.ndarray]]
+) -> Path:
     """Write ``tensors`` (an iterable of ``(key, array)``) and ``meta`` atomically to ``path``."""
     with DumpWriter(path) as writer:
         for key, array in tensors:
@@ -118,11 +120,16 @@ class DumpReader:
                 f"{self.path}: member {key!r} is not a plain numeric array ({exc}). {hint}"
             ) from exc
         except (zipfile.BadZipFile, OSError, EOFError) as exc:
-            raise DumpError(f"{self.path}: member {key!r} is corrupt or truncated ({exc}). {hint}") from exc
+            raise DumpError(
+                f"{self.path}: member {key!r} is corrupt or truncated ({exc}). {hint}"
+            ) from exc
 
     def keys(self) -> List[str]:
         """All tensor keys (``case/tensor``), metadata excluded, in file order."""
         return [k for k in self._npz.files if k != META_KEY]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.keys())
 
     def __contains__(self, key: str) -> bool:
         return key in self._npz.files and key != META_KEY

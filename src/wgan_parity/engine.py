@@ -134,6 +134,15 @@ class _Block:
         self.ord = np.empty((n, width), np.int64)
         self.x32 = np.empty((n, width), np.float32) if use32 else None
         self.mag32 = np.empty((n, width), np.float32) if use32 else None
+        self.f32 = np.empty(width, np.float32)  # scratch for ordinals
+        self.i32 = np.empty((2, width), np.int32)
+        self.raw: dict = {}  # read buffers by dtype
+
+    def read_buffer(self, dtype: np.dtype, w: int) -> np.ndarray:
+        """A reusable read buffer of ``w`` elements of ``dtype``."""
+        if dtype not in self.raw:
+            self.raw[dtype] = np.empty(self.m.shape[1], dtype)
+        return self.raw[dtype][:w]
 
 
 def _chunk_pairs(blk: _Block, n: int, cols: slice, acc: _Acc, bufs: dict) -> None:
@@ -210,13 +219,13 @@ def compare_group(
     total = _Partial(
         np.zeros((n, n)), np.zeros(n), np.zeros(n), np.zeros(n, np.int64), _Acc.empty(n)
     )
-    abs_total, counted = float(np.abs(center).sum()), size
+    abs_total, counted = _abs_sum(center), size
     if not math.isfinite(abs_total):  # NaN/Inf in the center: count them, compare the rest
         finite = np.isfinite(center)
         counted = int(np.count_nonzero(finite))
         total.nonfinite[0] = size - counted
         center = np.where(finite, center, 0.0)
-        abs_total = float(np.abs(center).sum())
+        abs_total = _abs_sum(center)
     if floor is None:
         floor = metrics.floor_from_mean(abs_total / counted if counted else math.nan)
     use32 = all(s.dtype == np.float32 for s in sources[1:])
@@ -245,6 +254,17 @@ def compare_group(
     return GroupResult(
         size, floor, total.gram, total.sq, total.abssum, total.nonfinite, total.acc, sources
     )
+
+
+def _abs_sum(x: np.ndarray, step: int = 1 << 20) -> float:
+    """``Σ|x|`` in slices (no full-size temporary)."""
+    scratch = np.empty(min(step, x.size))
+    total = 0.0
+    for s in range(0, x.size, step):
+        part = scratch[: min(step, x.size - s)]
+        np.abs(x[s : s + step], out=part)
+        total += float(part.sum())
+    return total
 
 
 def _merge_all(total: _Partial, partials: Iterator[_Partial]) -> None:
@@ -280,11 +300,15 @@ def _block(
     return part
 
 
-def _ordinal_into(x: np.ndarray, out: np.ndarray) -> None:
+def _ordinal_into(blk: _Block, x: np.ndarray, out: np.ndarray) -> None:
     """:func:`wgan_parity.metrics.float32_ordinal` of ``x`` into ``out`` (int64), in int32 steps."""
-    bits = np.ascontiguousarray(x, dtype=np.float32).view(np.int32)
-    sign = bits >> 31  # 0, or -1 for negative numbers
-    mag = bits & np.int32(0x7FFFFFFF)
+    w = x.size
+    if x.dtype != np.float32 or not x.flags.c_contiguous:
+        blk.f32[:w] = x
+        x = blk.f32[:w]
+    bits, sign, mag = x.view(np.int32), blk.i32[0, :w], blk.i32[1, :w]
+    np.right_shift(bits, 31, out=sign)  # 0, or -1 for negative numbers
+    np.bitwise_and(bits, np.int32(0x7FFFFFFF), out=mag)
     np.bitwise_xor(mag, sign, out=mag)
     np.subtract(mag, sign, out=mag)  # -magnitude for negative numbers: -0.0 and +0.0 both give 0
     out[...] = mag
@@ -305,9 +329,9 @@ def _load_block(
     np.abs(c, out=blk.mag[0, :w])
     part.abssum[0] = blk.mag[0, :w].sum()
     part.sq[0] = float(np.dot(c, c))
-    _ordinal_into(c, blk.ord[0, :w])
+    _ordinal_into(blk, c, blk.ord[0, :w])
     for m in range(1, len(sources)):
-        raw = sources[m].read(start, stop)
+        raw = sources[m].read(start, stop, out=blk.read_buffer(sources[m].dtype, w))
         x = blk.mag[m, :w]  # x as float64 first, |x| below
         x[...] = raw
         total = float(np.dot(x, x))
@@ -319,7 +343,7 @@ def _load_block(
             total = float(np.dot(x, x))
         part.sq[m] = total
         np.subtract(x, c, out=blk.m[m, :w])
-        _ordinal_into(raw, blk.ord[m, :w])
+        _ordinal_into(blk, raw, blk.ord[m, :w])
         np.abs(x, out=x)
         part.abssum[m] = x.sum()
         if blk.x32 is not None:

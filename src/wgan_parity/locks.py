@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Dict, List, Mapping, Optional
 
 from wgan_parity.envtable import EnvSpec, EnvTable
+from wgan_parity.venvs import last_line
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -127,8 +128,8 @@ def compile_lock(
         )
         if done.returncode != 0:
             raise LockError(
-                f"uv pip compile failed for env {env.id!r} (inputs {inputs}):\n"
-                f"{done.stderr.strip()[-2000:]}"
+                f"cannot lock env {env.id!r}: {last_line(done.stderr)}\n"
+                f"inputs: {inputs}\n{done.stderr.strip()[-4000:]}"
             )
         body = resolved.read_text(encoding="utf-8")
     tmp_out = out.with_name(f".{out.name}.tmp-{os.getpid()}")

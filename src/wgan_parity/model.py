@@ -20,7 +20,7 @@ def join(scope: str, key: str) -> str:
 
 
 class Taps:
-    """Collects named intermediates in forward order: ``tap/<name>`` (first samples) and ``aux/``."""
+    """Named intermediates in forward order: ``tap/<name>`` (first samples) and ``aux/<name>``."""
 
     def __init__(self, ops: Any, samples: int) -> None:
         self.ops = ops
@@ -106,7 +106,9 @@ def residual_block(
     return out
 
 
-def good_generator(ops: Any, noise: Tensor, p: Params, dim: int, taps: Optional[Taps] = None) -> Tensor:
+def good_generator(
+    ops: Any, noise: Tensor, p: Params, dim: int, taps: Optional[Taps] = None
+) -> Tensor:
     """GoodGenerator: linear -> 4 up blocks (BatchNorm) -> BN -> relu -> conv -> tanh."""
     h = ops.linear(noise, p["input.w"], p["input.b"])
     _tap(taps, "input", h)
@@ -120,7 +122,9 @@ def good_generator(ops: Any, noise: Tensor, p: Params, dim: int, taps: Optional[
     return ops.reshape(ops.tanh(h), (-1, 3 * 64 * 64))
 
 
-def good_discriminator(ops: Any, x: Tensor, p: Params, dim: int, taps: Optional[Taps] = None) -> Tensor:
+def good_discriminator(
+    ops: Any, x: Tensor, p: Params, dim: int, taps: Optional[Taps] = None
+) -> Tensor:
     """GoodDiscriminator: conv -> 4 down blocks (LayerNorm) -> linear -> 1 per sample."""
     h = ops.conv2d(ops.reshape(x, (-1, 3, 64, 64)), p["input.w"], p["input.b"])
     _tap(taps, "input", h)
@@ -130,8 +134,10 @@ def good_discriminator(ops: Any, x: Tensor, p: Params, dim: int, taps: Optional[
     return ops.reshape(out, (-1,))
 
 
-def gradient_penalty(ops: Any, x: Tensor, p: Params, dim: int, taps: Optional[Taps] = None) -> Tensor:
-    """WGAN-GP penalty ``10 * mean((||grad_x D(x)||_2 - 1)^2)``, differentiable in ``p`` and ``x``."""
+def gradient_penalty(
+    ops: Any, x: Tensor, p: Params, dim: int, taps: Optional[Taps] = None
+) -> Tensor:
+    """WGAN-GP penalty ``10 * mean((||grad_x D(x)||_2 - 1)^2)``, differentiable in p and x."""
 
     def critic(args: Mapping[str, Tensor]) -> Tensor:
         return ops.good_discriminator(args["x"], p, dim, taps)

@@ -47,8 +47,8 @@ class LoadedMember:
         self.dtype = self._flat.dtype
         self.size = int(self._flat.size)
 
-    def read(self, start: int, stop: int) -> np.ndarray:
-        """Elements ``[start, stop)`` of the flattened array."""
+    def read(self, start: int, stop: int, out: Optional[np.ndarray] = None) -> np.ndarray:
+        """Elements ``[start, stop)`` of the flattened array (a view; ``out`` is not needed)."""
         return self._flat[start:stop]
 
 
@@ -64,9 +64,17 @@ class RawMember:
         self.shape = shape
         self.size = int(np.prod(shape, dtype=np.int64))
 
-    def read(self, start: int, stop: int) -> np.ndarray:
-        """Elements ``[start, stop)`` of the flattened array, as a fresh native-order array."""
-        out = np.empty(max(stop - start, 0), dtype=self._file_dtype)
+    def read(self, start: int, stop: int, out: Optional[np.ndarray] = None) -> np.ndarray:
+        """Elements ``[start, stop)`` of the flattened array in native order, read into ``out``
+        when it is a contiguous array of the member's dtype and right size (else a new one)."""
+        count = max(stop - start, 0)
+        if (
+            out is None
+            or out.dtype != self._file_dtype
+            or out.size != count
+            or not out.flags.c_contiguous
+        ):
+            out = np.empty(count, dtype=self._file_dtype)
         view = memoryview(out.view(np.uint8))
         position, done = self._offset + start * out.itemsize, 0
         while done < view.nbytes:

@@ -96,7 +96,7 @@ def ensure_lock(table: EnvTable, env: EnvSpec, builder: Builder, locked: bool) -
     try:
         return locks.compile_lock(table, env, builder.uv, builder.environ)
     except locks.LockError as exc:
-        raise StageFailed("install", str(exc).splitlines()[0]) from exc
+        raise StageFailed("install", str(exc).splitlines()[0], detail=str(exc)) from exc
 
 
 def dump_key(env: EnvSpec, lock_file: Path, src_hash: str) -> str:
@@ -165,6 +165,11 @@ def run_env(table: EnvTable, env: EnvSpec, opts: RunOptions, builder: Builder,
         progress.event(env.id, "dumped", time.monotonic() - dump_start, final=True)
         result = EnvResult(env.id, "ok", "dump", note, round(time.monotonic() - start, 2))
     except StageFailed as exc:
+        for stale in (npz, key_file):  # never leave an older dump to stand for this env
+            stale.unlink(missing_ok=True)
+        if exc.detail:
+            with log.open("a" if ran else "w", encoding="utf-8") as fh:
+                fh.write(f"[{exc.stage}] {exc.detail}\n")
         took = round(time.monotonic() - start, 2)
         result = EnvResult(env.id, "failed", exc.stage, exc.reason, took)
         progress.event(env.id, f"failed ({exc.stage}: {exc.reason}); log: {log}",

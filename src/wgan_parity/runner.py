@@ -13,7 +13,7 @@ from wgan_parity.model import Taps
 
 
 def run_case(ops: Any, case: Case, fixtures: Fixtures) -> Dict[str, np.ndarray]:
-    """All tensors of ``case`` in dump order: ``out``, ``aux/*``, ``tap/*``, ``grad/*``, ``seedgrad/*``.
+    """All tensors of ``case`` in dump order: out, aux/*, tap/*, grad/*, seedgrad/*.
 
     ``grad/<arg>`` is the gradient of ``sum(out * R)``; ``seedgrad/<arg>`` (cases with
     ``seed_cost``) the gradient of ``mean(out**2)``. Both cover the input and every parameter.
@@ -29,7 +29,11 @@ def run_case(ops: Any, case: Case, fixtures: Fixtures) -> Dict[str, np.ndarray]:
         taps = Taps(ops, case.tap_samples)
         out, grads = ops.vjp(lambda a: block.apply(ops, a, config, taps), arguments, wrt, cotangent)
         tap_order[:] = list(taps.tensors)
-        return {"out": ops.stop_gradient(out), **taps.tensors, **{f"grad/{k}": grads[k] for k in wrt}}
+        return {
+            "out": ops.stop_gradient(out),
+            **taps.tensors,
+            **{f"grad/{k}": grads[k] for k in wrt},
+        }
 
     results = ops.compile(projected)(args, projection)
     tensors = {"out": results.pop("out")}

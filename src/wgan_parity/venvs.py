@@ -27,11 +27,14 @@ GB = 1024**3
 class StageFailed(RuntimeError):  # noqa: N818 - names the event
     """A stage of one env failed; ``stage`` is install, import or dump."""
 
-    def __init__(self, stage: str, reason: str, code: Optional[int] = None) -> None:
+    def __init__(
+        self, stage: str, reason: str, code: Optional[int] = None, detail: str = ""
+    ) -> None:
         super().__init__(f"{stage}: {reason}")
         self.stage = stage
         self.reason = reason
         self.code = code
+        self.detail = detail  # the full text, for the log (when not already there)
 
 
 def find_uv(environ: Optional[Dict[str, str]] = None) -> Optional[str]:
@@ -61,7 +64,7 @@ def free_gb(path: Path) -> float:
 
 def last_line(text: str, limit: int = 300) -> str:
     """The last informative line of a tool's output, for a one-line reason."""
-    lines = [ln.strip() for ln in text.splitlines() if ln.strip()]
+    lines = [ln.strip().lstrip("╰─▶ ").strip() for ln in text.splitlines() if ln.strip()]
     for line in reversed(lines):
         if not line.startswith(("File ", "^", "~", "Traceback (most recent call last)")):
             return line[:limit]

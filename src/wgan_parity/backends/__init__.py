@@ -88,7 +88,7 @@ def _module_chain(name: str, seen: Optional[list] = None) -> list:
     base = getattr(module, "BASE", None)
     if base is None:
         return [module]
-    return _module_chain(base, [*seen, name]) + [module]
+    return [*_module_chain(base, [*seen, name]), module]
 
 
 def load_backend(name: str, flags: Optional[Flags] = None) -> Backend:

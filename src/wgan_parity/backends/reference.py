@@ -56,7 +56,7 @@ def stop_gradient(tensor: Any) -> Any:
     return getval(tensor)
 
 
-def compile(fn: Callable) -> Callable:  # noqa: A001 - protocol name
+def compile(fn: Callable) -> Callable:
     """No compilation in NumPy."""
     return fn
 
@@ -81,7 +81,9 @@ def vjp(
 
 def _same_padding(k: int) -> Tuple[int, int]:
     if k % 2 == 0:
-        raise ValueError(f"conv2d: expected an odd kernel size for symmetric SAME padding, found {k}")
+        raise ValueError(
+            f"conv2d: expected an odd kernel size for symmetric SAME padding, found {k}"
+        )
     return k // 2, k // 2
 
 
@@ -115,7 +117,9 @@ def _correlate(x: np.ndarray, w: np.ndarray) -> np.ndarray:
     for start in range(0, n, step):
         part = x[start : start + step]
         product = w_matrix @ _im2col(part, kh, kw)
-        out[start : start + step] = product.reshape(w.shape[0], part.shape[0], height, width).transpose(1, 0, 2, 3)
+        out[start : start + step] = product.reshape(
+            w.shape[0], part.shape[0], height, width
+        ).transpose(1, 0, 2, 3)
     return out
 
 
@@ -200,7 +204,7 @@ def mean(x: Any, axis: Optional[Any] = None) -> Any:
     return anp.mean(x, axis=axis)
 
 
-def sum(x: Any, axis: Optional[Any] = None) -> Any:  # noqa: A001 - protocol name
+def sum(x: Any, axis: Optional[Any] = None) -> Any:
     """Sum over ``axis`` (all axes if None)."""
     return anp.sum(x, axis=axis)
 

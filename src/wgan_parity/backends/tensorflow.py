@@ -73,7 +73,7 @@ def stop_gradient(tensor: Any) -> Any:
     return tf.stop_gradient(tensor)
 
 
-def compile(fn: Callable) -> Callable:  # noqa: A001 - protocol name
+def compile(fn: Callable) -> Callable:
     """``tf.function`` without XLA."""
     return tf.function(fn, jit_compile=False, reduce_retracing=True)
 
@@ -91,7 +91,9 @@ def vjp(
             tape.watch(args[key])
         out = fn(args)
         target = tf.reduce_sum(out) if cotangent is None else tf.reduce_sum(out * cotangent)
-    grads = tape.gradient(target, [args[k] for k in wrt], unconnected_gradients=tf.UnconnectedGradients.ZERO)
+    grads = tape.gradient(
+        target, [args[k] for k in wrt], unconnected_gradients=tf.UnconnectedGradients.ZERO
+    )
     return out, dict(zip(wrt, grads))
 
 
@@ -159,7 +161,7 @@ def mean(x: Any, axis: Optional[Any] = None) -> Any:
     return tf.reduce_mean(x, axis=axis)
 
 
-def sum(x: Any, axis: Optional[Any] = None) -> Any:  # noqa: A001 - protocol name
+def sum(x: Any, axis: Optional[Any] = None) -> Any:
     """``tf.reduce_sum``."""
     return tf.reduce_sum(x, axis=axis)
 

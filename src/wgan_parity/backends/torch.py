@@ -64,7 +64,7 @@ def stop_gradient(tensor: Any) -> Any:
     return tensor.detach()
 
 
-def compile(fn: Callable) -> Callable:  # noqa: A001 - protocol name
+def compile(fn: Callable) -> Callable:
     """Eager: nothing to compile (``torch.compile`` would change the numerics under test)."""
     return fn
 
@@ -146,7 +146,7 @@ def mean(x: Any, axis: Optional[Any] = None) -> Any:
     return x.mean() if axis is None else x.mean(dim=axis)
 
 
-def sum(x: Any, axis: Optional[Any] = None) -> Any:  # noqa: A001 - protocol name
+def sum(x: Any, axis: Optional[Any] = None) -> Any:
     """``torch.sum``."""
     return x.sum() if axis is None else x.sum(dim=axis)
 

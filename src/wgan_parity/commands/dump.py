@@ -17,19 +17,42 @@ from wgan_parity.flags import Flags
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Declare the command's options."""
-    parser.add_argument("--backend", required=True,
-                        help="built-in name (reference, reference32, tensorflow, torch) or a module path "
-                             "of a user backend, e.g. mypkg.my_port")
-    parser.add_argument("--out", required=True, type=Path, help="the .npz file to write (atomically)")
-    parser.add_argument("--env-id", default=None, help="environment label (default: <framework>-<version>)")
-    parser.add_argument("--cases", nargs="*", default=[], metavar="GLOB",
-                        help="only cases matching these globs (default: the whole catalog)")
-    parser.add_argument("--onednn", type=int, choices=(0, 1), default=1,
-                        help="TF_ENABLE_ONEDNN_OPTS for TensorFlow (default 1, TF's x86 default)")
-    parser.add_argument("--threads", type=int, default=None, help="intra-op threads (default: framework's)")
-    parser.add_argument("--nondeterministic", action="store_true", help="do not request deterministic ops")
+    parser.add_argument(
+        "--backend",
+        required=True,
+        help="built-in name (reference, reference32, tensorflow, torch) or a module path "
+        "of a user backend, e.g. mypkg.my_port",
+    )
+    parser.add_argument(
+        "--out", required=True, type=Path, help="the .npz file to write (atomically)"
+    )
+    parser.add_argument(
+        "--env-id", default=None, help="environment label (default: <framework>-<version>)"
+    )
+    parser.add_argument(
+        "--cases",
+        nargs="*",
+        default=[],
+        metavar="GLOB",
+        help="only cases matching these globs (default: the whole catalog)",
+    )
+    parser.add_argument(
+        "--onednn",
+        type=int,
+        choices=(0, 1),
+        default=1,
+        help="TF_ENABLE_ONEDNN_OPTS for TensorFlow (default 1, TF's x86 default)",
+    )
+    parser.add_argument(
+        "--threads", type=int, default=None, help="intra-op threads (default: framework's)"
+    )
+    parser.add_argument(
+        "--nondeterministic", action="store_true", help="do not request deterministic ops"
+    )
     parser.add_argument("--tf32", action="store_true", help="allow TensorFloat-32 on NVIDIA GPUs")
-    parser.add_argument("--device", default="cpu", help="device for torch/TF: cpu (default) or cuda")
+    parser.add_argument(
+        "--device", default="cpu", help="device for torch/TF: cpu (default) or cuda"
+    )
     parser.add_argument("--quiet", action="store_true", help="no per-case progress lines")
 
 
@@ -37,8 +60,13 @@ def run(args: argparse.Namespace) -> int:
     """Write the dump; return the exit code."""
     from wgan_parity.dump import write_catalog_dump
 
-    flags = Flags(deterministic=not args.nondeterministic, onednn=bool(args.onednn), tf32=args.tf32,
-                  threads=args.threads, device=args.device)
+    flags = Flags(
+        deterministic=not args.nondeterministic,
+        onednn=bool(args.onednn),
+        tf32=args.tf32,
+        threads=args.threads,
+        device=args.device,
+    )
     try:
         cases = select(args.cases)
     except ValueError as exc:
@@ -55,8 +83,11 @@ def run(args: argparse.Namespace) -> int:
         print(f"wgan-parity dump: {exc}", file=sys.stderr)
         return 4
     failed = [name for name, rec in meta["cases"].items() if rec["status"] != "ok"]
-    print(f"wrote {args.out} ({meta['env_id']}, {len(meta['cases']) - len(failed)}/{len(meta['cases'])} cases ok, "
-          f"{meta['wall_s']:.1f}s, import {meta['import_s']:.1f}s)")
+    print(
+        f"wrote {args.out} ({meta['env_id']}, "
+        f"{len(meta['cases']) - len(failed)}/{len(meta['cases'])} cases ok, "
+        f"{meta['wall_s']:.1f}s, import {meta['import_s']:.1f}s)"
+    )
     if failed:
         print(f"failed cases: {', '.join(failed)}", file=sys.stderr)
     return 1 if failed else 0
