@@ -7,7 +7,7 @@ import math
 import numpy as np
 import pytest
 
-from wgan_parity import engine, metrics
+from wgan_parity import blockpass, engine, metrics
 from wgan_parity.npzstream import LoadedMember
 
 RNG = np.random.default_rng(11)
@@ -37,8 +37,8 @@ def jobs(request):
 @pytest.fixture(params=["one-block", "many-blocks"])
 def small_blocks(request, monkeypatch):
     if request.param == "many-blocks":
-        monkeypatch.setattr(engine, "CHUNK", 512)  # 64 columns for 8 members
-        monkeypatch.setattr(engine, "MIN_COLUMNS", 16)
+        monkeypatch.setattr(blockpass, "CHUNK", 512)  # 64 columns for 8 members
+        monkeypatch.setattr(blockpass, "MIN_COLUMNS", 16)
         monkeypatch.setattr(engine, "BLOCK_BYTES", 32 * 8 * 300)  # 256-column blocks
     return request.param
 

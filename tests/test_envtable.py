@@ -212,7 +212,7 @@ class FakeBuilder(Builder):
     def remove(self, env: EnvSpec) -> None:
         self.calls.append(("remove", env.id))
 
-    def prune_cache(self, packages, log: Path) -> None:  # noqa: ANN001
+    def prune_cache(self, packages, log: Path) -> None:
         self.calls.append(("prune", ",".join(packages)))
 
     def _maybe_fail(self, env: EnvSpec, stage: str) -> None:
@@ -379,3 +379,12 @@ def test_cache_key_ignores_runner_modules(tmp_path: Path) -> None:
     assert cachekey.source_hash(tmp_path) == before
     (tmp_path / "fixtures.py").write_text("c")
     assert cachekey.source_hash(tmp_path) != before
+
+
+def test_pip_fallback_names_a_missing_interpreter(tmp_path: Path) -> None:
+    builder = Builder(project_root=tmp_path, envs_dir=tmp_path / "envs", uv=None,
+                      environ={"PATH": str(tmp_path)})
+    env = EnvSpec(id="old", framework="reference", python="3.99")
+    with pytest.raises(StageFailed, match=r"python3\.99 not found") as info:
+        builder.install(env, tmp_path / "lock.txt", "digest", tmp_path / "log")
+    assert info.value.stage == "install"

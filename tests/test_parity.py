@@ -16,6 +16,7 @@ import numpy as np
 import pytest
 
 from wgan_parity import thresholds
+from wgan_parity.metrics import rel_l2
 from wgan_parity.backends import load_backend
 from wgan_parity.catalog import CATALOG, Case
 from wgan_parity.fixtures import make_fixtures
@@ -54,13 +55,6 @@ def _params() -> List:
                     pytest.param(case.name, tensor, backend, id=f"{case.name}/{tensor}/{backend}")
                 )
     return params
-
-
-def rel_l2(value: np.ndarray, truth: np.ndarray) -> float:
-    """Relative L2 error in float64 (inf when the truth is zero and the value is not)."""
-    diff = float(np.linalg.norm(value.astype(np.float64) - truth))
-    norm = float(np.linalg.norm(truth))
-    return diff / norm if norm else (0.0 if diff == 0 else float("inf"))
 
 
 @pytest.mark.frameworks

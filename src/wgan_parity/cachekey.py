@@ -42,6 +42,11 @@ def make_key(fields: Mapping[str, Any]) -> str:
     return hashlib.sha256(payload.encode()).hexdigest()
 
 
+def file_hash(path: Path) -> str:
+    """sha256 of a file's bytes."""
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
 def dir_hash(folder: Optional[Path]) -> Optional[str]:
     """sha256 over a folder's files (e.g. a baseline), or None when there is no folder."""
     if folder is None or not folder.is_dir():

@@ -18,6 +18,7 @@ from wgan_parity import __version__
 COMMANDS = {
     "dump": ("wgan_parity.commands.dump", "run the case catalog on one backend, write one .npz"),
     "aggregate": ("wgan_parity.commands.aggregate", "compare every pair of dumps, write CSVs"),
+    "report": ("wgan_parity.commands.report", "redo summary.md and heatmaps from the CSVs"),
     "matrix": ("wgan_parity.commands.matrix", "list the envs of a set (--json: CI matrix)"),
 }
 

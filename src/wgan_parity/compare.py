@@ -39,6 +39,7 @@ COLUMNS = (
     "blame",
     "closer",
     "known",
+    "first_divergent_tap",  # filled by wgan_parity.localize (issue 5)
     "ill_conditioned",
     "seed_ok",
     *METRICS,

@@ -31,31 +31,10 @@ from typing import Iterator, Optional, Sequence
 import numpy as np
 
 from wgan_parity import metrics
+from wgan_parity.blockpass import Acc, Partial, Worker, columns, process_block
 from wgan_parity.npzstream import Member
 
 BLOCK_BYTES = 16 << 20  # working set of one block (all members) in one thread
-CHUNK = 1 << 17  # elements (all rows together) per elementwise step: about a cache's worth
-MIN_COLUMNS = 1024  # ... but at least this many columns, so that NumPy's per-call cost stays small
-
-
-@dataclass
-class _Acc:
-    """Elementwise accumulators of one worker (upper triangle, row < column)."""
-
-    maxabs: np.ndarray
-    sumabs: np.ndarray
-    maxrel: np.ndarray
-    maxulp: np.ndarray
-
-    @classmethod
-    def empty(cls, n: int) -> _Acc:
-        return cls(np.zeros((n, n)), np.zeros((n, n)), np.zeros((n, n)), np.zeros((n, n), np.int64))
-
-    def merge(self, other: _Acc) -> None:
-        np.maximum(self.maxabs, other.maxabs, out=self.maxabs)
-        self.sumabs += other.sumabs
-        np.maximum(self.maxrel, other.maxrel, out=self.maxrel)
-        np.maximum(self.maxulp, other.maxulp, out=self.maxulp)
 
 
 @dataclass
@@ -68,7 +47,7 @@ class GroupResult:
     sq: np.ndarray  # Σ x_m², direct
     abssum: np.ndarray
     nonfinite: np.ndarray
-    acc: _Acc
+    acc: Acc
     sources: Sequence[Member]
 
     def _gdd(self, a: int, b: int) -> float:
@@ -125,86 +104,6 @@ class GroupResult:
         )
 
 
-class _Block:
-    """Per-block arrays of all members: M (c / d rows), magnitudes and ordinals."""
-
-    def __init__(self, n: int, width: int, use32: bool) -> None:
-        self.m = np.empty((n, width))
-        self.mag = np.empty((n, width))  # max(|x|, floor)
-        self.ord = np.empty((n, width), np.int64)
-        self.x32 = np.empty((n, width), np.float32) if use32 else None
-        self.mag32 = np.empty((n, width), np.float32) if use32 else None
-        self.f32 = np.empty(width, np.float32)  # scratch for ordinals
-        self.i32 = np.empty((2, width), np.int32)
-        self.raw: dict = {}  # read buffers by dtype
-
-    def read_buffer(self, dtype: np.dtype, w: int) -> np.ndarray:
-        """A reusable read buffer of ``w`` elements of ``dtype``."""
-        if dtype not in self.raw:
-            self.raw[dtype] = np.empty(self.m.shape[1], dtype)
-        return self.raw[dtype][:w]
-
-
-def _chunk_pairs(blk: _Block, n: int, cols: slice, acc: _Acc, bufs: dict) -> None:
-    """Elementwise maxima and sums of every pair over the columns ``cols``."""
-    width = cols.stop - cols.start
-    for i in range(n - 1):
-        rows, k = slice(i + 1, n), n - 1 - i
-        if i > 0 and blk.x32 is not None:
-            t, den = bufs["t32"][:k, :width], bufs["d32"][:k, :width]
-            np.subtract(blk.x32[rows, cols], blk.x32[i, cols], out=t)
-            np.maximum(blk.mag32[rows, cols], blk.mag32[i, cols], out=den)
-        else:
-            t, den = bufs["t"][:k, :width], bufs["d"][:k, :width]
-            if i == 0:
-                t[...] = blk.m[rows, cols]
-            else:
-                np.subtract(blk.m[rows, cols], blk.m[i, cols], out=t)
-            np.maximum(blk.mag[rows, cols], blk.mag[i, cols], out=den)
-        np.abs(t, out=t)
-        np.maximum(acc.maxabs[i, rows], t.max(axis=1), out=acc.maxabs[i, rows])
-        acc.sumabs[i, rows] += t.sum(axis=1)
-        np.divide(t, den, out=t)
-        np.maximum(acc.maxrel[i, rows], t.max(axis=1), out=acc.maxrel[i, rows])
-        u = bufs["u"][:k, :width]
-        np.subtract(blk.ord[rows, cols], blk.ord[i, cols], out=u)
-        np.abs(u, out=u)
-        np.maximum(acc.maxulp[i, rows], u.max(axis=1), out=acc.maxulp[i, rows])
-
-
-def _columns(n: int) -> int:
-    """Columns per elementwise step for ``n`` members: a power of two near ``CHUNK / n``."""
-    return max(MIN_COLUMNS, 1 << max(0, (CHUNK // n).bit_length() - 1))
-
-
-def _buffers(n: int, cols: int, use32: bool) -> dict:
-    bufs = {"t": np.empty((n, cols)), "d": np.empty((n, cols)), "u": np.empty((n, cols), np.int64)}
-    if use32:
-        bufs.update(t32=np.empty((n, cols), np.float32), d32=np.empty((n, cols), np.float32))
-    return bufs
-
-
-@dataclass
-class _Partial:
-    """Sums and maxima of one block; blocks are merged in order, so results never depend on
-    how many threads ran."""
-
-    gram: np.ndarray
-    sq: np.ndarray
-    abssum: np.ndarray
-    nonfinite: np.ndarray
-    acc: _Acc
-
-
-class _Worker:
-    """The buffers one thread needs for a block."""
-
-    def __init__(self, n: int, width: int, use32: bool) -> None:
-        self.blk = _Block(n, width, use32)
-        self.cols = min(_columns(n), width)
-        self.bufs = _buffers(n, self.cols, use32)
-
-
 def compare_group(
     sources: Sequence[Member], jobs: int = 1, floor: Optional[float] = None
 ) -> GroupResult:
@@ -216,9 +115,7 @@ def compare_group(
     """
     n, size = len(sources), int(sources[0].size)
     center = np.asarray(sources[0].read(0, size), dtype=np.float64)
-    total = _Partial(
-        np.zeros((n, n)), np.zeros(n), np.zeros(n), np.zeros(n, np.int64), _Acc.empty(n)
-    )
+    total = Partial(np.zeros((n, n)), np.zeros(n), np.zeros(n), np.zeros(n, np.int64), Acc.empty(n))
     abs_total, counted = _abs_sum(center), size
     if not math.isfinite(abs_total):  # NaN/Inf in the center: count them, compare the rest
         finite = np.isfinite(center)
@@ -229,24 +126,24 @@ def compare_group(
     if floor is None:
         floor = metrics.floor_from_mean(abs_total / counted if counted else math.nan)
     use32 = all(s.dtype == np.float32 for s in sources[1:])
-    cols = _columns(n)
+    cols = columns(n)
     width = max(cols, min(1 << 20, BLOCK_BYTES // (32 * n)) // cols * cols)
     width = min(width, max(size, 1))
     starts = list(range(0, size, width))
     workers = max(1, min(jobs, len(starts)))
     idle: Queue = Queue()
     for _ in range(workers):
-        idle.put(_Worker(n, width, use32))
+        idle.put(Worker(n, width, use32))
 
-    def run(start: int) -> _Partial:
+    def run(start: int) -> Partial:
         worker = idle.get()
         try:
-            return _block(worker, sources, center, start, min(size, start + width), floor)
+            return process_block(worker, sources, center, start, min(size, start + width), floor)
         finally:
             idle.put(worker)
 
     if workers == 1:
-        partials: Iterator[_Partial] = map(run, starts)
+        partials: Iterator[Partial] = map(run, starts)
         _merge_all(total, partials)
     else:
         with ThreadPoolExecutor(workers) as pool:
@@ -267,84 +164,10 @@ def _abs_sum(x: np.ndarray, step: int = 1 << 20) -> float:
     return total
 
 
-def _merge_all(total: _Partial, partials: Iterator[_Partial]) -> None:
+def _merge_all(total: Partial, partials: Iterator[Partial]) -> None:
     for part in partials:
         total.gram += part.gram
         total.sq += part.sq
         total.abssum += part.abssum
         total.nonfinite += part.nonfinite
         total.acc.merge(part.acc)
-
-
-def _block(
-    worker: _Worker,
-    sources: Sequence[Member],
-    center: np.ndarray,
-    start: int,
-    stop: int,
-    floor: float,
-) -> _Partial:
-    """Everything about elements ``[start, stop)``: member rows, Gram, then every pair."""
-    n, w, blk = len(sources), stop - start, worker.blk
-    part = _Partial(
-        np.zeros((n, n)), np.zeros(n), np.zeros(n), np.zeros(n, np.int64), _Acc.empty(n)
-    )
-    _load_block(blk, sources, center, start, stop, part)
-    np.maximum(blk.mag[:, :w], floor, out=blk.mag[:, :w])
-    if blk.mag32 is not None:
-        blk.mag32[:, :w] = blk.mag[:, :w]
-    rows = blk.m[:, :w]
-    part.gram = rows @ rows.T
-    for s in range(0, w, worker.cols):
-        _chunk_pairs(blk, n, slice(s, min(w, s + worker.cols)), part.acc, worker.bufs)
-    return part
-
-
-def _ordinal_into(blk: _Block, x: np.ndarray, out: np.ndarray) -> None:
-    """:func:`wgan_parity.metrics.float32_ordinal` of ``x`` into ``out`` (int64), in int32 steps."""
-    w = x.size
-    if x.dtype != np.float32 or not x.flags.c_contiguous:
-        blk.f32[:w] = x
-        x = blk.f32[:w]
-    bits, sign, mag = x.view(np.int32), blk.i32[0, :w], blk.i32[1, :w]
-    np.right_shift(bits, 31, out=sign)  # 0, or -1 for negative numbers
-    np.bitwise_and(bits, np.int32(0x7FFFFFFF), out=mag)
-    np.bitwise_xor(mag, sign, out=mag)
-    np.subtract(mag, sign, out=mag)  # -magnitude for negative numbers: -0.0 and +0.0 both give 0
-    out[...] = mag
-
-
-def _load_block(
-    blk: _Block,
-    sources: Sequence[Member],
-    center: np.ndarray,
-    start: int,
-    stop: int,
-    part: _Partial,
-) -> None:
-    """Fill the block's rows with elements ``[start, stop)``; neutralise and count NaN/Inf."""
-    w = stop - start
-    c = center[start:stop]
-    blk.m[0, :w] = c
-    np.abs(c, out=blk.mag[0, :w])
-    part.abssum[0] = blk.mag[0, :w].sum()
-    part.sq[0] = float(np.dot(c, c))
-    _ordinal_into(blk, c, blk.ord[0, :w])
-    for m in range(1, len(sources)):
-        raw = sources[m].read(start, stop, out=blk.read_buffer(sources[m].dtype, w))
-        x = blk.mag[m, :w]  # x as float64 first, |x| below
-        x[...] = raw
-        total = float(np.dot(x, x))
-        if not math.isfinite(total):  # NaN/Inf (or a float64 overflow): find and neutralise them
-            bad = ~np.isfinite(x)
-            part.nonfinite[m] = int(np.count_nonzero(bad))
-            x[bad] = c[bad]
-            raw = x.astype(raw.dtype)
-            total = float(np.dot(x, x))
-        part.sq[m] = total
-        np.subtract(x, c, out=blk.m[m, :w])
-        _ordinal_into(blk, raw, blk.ord[m, :w])
-        np.abs(x, out=x)
-        part.abssum[m] = x.sum()
-        if blk.x32 is not None:
-            blk.x32[m, :w] = raw

@@ -7,7 +7,6 @@ those inputs, so a lock whose env changed in ``matrix.toml`` is detected as stal
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import subprocess
@@ -16,6 +15,7 @@ import tempfile
 from pathlib import Path
 from typing import Dict, List, Mapping, Optional
 
+from wgan_parity.cachekey import file_hash
 from wgan_parity.envtable import EnvSpec, EnvTable
 from wgan_parity.venvs import last_line
 
@@ -88,7 +88,7 @@ def is_current(table: EnvTable, env: EnvSpec) -> bool:
 
 def digest(path: Path) -> str:
     """sha256 of a lock file's bytes."""
-    return hashlib.sha256(path.read_bytes()).hexdigest()
+    return file_hash(path)
 
 
 def packages(path: Path) -> Dict[str, str]:

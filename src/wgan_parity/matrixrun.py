@@ -89,7 +89,7 @@ def aggregate(table: EnvTable, opts: RunOptions, set_dir: Path, out: Path, pytho
     key = cachekey.make_key({
         "dumps": keys, "args": list(extra), "out": str(out),
         "source_sha256": cachekey.source_hash(table.root / "src" / "wgan_parity", exclude=()),
-        "config": {f.name: f.read_bytes().hex() for f in sorted(table.root.glob("*.toml"))},
+        "config": {f.name: cachekey.file_hash(f) for f in sorted(table.root.glob("*.toml"))},
         "baseline": [cachekey.dir_hash(Path(a)) for a in extra if Path(a).is_dir()],
     })
     record = orchestrate.read_json(out / AGG_RECORD) or {}
@@ -134,9 +134,9 @@ def cmd_run(table: EnvTable, args: argparse.Namespace, with_aggregate: bool) -> 
         except StageFailed as exc:
             print(f"aggregate: cannot prepare the report env: {exc}", file=sys.stderr)
             return orchestrate.EXIT_ENV_FAILED
-        baseline = ["--baseline", str(args.baseline)] if args.baseline else []
+        baseline = ["--baseline", str(Path(args.baseline).resolve())] if args.baseline else []
         extra = [*baseline, *args.aggregate_args]
-        rc = aggregate(table, opts, set_dir, Path(args.out), python, extra, results)
+        rc = aggregate(table, opts, set_dir, table.root / args.out, python, extra, results)
     code = orchestrate.exit_code(results, rc)
     lowest = builder.min_free_gb
     orchestrate.write_json(opts.dump_dir / "sets" / f"{name}.run.json", {
@@ -185,7 +185,8 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--tags", action="append", default=[], help="envs with any of these tags")
         p.add_argument("--env", action="append", default=[], help="this env id (repeatable)")
         p.add_argument("--table", type=Path, default=None, help="matrix.toml to use")
-        p.add_argument("--dump-dir", default="dumps", help="where dumps go (default: dumps)")
+        p.add_argument("--dump-dir", default="dumps",
+                       help="where dumps go, relative to the project root (default: dumps)")
         p.add_argument("--envs-dir", default=".wgan-parity/envs", help="where venvs go")
         p.add_argument("--no-cache", action="store_true", help="re-run dumps even if unchanged")
         p.add_argument("--locked", action="store_true",
@@ -199,7 +200,8 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--timeout-s", type=float, default=None, help="per-dump time limit")
         p.add_argument("--plain", action="store_true", help="no progress bar, plain lines only")
         if name == "compare":
-            p.add_argument("--out", default="results", help="aggregator output (default: results)")
+            p.add_argument("--out", default="results",
+                           help="aggregator output, relative to the project root")
             p.add_argument("--baseline", default=None, help="baseline results folder to check")
             p.add_argument("--aggregate-arg", dest="aggregate_args", action="append", default=[],
                            help="extra argument passed to `wgan-parity aggregate` (repeatable)")

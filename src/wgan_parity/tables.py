@@ -30,6 +30,7 @@ TEXT_COLUMNS = (
     "blame",
     "closer",
     "known",
+    "first_divergent_tap",
     "shape_a",
     "shape_b",
     "dtype_a",

@@ -28,7 +28,17 @@ SETTINGS = (
     "no_reference_rel_l2",
     "seed_cosine",
 )
-_RULE_KEYS = {"case", "tensor", "env", "noise_factor", "rel_l2_floor", "known", "reason"}
+_RULE_KEYS = {
+    "case",
+    "tensor",
+    "env",
+    "noise_factor",
+    "rel_l2_floor",
+    "known",
+    "reason",
+    "reference",
+}
+Globs = Union[str, Tuple[str, ...]]
 
 
 class ThresholdsError(ValueError):
@@ -37,20 +47,25 @@ class ThresholdsError(ValueError):
 
 @dataclass(frozen=True)
 class Rule:
-    """A per-tensor exception: globs on case, tensor and env label, and what it changes."""
+    """A per-tensor exception: globs on case, tensor and env label, and what it changes.
+
+    Each of ``case``, ``tensor`` and ``env`` is a glob or a tuple of globs (any may match).
+    ``reference`` (a URL or a docs path) says where a known divergence is explained.
+    """
 
     reason: str
-    case: str = "*"
-    tensor: str = "*"
-    env: str = "*"
+    case: Globs = "*"
+    tensor: Globs = "*"
+    env: Globs = "*"
     noise_factor: Optional[float] = None
     rel_l2_floor: Optional[float] = None
     known: bool = False
+    reference: str = ""
 
     def matches(self, case: str, tensor: str, env: str) -> bool:
-        """True if all three globs match."""
+        """True if all three match (each: any of its globs)."""
         return all(
-            fnmatch.fnmatchcase(v, p)
+            any(fnmatch.fnmatchcase(v, g) for g in ((p,) if isinstance(p, str) else p))
             for v, p in ((case, self.case), (tensor, self.tensor), (env, self.env))
         )
 
@@ -121,11 +136,20 @@ def _rule(where: str, entry: Any) -> Rule:
     kwargs: Dict[str, Any] = {"reason": _reason(where, entry)}
     for key in ("case", "tensor", "env"):
         if key in entry:
-            if not isinstance(entry[key], str):
+            value = entry[key]
+            if isinstance(value, list) and value and all(isinstance(v, str) for v in value):
+                value = tuple(value)
+            elif not isinstance(value, str):
                 raise ThresholdsError(
-                    f"{where}.{key}: expected a glob string, found {entry[key]!r}"
+                    f"{where}.{key}: expected a glob string or a list of them, found {value!r}"
                 )
-            kwargs[key] = entry[key]
+            kwargs[key] = value
+    if "reference" in entry:
+        if not isinstance(entry["reference"], str) or not entry["reference"].strip():
+            raise ThresholdsError(
+                f"{where}.reference: expected a URL or a docs path, found {entry['reference']!r}"
+            )
+        kwargs["reference"] = entry["reference"].strip()
     for key in ("noise_factor", "rel_l2_floor"):
         if key in entry:
             kwargs[key] = _number(f"{where}.{key}", entry[key])

@@ -111,7 +111,10 @@ class Builder:
             pip = [self.uv, "pip", "install", "--python", py, "--compile-bytecode"]
             self._run("install", [*pip, "-r", str(lock_file)], log)
         else:
-            interpreter = shutil.which(f"python{env.python}") or sys.executable
+            interpreter = shutil.which(f"python{env.python}", path=self.environ.get("PATH"))
+            if not interpreter:
+                raise StageFailed("install", f"python{env.python} not found on PATH; install "
+                                  f"Python {env.python}, or uv (which finds or fetches it)")
             self._run("install", [interpreter, "-m", "venv", str(target)], log)
             pip = [py, "-m", "pip", "install", "--disable-pip-version-check", "--compile"]
             self._run("install", [*pip, "-r", str(lock_file)], log)

@@ -93,7 +93,8 @@ def _resolve(label: str, labels: List[str], truth: str) -> str:
 def run(args: argparse.Namespace) -> int:
     """Aggregate; return the exit code described in the module docstring."""
     _single_threaded_blas()
-    from wgan_parity import compare, dumpset, seedreport, tables, thresholds, verdict
+    from wgan_parity import compare, dumpset, localize, seedreport, tables, thresholds, verdict
+    from wgan_parity.commands import report
 
     def say(line: str) -> None:
         print(f"wgan-parity aggregate: {line}", file=sys.stderr, flush=True)
@@ -133,7 +134,8 @@ def run(args: argparse.Namespace) -> int:
                 return USAGE_ERROR
         table = tables.PairTable()
         progress = None if args.quiet else (lambda line: say(line))
-        for rows in compare.compare(dumps, th, jobs=max(1, args.jobs), progress=progress):
+        rows_out = compare.compare(dumps, th, jobs=max(1, args.jobs), progress=progress)
+        for rows in localize.annotated(rows_out):  # issue 5: first_divergent_tap column
             table.add(rows)
     finally:
         dumps.close()
@@ -149,6 +151,7 @@ def run(args: argparse.Namespace) -> int:
         tmp.write_text(text, encoding="utf-8")
         os.replace(tmp, path)
         written.append(path)
+    written += report.after_aggregate(out, th, table.frame, say)  # issue 5: pictures, summary
     df = table.frame
     divergent = df[
         [

@@ -1,0 +1,106 @@
+"""``wgan-parity report RESULTS_DIR``: redo the pictures and ``summary.md`` from the CSVs alone.
+
+Reads ``pairs.csv`` and ``envs.csv`` of an aggregate's results folder and writes the heatmaps
+(``heatmap_*.png``) and ``summary.md`` next to them. No framework is imported and no dump is read.
+With ``--thresholds FILE`` the verdict columns (status, blame, known, limits...) and the first
+divergent taps are re-derived from the measured columns first; ``pairs.csv`` itself is left as the
+aggregate wrote it. ``wgan-parity aggregate`` ends with the same call.
+
+Exit codes: 0 written; 2 usage error (no pairs.csv, unreadable thresholds file).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING, Callable, List, Optional
+
+if TYPE_CHECKING:  # pandas is imported only when the command runs
+    import pandas as pd
+
+    from wgan_parity.thresholds import Thresholds
+
+USAGE_ERROR = 2
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """Declare the command's options."""
+    parser.add_argument(
+        "results",
+        type=Path,
+        metavar="RESULTS_DIR",
+        help="folder holding pairs.csv and envs.csv (what aggregate --out wrote)",
+    )
+    parser.add_argument(
+        "--thresholds",
+        type=Path,
+        default=None,
+        help="re-derive the verdicts with this thresholds TOML first",
+    )
+
+
+def render(
+    folder: Path,
+    th: Optional[Thresholds] = None,
+    pairs: Optional[pd.DataFrame] = None,
+    rejudge: bool = False,
+) -> List[Path]:
+    """Write the heatmaps and ``summary.md`` into ``folder``; return the paths written.
+
+    ``pairs`` is the aggregate's in-memory table (else ``pairs.csv`` is read); ``rejudge`` applies
+    ``th`` to the measured columns first.
+    """
+    import pandas as pd
+
+    from wgan_parity import heatmap, results, summary
+
+    if pairs is None:
+        res = results.load(folder)
+    else:
+        envs_path = folder / "envs.csv"
+        envs = (
+            pd.read_csv(envs_path, dtype=str, keep_default_na=False)
+            if envs_path.exists()
+            else pd.DataFrame(columns=["env", "role", "status"])
+        )
+        res = results.from_frames(pairs, envs, folder)
+    if rejudge and th is not None:
+        results.rejudge(res, th)
+    pictures = heatmap.write(res, folder)
+    return [*pictures, summary.write(res, th, pictures)]
+
+
+def after_aggregate(
+    folder: Path, th: Thresholds, pairs: pd.DataFrame, say: Callable[[str], None]
+) -> List[Path]:
+    """:func:`render` at the end of ``aggregate``: a drawing failure never costs the CSVs."""
+    try:
+        return render(folder, th, pairs)
+    except Exception as exc:  # the CSVs and the exit code are already decided: keep them
+        say(
+            f"could not write the pictures and summary.md ({type(exc).__name__}: {exc}); "
+            f"the CSVs are complete: run `wgan-parity report {folder}` once it is fixed"
+        )
+        return []
+
+
+def run(args: argparse.Namespace) -> int:
+    """Render; return the exit code described in the module docstring."""
+    from wgan_parity import thresholds
+
+    def say(line: str) -> None:
+        print(f"wgan-parity report: {line}", file=sys.stderr, flush=True)
+
+    folder: Path = args.results
+    if not (folder / "pairs.csv").is_file():
+        say(f"no pairs.csv in {folder}: pass the folder that `wgan-parity aggregate --out` wrote")
+        return USAGE_ERROR
+    try:
+        th = thresholds.load(args.thresholds)
+    except thresholds.ThresholdsError as exc:
+        say(str(exc))
+        return USAGE_ERROR
+    written = render(folder, th, rejudge=args.thresholds is not None)
+    print("wrote " + ", ".join(str(p) for p in written))
+    return 0

@@ -1,0 +1,171 @@
+"""Dumps from many machines merge by copying files (the CI fan-out of .github/workflows/parity.yml).
+
+Two "machines" write small dumps (the non-square ``*.probe`` cases) into their own folders:
+machine A runs the float64 reference and ``reference32`` as env ``r32``; machine B runs ``r32``
+too, and its platform is then rewritten through the dumpfile API (another OS/CPU/GPU), as if it
+came from an ARM GPU box. Each folder is staged by the workflow's own ``stage`` step, the staged
+files are copied into one folder, and ``wgan-parity aggregate`` runs on it. The same release on two
+machines must be two envs, and nothing may depend on which folder or name a file came from.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+from typing import Dict, List
+
+import pandas as pd
+import pytest
+
+from _workflow import run_step
+from wgan_parity.cli import main
+from wgan_parity.dumpfile import DumpReader, write_dump
+
+PLATFORM_B = {"system": "Linux", "release": "6.8.0", "machine": "aarch64", "cpu": "Neoverse-V2",
+              "cpu_count": 72, "gpu": "NVIDIA GH200 480GB"}
+DUMPS = {"a": [("reference", "reference"), ("reference32", "r32")], "b": [("reference32", "r32")]}
+RUNNER = {"a": ("Linux", "X64"), "b": ("Linux", "ARM64")}
+
+
+def _repin(path: Path, platform: Dict[str, object]) -> str:
+    """Rewrite ``path`` with ``platform`` in its metadata (id as provenance computes it)."""
+    key = "|".join(str(platform[k]) for k in ("system", "machine", "cpu", "gpu"))
+    platform = {**platform, "id": hashlib.sha256(key.encode()).hexdigest()[:8]}
+    tmp = path.with_name("repinned.npz")
+    with DumpReader(path) as reader:
+        write_dump(tmp, {**reader.meta, "platform": platform},
+                   ((k, reader.get(k)) for k in reader))
+    tmp.replace(path)
+    return str(platform["id"])
+
+
+@pytest.fixture(scope="module")
+def machines(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """``<base>/machine-{a,b}/dumps/`` as each machine's orchestrator leaves it, then staged."""
+    base = tmp_path_factory.mktemp("fanout")
+    procs = []
+    for machine, dumps in DUMPS.items():
+        for backend, env_id in dumps:
+            out = base / f"machine-{machine}" / "dumps" / f"{env_id}.npz"
+            cmd = [sys.executable, "-m", "wgan_parity", "dump", "--backend", backend, "--env-id",
+                   env_id, "--cases", "*.probe", "--out", str(out), "--quiet"]
+            procs.append((out, subprocess.Popen(cmd, stderr=subprocess.PIPE, text=True)))
+    for out, proc in procs:
+        _, err = proc.communicate(timeout=600)
+        assert proc.returncode == 0, f"dump {out} exited {proc.returncode}: {err[-2000:]}"
+    _repin(base / "machine-b" / "dumps" / "r32.npz", PLATFORM_B)
+    for machine, dumps in DUMPS.items():
+        system, arch = RUNNER[machine]
+        for _, env_id in dumps:
+            env = {"ENV_ID": env_id, "RUNNER_OS": system, "RUNNER_ARCH": arch,
+                   "GITHUB_RUN_ID": "7"}
+            done = run_step("dump", "stage", base / f"machine-{machine}", env)
+            assert done.returncode == 0, done.stderr
+    return base
+
+
+def _merge(folders: List[Path], into: Path) -> Path:
+    """What download-artifact's merge-multiple does: copy every file into one folder."""
+    into.mkdir(parents=True)
+    for folder in folders:
+        for path in folder.iterdir():
+            assert not (into / path.name).exists(), f"{path.name} would overwrite another file"
+            shutil.copy2(path, into / path.name)
+    return into
+
+
+def _aggregate(out: Path, *inputs: Path, jobs: int = 1) -> int:
+    args = ["aggregate", *map(str, inputs), "--out", str(out), "--quiet", "--jobs", str(jobs)]
+    return main(args)
+
+
+def _platform_id(path: Path) -> str:
+    with DumpReader(path) as reader:
+        return str(reader.meta["platform"]["id"])
+
+
+def test_staging_names_files_uniquely_per_machine(machines: Path) -> None:
+    names = {m: sorted(p.name for p in (machines / f"machine-{m}" / "fanout").iterdir())
+             for m in DUMPS}
+    assert names["a"] == ["r32@Linux-X64-7.npz", "reference@Linux-X64-7.npz"]
+    assert names["b"] == ["r32@Linux-ARM64-7.npz"]
+
+
+def test_same_env_on_two_machines_is_two_envs(machines: Path, tmp_path: Path) -> None:
+    staged = [machines / f"machine-{m}" / "fanout" for m in DUMPS]
+    merged = _merge(staged, tmp_path / "merged")
+    assert _aggregate(tmp_path / "out", merged) == 0
+    pid_a = _platform_id(machines / "machine-a" / "dumps" / "r32.npz")
+    pid_b = _platform_id(machines / "machine-b" / "dumps" / "r32.npz")
+    assert pid_a != pid_b
+    envs = pd.read_csv(tmp_path / "out" / "envs.csv")
+    assert sorted(envs["env"]) == sorted([f"r32@{pid_a}", f"r32@{pid_b}", "reference"])
+    both = envs[envs["env_id"] == "r32"].set_index("env")
+    assert both.loc[f"r32@{pid_b}", "machine"] == "aarch64"
+    assert both.loc[f"r32@{pid_b}", "gpu"] == PLATFORM_B["gpu"]
+    pairs = pd.read_csv(tmp_path / "out" / "pairs.csv")
+    between = pairs[(pairs["env_a"] == f"r32@{pid_a}") & (pairs["env_b"] == f"r32@{pid_b}")]
+    assert len(between) > 0, "the two machines' r32 dumps must be compared with each other"
+    assert (between["status"] == "ok").all()
+
+
+def test_result_does_not_depend_on_folders_or_names(machines: Path, tmp_path: Path) -> None:
+    staged = [machines / f"machine-{m}" / "fanout" for m in DUMPS]
+    renamed = tmp_path / "renamed"  # same files, names that say nothing, other order
+    renamed.mkdir()
+    for n, path in enumerate(sorted(p for f in reversed(staged) for p in f.iterdir())):
+        shutil.copy2(path, renamed / f"{9 - n}.npz")
+    runs = {
+        "merged": [_merge(staged, tmp_path / "merged")],
+        "two-folders": staged,
+        "two-folders-reversed": staged[::-1],
+        "renamed": [renamed],
+    }
+    outputs = {}
+    for n, (name, inputs) in enumerate(runs.items()):  # threads differ too: CI has more cores
+        assert _aggregate(tmp_path / name / "out", *inputs, jobs=1 + n % 3) == 0, name
+        outputs[name] = tmp_path / name / "out"
+    first = outputs["merged"]
+    for name, out in outputs.items():
+        for table in ("pairs.csv", "matrix_cosine.csv"):
+            assert (out / table).read_bytes() == (first / table).read_bytes(), f"{name}: {table}"
+        envs = pd.read_csv(out / "envs.csv").drop(columns="file")
+        pd.testing.assert_frame_equal(envs, pd.read_csv(first / "envs.csv").drop(columns="file"))
+
+
+def test_aggregate_job_shell_end_to_end(machines: Path, tmp_path: Path) -> None:
+    """The aggregate job's own steps after the download: missing envs, aggregate, summary.
+
+    A planned env whose job uploaded nothing becomes a failed env (stage ``ci``), the exit code
+    says so (bit 4), and the step summary carries the aggregator's Markdown summary.
+    """
+    staged = [machines / f"machine-{m}" / "fanout" for m in DUMPS]
+    merged = _merge(staged, tmp_path / "merged")
+    tool = tmp_path / ".wgan-parity" / "report" / "bin" / "wgan-parity"  # the report env's CLI
+    tool.parent.mkdir(parents=True)
+    tool.write_text(f'#!/bin/sh\nexec "{sys.executable}" -m wgan_parity "$@"\n')
+    tool.chmod(0o755)
+    plan = {"include": [{"env_id": "reference"}, {"env_id": "r32"}, {"env_id": "tf-9.9.9"}]}
+    output, summary = tmp_path / "github_output", tmp_path / "step_summary"
+    env = {"MATRIX_JSON": json.dumps(plan), "GITHUB_OUTPUT": str(output),
+           "GITHUB_STEP_SUMMARY": str(summary), "PARITY_SET": "default"}
+    for step_id in ("missing", "aggregate"):
+        done = run_step("aggregate", step_id, tmp_path, env)
+        assert done.returncode == 0, f"{step_id}: {done.stdout}{done.stderr}"
+    assert sorted(p.name for p in merged.glob("*.status.json")) == ["tf-9.9.9@missing.status.json"]
+    rc = int(dict(line.split("=", 1) for line in output.read_text().splitlines())["rc"])
+    assert rc & 4, f"exit {rc}: bit 4 (some env could not run) expected"
+    envs = pd.read_csv(tmp_path / "results" / "envs.csv").set_index("env")
+    assert (envs.loc["tf-9.9.9", "status"], envs.loc["tf-9.9.9", "stage"]) == ("failed", "ci")
+    done = run_step("aggregate", "summary", tmp_path, {**env, "RC": str(rc)})
+    assert done.returncode == 0, done.stderr
+    text = summary.read_text()
+    assert f"Set `default`, aggregator exit {rc}" in text
+    if (tmp_path / "results" / "summary.md").is_file():
+        assert (tmp_path / "results" / "summary.md").read_text() in text
+    else:
+        assert (tmp_path / "results" / "aggregate.txt").read_text() in text

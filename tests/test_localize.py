@@ -1,0 +1,161 @@
+"""The first divergent tap: the rule on hand-made steps, and pinned on a port that perturbs one op.
+
+The pinned test dumps ``residual_down.probe`` (small, random weights) with the float64 reference
+and with a user backend over ``reference32`` that adds 1e-3 to channel 0 of exactly one op's
+output inside the residual block (a uniform shift would be removed by the next LayerNorm). The
+aggregate must localize every divergent row of that port to that op's tap.
+"""
+
+from __future__ import annotations
+
+import math
+import sys
+import textwrap
+from pathlib import Path
+from typing import Dict, List
+
+import pandas as pd
+import pytest
+
+from wgan_parity import localize
+from wgan_parity.catalog import select
+from wgan_parity.cli import main
+from wgan_parity.dump import write_catalog_dump
+
+
+@pytest.mark.parametrize(
+    ("steps", "expected"),
+    [
+        ([("shortcut", 0.01), ("norm1", 0.02), ("conv1", 300.0), ("out", 500.0)], "conv1"),
+        ([("a", 0.5), ("b", 0.9), ("c", 1.1), ("d", 50.0)], "d"),  # c only creeps past 1
+        ([("a", 0.5), ("b", 0.9), ("c", 1.1), ("d", 1.3)], "c"),  # no jump: first past 1
+        ([("a", math.nan), ("b", 5.0)], "b"),  # NaN steps (degenerate) say nothing
+        ([("a", 0.2), ("b", math.inf)], "b"),  # non-finite counts as infinite
+        ([("a", 0.2), ("b", 0.3)], ""),
+    ],
+)
+def test_rate_of_change_rule(steps, expected):
+    assert localize.first_divergent(steps) == expected
+
+
+def _row(tensor: str, status: str, err: float, env_a: str = "port", env_b: str = "ref") -> Dict:
+    return {
+        "case": "blk.probe",
+        "tensor": tensor,
+        "env_a": env_a,
+        "env_b": env_b,
+        "status": status,
+        "blame": env_a if status == "diverged" else "",
+        "rel_l2": err,
+        "err_a": err,
+        "err_b": 0.0,
+        "limit_a": 1e-6,
+        "limit_b": math.nan,
+    }
+
+
+def test_annotate_marks_divergent_rows_of_the_pair_only():
+    rows = [
+        _row("out", "diverged", 1e-3),
+        _row("tap/shortcut", "ok", 1e-8),
+        _row("tap/conv1", "diverged", 1e-4),
+        _row("grad/x", "diverged", 1e-3),
+        _row("grad/w", "ok", 1e-8),
+        _row("out", "ok", 1e-8, "other", "ref"),
+        _row("tap/conv1", "ok", 1e-8, "other", "ref"),
+    ]
+    localize.annotate(rows)
+    assert [r[localize.COLUMN] for r in rows] == ["conv1", "", "conv1", "conv1", "", "", ""]
+
+
+def test_gradient_only_divergence_has_no_tap():
+    rows = [_row("out", "ok", 1e-8), _row("tap/conv1", "ok", 1e-8), _row("grad/x", "diverged", 1)]
+    localize.annotate(rows)
+    assert rows[2][localize.COLUMN] == ""
+
+
+def test_annotated_keeps_cases_apart():
+    first = [[_row("tap/conv1", "diverged", 1e-4)], [_row("out", "diverged", 1e-3)]]
+    other = [{**_row("out", "diverged", 1e-3), "case": "other.probe"}]
+    out = list(localize.annotated([*first, [], other]))
+    assert [r[localize.COLUMN] for rows in out for r in rows] == ["conv1", "conv1", ""]
+
+
+SHIFT_PORT = '''
+    """Adds 1e-3 to channel 0 of the output of one op inside the residual block: {target}."""
+    import numpy as np
+
+    from wgan_parity import model
+
+    BASE = "reference32"
+    TARGET = "{target}"
+
+
+    class _Shifted:
+        def __init__(self, ops):
+            self._ops = ops
+
+        def __getattr__(self, name):
+            return getattr(self._ops, name)
+
+        @staticmethod
+        def _bump(y, name):
+            if name != TARGET:
+                return y
+            mask = np.zeros((1, y.shape[1], 1, 1), np.float32)
+            mask[0, 0] = 1e-3
+            return y + mask
+
+        def conv2d(self, x, w, b=None):  # in a down block only conv1 calls conv2d directly
+            return self._bump(self._ops.conv2d(x, w, b), "conv1")
+
+        def mean_pool_conv(self, x, w, b=None):
+            return self._bump(self._ops.mean_pool_conv(x, w, b), "shortcut")
+
+        def conv_mean_pool(self, x, w, b=None):
+            return self._bump(self._ops.conv_mean_pool(x, w, b), "conv2")
+
+        def normalize(self, x, p, scope, kind):
+            return self._bump(self._ops.normalize(x, p, scope, kind), scope.rsplit(".", 1)[-1])
+
+
+    def residual_block(ops, x, p, scope, resample, norm, taps=None):
+        return model.residual_block(_Shifted(ops), x, p, scope, resample, norm, taps)
+'''
+
+
+@pytest.fixture(scope="module")
+def reference_dump(tmp_path_factory) -> Path:
+    path = tmp_path_factory.mktemp("loc-ref") / "reference.npz"
+    write_catalog_dump("reference", path, select(["residual_down.probe"]))
+    return path
+
+
+@pytest.mark.parametrize("target", ["conv1", "shortcut", "norm2"])
+def test_localization_pinned_on_a_port_that_perturbs_one_op(
+    target, reference_dump, tmp_path, monkeypatch
+):
+    name = f"shift_{target}_port"
+    (tmp_path / f"{name}.py").write_text(textwrap.dedent(SHIFT_PORT.format(target=target)))
+    monkeypatch.syspath_prepend(str(tmp_path))
+    sys.modules.pop(name, None)
+    write_catalog_dump(name, tmp_path / f"{name}.npz", select(["residual_down.probe"]))
+    out = tmp_path / "out"
+    main(
+        [
+            "aggregate",
+            str(reference_dump),
+            str(tmp_path / f"{name}.npz"),
+            "--out",
+            str(out),
+            "--quiet",
+        ]
+    )
+    df = pd.read_csv(out / "pairs.csv", keep_default_na=False, dtype=str)
+    bad = df[(df.env_a == name) & (df.status == "diverged")]
+    assert "out" in set(bad.tensor), f"perturbing {target} did not reach the block output"
+    taps: List[str] = sorted(set(bad[localize.COLUMN]))
+    assert taps == [target], (
+        f"port perturbing {target}: first_divergent_tap {taps} on rows "
+        f"{list(zip(bad.tensor, bad[localize.COLUMN]))}"
+    )

@@ -1,0 +1,117 @@
+"""The CI fan-out (``.github/workflows/parity.yml``), validated offline.
+
+The workflow is checked against GitHub's workflow JSON schema (check-jsonschema's vendored copy,
+no network), its plan job is run here and must list exactly the env table's sets, and its
+structure must keep the promises of docs/ci.md: one job per env running only that env's nox
+session, fail-fast off, one aggregation over the merged artifacts that re-runs no dump.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any, Dict, List
+
+import pytest
+
+from _workflow import WORKFLOW, job, load, run_step
+from wgan_parity.envtable import load_table
+
+ROOT = Path(__file__).resolve().parents[1]
+TABLE = load_table(ROOT / "matrix.toml")
+
+
+def _check_jsonschema(path: Path) -> subprocess.CompletedProcess:
+    if importlib.util.find_spec("check_jsonschema") is None:
+        pytest.skip("check-jsonschema is not installed (it is in the `test` extra: "
+                    "pip install -e '.[test]')")
+    cmd = [sys.executable, "-m", "check_jsonschema",
+           "--builtin-schema", "vendor.github-workflows", str(path)]
+    return subprocess.run(cmd, capture_output=True, text=True, check=False, timeout=120)
+
+
+def test_workflow_matches_githubs_schema() -> None:
+    done = _check_jsonschema(WORKFLOW)
+    assert done.returncode == 0, done.stdout + done.stderr
+
+
+def test_schema_check_rejects_a_broken_workflow(tmp_path: Path) -> None:
+    """The check is not vacuous: a job without ``runs-on`` and a bad fail-fast are refused."""
+    broken = WORKFLOW.read_text(encoding="utf-8")
+    broken = broken.replace("fail-fast: false", "fail-fast: sometimes", 1)
+    broken = broken.replace("    runs-on: ubuntu-latest\n    timeout-minutes: 5\n", "", 1)
+    path = tmp_path / "broken.yml"
+    path.write_text(broken, encoding="utf-8")
+    assert _check_jsonschema(path).returncode != 0
+
+
+@pytest.mark.parametrize("set_name", sorted(TABLE.sets))
+def test_plan_job_matrix_is_the_env_table(set_name: str, tmp_path: Path) -> None:
+    """Run the plan step's own script; its matrix must be exactly the set, in table order."""
+    output = tmp_path / "github_output"
+    done = run_step("plan", "plan", ROOT,
+                    {"PARITY_SET": set_name, "GITHUB_OUTPUT": str(output)})
+    assert done.returncode == 0, done.stderr
+    outputs = dict(line.split("=", 1) for line in output.read_text().splitlines())
+    assert outputs["set"] == set_name
+    assert outputs["report-python"] == TABLE.report.python
+    include: List[Dict[str, Any]] = json.loads(outputs["matrix"])["include"]
+    envs = TABLE.in_set(set_name)
+    assert [e["env_id"] for e in include] == [e.id for e in envs]
+    for entry, env in zip(include, envs):
+        assert entry["nox_session"] == f"dump({env.id})"
+        assert (entry["python"], entry["framework"]) == (env.python, env.framework)
+        assert entry["pins"] == list(env.requirements)
+
+
+def test_triggers_choose_declared_sets() -> None:
+    data = load()
+    assert {"pull_request", "schedule", "workflow_dispatch"} <= set(data["on"])
+    dispatch_set = data["on"]["workflow_dispatch"]["inputs"]["set"]
+    assert dispatch_set["default"] == "releases" in TABLE.sets
+    choice = data["env"]["PARITY_SET"]
+    assert "inputs.set" in choice
+    assert "'releases'" in choice
+    assert "'default'" in choice
+    assert "default" in TABLE.sets
+
+
+def test_dump_jobs_run_only_their_env_and_upload_a_unique_artifact() -> None:
+    dump = job("dump")
+    assert dump["strategy"]["fail-fast"] is False
+    assert dump["strategy"]["matrix"] == "${{ fromJSON(needs.plan.outputs.matrix) }}"
+    runs = [s.get("run", "") for s in dump["steps"]]
+    nox_runs = [r for r in runs if r.startswith("nox ")]
+    assert nox_runs
+    assert all(r.startswith('nox -s "${{ matrix.nox_session }}"') for r in nox_runs)
+    uploads = [s for s in dump["steps"] if str(s.get("uses", "")).startswith(
+        "actions/upload-artifact@")]
+    assert len(uploads) == 1
+    assert "${{ matrix.env_id }}" in uploads[0]["with"]["name"]
+    assert uploads[0]["if"] == "always()"  # a failed env still uploads its status record
+    setup_uv = [s for s in dump["steps"] if str(s.get("uses", "")).startswith(
+        "astral-sh/setup-uv@")]
+    assert setup_uv
+    assert setup_uv[0]["with"]["enable-cache"] is True
+
+
+def test_aggregate_merges_every_dump_artifact_and_reruns_no_dump() -> None:
+    agg = job("aggregate")
+    assert "dump" in agg["needs"]
+    assert "!cancelled()" in agg["if"]
+    downloads = [s for s in agg["steps"] if str(s.get("uses", "")).startswith(
+        "actions/download-artifact@")]
+    assert len(downloads) == 1
+    assert downloads[0]["with"]["merge-multiple"] is True
+    prefix = downloads[0]["with"]["pattern"].rstrip("*")
+    upload = next(s for s in job("dump")["steps"] if "upload-artifact" in str(s.get("uses")))
+    assert upload["with"]["name"].startswith(prefix)
+    script = "\n".join(s.get("run", "") for s in agg["steps"])
+    assert "wgan-parity aggregate" in script
+    for forbidden in ("nox ", "wgan-parity dump", "matrixrun", "tox "):
+        assert forbidden not in script, f"the aggregate job must not run `{forbidden.strip()}`"
+    assert "GITHUB_STEP_SUMMARY" in script
+    assert "--baseline results/baseline" in script
