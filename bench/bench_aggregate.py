@@ -116,12 +116,14 @@ def write_dataset(folder: Path, spec: Spec, n_envs: int) -> List[Path]:
 
 
 CHILD = """
-import json, resource, sys, time
+import json, sys, time
 from wgan_parity.cli import main
+from wgan_parity.resources import peak_rss_mb
 t = time.perf_counter(); rc = main(sys.argv[1:]); wall = time.perf_counter() - t
-rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-print(json.dumps({"rc": rc, "wall_s": wall, "peak_rss_mb": rss}))
+print(json.dumps({"rc": rc, "wall_s": wall, "peak_rss_mb": peak_rss_mb()}))
 """
+# peak_rss_mb reads VmHWM, the peak of this process image only: getrusage's ru_maxrss would also
+# count the (large) benchmark process it was forked from.
 
 
 def run_aggregator(files: List[Path], out: Path, jobs: int) -> dict:

@@ -17,25 +17,11 @@ from wgan_parity.fixtures import make_fixtures
 from wgan_parity.flags import Flags
 from wgan_parity.provenance import base_metadata, platform_info
 from wgan_parity.resources import peak_rss_mb, reset_peak_rss
+from wgan_parity.noise import blas_threads
+from wgan_parity.noise import measure as measure_noise
 from wgan_parity.runner import run_case
 
 Progress = Callable[[str], None]
-
-
-def noise_floor(
-    truth: Dict[str, np.ndarray], float32_run: Dict[str, np.ndarray]
-) -> Dict[str, Dict[str, float]]:
-    """Per tensor: relative L2 and max abs error of the float32 NumPy run against float64."""
-    noise = {}
-    for key, exact in truth.items():
-        approx = float32_run[key].astype(np.float64)
-        diff = approx - exact
-        norm = float(np.linalg.norm(exact))
-        noise[key] = {
-            "rel_l2": float(np.linalg.norm(diff) / norm) if norm > 0 else float("inf"),
-            "max_abs": float(np.max(np.abs(diff))) if diff.size else 0.0,
-        }
-    return noise
 
 
 def _digest_catalog(digests: Dict[str, str], cases: Iterable[Case]) -> str:
@@ -78,7 +64,7 @@ def write_catalog_dump(
         "framework": backend.framework,
         "framework_version": backend.framework_version(),
         "dtype": backend.DTYPE,
-        "flags": {**flags.as_dict(), **backend.flags},
+        "flags": {**flags.as_dict(), **backend.flags, "numpy_blas": blas_threads()},
         "platform": platform_info(list(backend.flags.get("gpus") or [])),
         "created_utc": datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
         "import_s": round(import_s, 3),
@@ -130,8 +116,8 @@ def _run_one(
         digests[case.name] = fixtures.digest()
         tensors = run_case(backend, case, fixtures)
         if twin is not None:
-            approx = run_case(twin, case, fixtures)
-            noise.update({f"{case.name}/{k}": v for k, v in noise_floor(tensors, approx).items()})
+            measured = measure_noise(twin, case, fixtures, tensors)
+            noise.update({f"{case.name}/{k}": v for k, v in measured.items()})
     except Exception as exc:  # a case a framework cannot run is recorded, not raised
         error = f"{type(exc).__name__}: {exc}".strip()
         tensors = {}
