@@ -11,7 +11,7 @@ read whole; every other member is read in blocks, never whole. Per block:
   the same way around ``c`` (see :meth:`GroupResult.pair`): no ``1 − cos`` cancellation.
 - **Elementwise pass.** Max and mean abs difference, max relative difference and max ULP have no
   product form; they come from one chunked pass per member row against all later rows, cache-sized
-  and spread over threads (NumPy releases the GIL). Pairs with the center use the float64
+  and optionally spread over threads (``jobs``). Pairs with the center use the float64
   differences. Pairs of two float32 members use float32 differences: the exact difference rounded
   once (≤ 2⁻²⁴ relative), summed pairwise per chunk and in float64 across chunks, so these columns
   agree with :mod:`wgan_parity.metrics` to about 1e-7 relative.

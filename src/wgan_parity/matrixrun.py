@@ -144,7 +144,7 @@ def cmd_run(table: EnvTable, args: argparse.Namespace, with_aggregate: bool) -> 
         "min_free_gb": None if lowest == float("inf") else round(lowest, 2),
         "envs": [asdict(r) for r in results]})
     counts = ", ".join(f"{n} {s}" for s, n in orchestrate.summary(results).items())
-    print(f"wgan-parity: {counts}; {time.monotonic() - started:.1f} s; exit {code}",
+    print(f"wgan-parity: {counts}; {time.monotonic() - started:.2f} s; exit {code}",
           file=sys.stderr)
     return code
 

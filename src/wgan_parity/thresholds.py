@@ -27,6 +27,7 @@ SETTINGS = (
     "ill_conditioned_noise_rel_l2",
     "no_reference_rel_l2",
     "seed_cosine",
+    "regression_growth",
 )
 _RULE_KEYS = {
     "case",
@@ -94,6 +95,7 @@ class Thresholds:
     ill_conditioned_noise_rel_l2: float
     no_reference_rel_l2: float
     seed_cosine: float
+    regression_growth: float
     rules: Tuple[Rule, ...] = ()
     source: str = field(default="", compare=False)
 

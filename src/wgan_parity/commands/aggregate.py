@@ -20,7 +20,7 @@ import argparse
 import os
 import sys
 from pathlib import Path
-from typing import List
+from typing import Any, List, Optional
 
 USAGE_ERROR = 2
 DIVERGED = 1
@@ -65,8 +65,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--jobs",
         type=int,
-        default=min(4, os.cpu_count() or 1),
-        help="threads for the elementwise pass (default: min(4, CPUs))",
+        default=1,
+        help="threads over blocks (default 1: NumPy's many short calls did not scale on 2 cores)",
+    )
+    parser.add_argument(
+        "--baseline",
+        type=Path,
+        default=None,
+        metavar="DIR",
+        help="a committed results folder: rows whose status worsened or whose error grew past "
+        "the thresholds' regression_growth go to regressions.csv and set exit bit 1",
     )
     parser.add_argument("--quiet", action="store_true", help="no progress lines")
 
@@ -74,8 +82,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def _single_threaded_blas() -> None:
     """One BLAS thread per call, if NumPy is not loaded yet (an explicit setting wins).
 
-    The engine runs its own ``--jobs`` threads; a multi-threaded BLAS spinning beside them made the
-    whole aggregation about 3x slower on a 2-core machine.
+    The engine's BLAS calls are small and interleaved with NumPy elementwise work (and with
+    ``--jobs`` threads); a multi-threaded BLAS spinning beside them made the whole aggregation
+    about 3x slower on a 2-core machine.
     """
     if "numpy" not in sys.modules:
         for name in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
@@ -151,6 +160,9 @@ def run(args: argparse.Namespace) -> int:
         tmp.write_text(text, encoding="utf-8")
         os.replace(tmp, path)
         written.append(path)
+    regressed = _regressions(args.baseline, out, th, written, say)  # issue 4: baseline, bisection
+    if regressed < 0:
+        return USAGE_ERROR
     written += report.after_aggregate(out, th, table.frame, say)  # issue 5: pictures, summary
     df = table.frame
     divergent = df[
@@ -171,4 +183,28 @@ def run(args: argparse.Namespace) -> int:
     if len(divergent) > 20:
         print(f"  ... and {len(divergent) - 20} more rows in pairs.csv")
     print("wrote " + ", ".join(str(p) for p in written))
-    return (DIVERGED if len(divergent) else 0) | (ENV_PROBLEM if problems or env_rows.any() else 0)
+    diverged = len(divergent) or regressed
+    return (DIVERGED if diverged else 0) | (ENV_PROBLEM if problems or env_rows.any() else 0)
+
+
+def _regressions(
+    baseline: Optional[Path], out: Path, th: Any, written: List[Path], say: Any
+) -> int:
+    """Write bisect.csv (and regressions.csv against ``baseline``); return the number of
+    regressions, or -1 when the baseline folder has no pairs.csv."""
+    from wgan_parity import regress, results, tables
+
+    current = results.load(out)
+    written.append(tables.write_csv(regress.bisect(current), out / "bisect.csv"))
+    if baseline is None:
+        return 0
+    try:
+        base = regress.load_baseline(baseline)
+    except FileNotFoundError as exc:
+        say(str(exc))
+        return -1
+    found = regress.regressions(current.pairs, base, th)
+    written.append(tables.write_csv(found, out / "regressions.csv"))
+    for row in found.head(20).itertuples():
+        print(f"  regressed: {row.case}/{row.tensor} {row.env_a} vs {row.env_b}: {row.reason}")
+    return len(found)

@@ -1,0 +1,135 @@
+"""Regressions against a committed baseline, and bisection of changes across releases.
+
+**Regression** (``--baseline DIR``): a row of the current ``pairs.csv`` regressed when, against the
+same (case, tensor, env_a, env_b) row of the baseline's ``pairs.csv``,
+
+- its status worsened: ok / degenerate / known divergence < diverged < missing, shape-mismatch,
+  non-finite, error; or
+- a side's error against the float64 truth grew past ``max(regression_growth x baseline error,
+  limit)``, where ``limit`` is that side's calibrated limit and ``regression_growth`` comes from
+  the thresholds file (so growth inside float32 noise never counts).
+
+Rows or envs that the baseline does not have are new, not regressions.
+
+**Bisection**: within each framework, releases are ordered by version; for every (case, tensor)
+the first release whose values differ from the previous release's by more than the pair's
+calibrated limit is where the value changed (``bisect.csv``).
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import List
+
+import pandas as pd
+
+from wgan_parity import results
+from wgan_parity.thresholds import Thresholds
+
+KEY = ["case", "tensor", "env_a", "env_b"]
+_RANK = {"ok": 0, "degenerate": 0, "diverged": 1}
+_WORST = 2  # missing, shape-mismatch, non-finite, error
+
+
+def status_rank(status: str, known: str) -> int:
+    """0 for fine (or a known divergence), 1 for diverged, 2 for anything that broke."""
+    if status == "diverged" and known:
+        return 0
+    return _RANK.get(status, _WORST)
+
+
+def _ranks(df: pd.DataFrame) -> pd.Series:
+    return pd.Series([status_rank(s, k) for s, k in zip(df["status"], df["known"])], index=df.index)
+
+
+def regressions(current: pd.DataFrame, baseline: pd.DataFrame, th: Thresholds) -> pd.DataFrame:
+    """Rows of ``current`` that regressed against ``baseline`` (both normalized pairs frames)."""
+    merged = current.merge(baseline, on=KEY, how="inner", suffixes=("", "_baseline"))
+    if merged.empty:
+        return merged.assign(reason=pd.Series(dtype=str))[[*KEY, "reason"]]
+    now = _ranks(merged)
+    before = pd.Series(
+        [status_rank(s, k) for s, k in zip(merged["status_baseline"], merged["known_baseline"])],
+        index=merged.index,
+    )
+    reasons: List[str] = []
+    for i, row in merged.iterrows():
+        why = []
+        if now[i] > before[i]:
+            why.append(f"status {row['status_baseline']} -> {row['status']}")
+        for side in ("a", "b"):
+            err, old, limit = row[f"err_{side}"], row[f"err_{side}_baseline"], row[f"limit_{side}"]
+            if any(map(math.isnan, (err, old))) or math.isnan(limit):
+                continue
+            bound = max(th.regression_growth * old, limit)
+            if err > bound:
+                why.append(f"err_{side} {old:.3e} -> {err:.3e} (> {bound:.3e})")
+        reasons.append("; ".join(why))
+    merged["reason"] = reasons
+    found = merged[merged["reason"] != ""]
+    columns = [
+        *KEY,
+        "status_baseline",
+        "status",
+        "err_a_baseline",
+        "err_a",
+        "err_b_baseline",
+        "err_b",
+        "reason",
+    ]
+    return found[columns].sort_values(KEY).reset_index(drop=True)
+
+
+def bisect(res: results.Results) -> pd.DataFrame:
+    """Per (case, tensor, framework): the first release whose values changed beyond noise."""
+    df = res.pairs
+    rows = []
+    by_framework: dict = {}
+    for label in res.others:
+        framework, _ = results._framework_of(label, res.envs)
+        by_framework.setdefault(framework, []).append(label)
+    index = {(r.case, r.tensor, r.env_a, r.env_b): r for r in df.itertuples(index=False)}
+    cases = df[["case", "tensor"]].drop_duplicates().itertuples(index=False)
+    for case, tensor in cases:
+        for framework, labels in by_framework.items():
+            for older, newer in zip(labels, labels[1:]):
+                row = index.get((case, tensor, older, newer))
+                row = row if row is not None else index.get((case, tensor, newer, older))
+                if row is None or row.status not in ("ok", "diverged"):
+                    continue
+                limits = [x for x in (row.limit_a, row.limit_b) if not math.isnan(x)]
+                limit = min(limits) if limits else math.nan
+                if limits and row.rel_l2 > limit:
+                    rows.append(
+                        {
+                            "case": case,
+                            "tensor": tensor,
+                            "framework": framework,
+                            "first_changed_in": newer,
+                            "previous": older,
+                            "step_rel_l2": row.rel_l2,
+                            "step_limit": limit,
+                        }
+                    )
+                    break
+    columns = [
+        "case",
+        "tensor",
+        "framework",
+        "first_changed_in",
+        "previous",
+        "step_rel_l2",
+        "step_limit",
+    ]
+    return pd.DataFrame(rows, columns=columns)
+
+
+def load_baseline(folder: Path) -> pd.DataFrame:
+    """The baseline's normalized ``pairs.csv``; a clear error if the folder has none."""
+    if not (Path(folder) / "pairs.csv").is_file():
+        raise FileNotFoundError(
+            f"{folder}: expected a baseline folder with pairs.csv (from a previous "
+            "`wgan-parity aggregate --out`), found none; commit one or drop --baseline"
+        )
+    return results.load(folder).pairs

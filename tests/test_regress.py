@@ -1,0 +1,110 @@
+"""Regressions against a baseline and bisection across releases, on hand-made tables."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from wgan_parity import regress, results, thresholds
+
+TH = thresholds.load()
+
+
+def _row(
+    case: str,
+    env_a: str,
+    env_b: str,
+    status: str = "ok",
+    err_a: float = 1e-7,
+    err_b: float = 0.0,
+    rel_l2: float = 1e-7,
+    limit: float = 1e-6,
+    known: str = "",
+) -> dict:
+    return {
+        "case": case,
+        "tensor": "out",
+        "env_a": env_a,
+        "env_b": env_b,
+        "status": status,
+        "known": known,
+        "err_a": err_a,
+        "err_b": err_b,
+        "limit_a": limit,
+        "limit_b": math.nan if env_b == "reference" else limit,
+        "rel_l2": rel_l2,
+        "dtype_b": "float64" if env_b == "reference" else "float32",
+    }
+
+
+def _frame(rows: list) -> pd.DataFrame:
+    return results.normalize(pd.DataFrame(rows))
+
+
+def test_worsened_status_is_a_regression() -> None:
+    base = _frame([_row("c", "tf-2.20.0", "reference")])
+    now = _frame([_row("c", "tf-2.20.0", "reference", status="diverged", err_a=1e-3)])
+    found = regress.regressions(now, base, TH)
+    assert list(found["case"]) == ["c"]
+    assert "status ok -> diverged" in found["reason"].iloc[0]
+
+
+def test_known_divergence_is_not_a_worsening() -> None:
+    base = _frame([_row("c", "tf-2.20.0", "reference")])
+    now = _frame([_row("c", "tf-2.20.0", "reference", status="diverged", err_a=5e-7, known="why")])
+    assert regress.regressions(now, base, TH).empty
+
+
+def test_error_growth_beyond_growth_factor_and_limit_is_a_regression() -> None:
+    base = _frame([_row("c", "tf-2.20.0", "reference", err_a=1e-7, limit=1e-6)])
+    grew_inside_noise = _frame([_row("c", "tf-2.20.0", "reference", err_a=9e-7, limit=1e-6)])
+    assert regress.regressions(grew_inside_noise, base, TH).empty  # 9x, but under the limit
+    base_big = _frame([_row("c", "tf-2.20.0", "reference", err_a=1e-5, limit=1e-6)])
+    grew = _frame([_row("c", "tf-2.20.0", "reference", err_a=5e-5, limit=1e-6)])
+    found = regress.regressions(grew, base_big, TH)
+    assert len(found) == 1
+    assert "err_a" in found["reason"].iloc[0]
+    small_growth = _frame([_row("c", "tf-2.20.0", "reference", err_a=3e-5, limit=1e-6)])
+    assert regress.regressions(small_growth, base_big, TH).empty  # 3x < regression_growth 4x
+
+
+def test_rows_new_since_the_baseline_are_not_regressions() -> None:
+    base = _frame([_row("c", "tf-2.20.0", "reference")])
+    now = _frame(
+        [_row("c", "tf-2.20.0", "reference"), _row("d", "tf-2.21.0", "reference", "diverged")]
+    )
+    assert regress.regressions(now, base, TH).empty
+
+
+def test_missing_baseline_folder_says_what_to_do(tmp_path: Path) -> None:
+    with pytest.raises(FileNotFoundError, match="pairs.csv"):
+        regress.load_baseline(tmp_path)
+
+
+def test_bisect_names_the_first_release_that_changed() -> None:
+    envs = pd.DataFrame(
+        {
+            "env": ["reference", "tf-2.19.1", "tf-2.20.0", "tf-2.21.0"],
+            "role": ["truth", "env", "env", "env"],
+            "status": ["ok"] * 4,
+            "framework": ["reference", "tensorflow", "tensorflow", "tensorflow"],
+            "framework_version": ["", "2.19.1", "2.20.0", "2.21.0"],
+        }
+    )
+    rows = [_row("c", e, "reference") for e in ("tf-2.19.1", "tf-2.20.0", "tf-2.21.0")]
+    rows += [
+        _row("c", "tf-2.19.1", "tf-2.20.0", rel_l2=1e-7),  # within noise
+        _row("c", "tf-2.20.0", "tf-2.21.0", rel_l2=1e-4),  # changed here
+        _row("c", "tf-2.19.1", "tf-2.21.0", rel_l2=1e-4),
+    ]
+    for row in rows[3:]:
+        row["limit_b"] = row["limit_a"]
+        row["dtype_b"] = "float32"
+    res = results.from_frames(pd.DataFrame(rows), envs, ".")
+    found = regress.bisect(res)
+    assert found[["case", "framework", "first_changed_in", "previous"]].values.tolist() == [
+        ["c", "tensorflow", "tf-2.21.0", "tf-2.20.0"]
+    ]
