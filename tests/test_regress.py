@@ -80,7 +80,7 @@ def test_rows_new_since_the_baseline_are_not_regressions() -> None:
 
 
 def test_missing_baseline_folder_says_what_to_do(tmp_path: Path) -> None:
-    with pytest.raises(FileNotFoundError, match="pairs.csv"):
+    with pytest.raises(FileNotFoundError, match=r"pairs\.csv"):
         regress.load_baseline(tmp_path)
 
 
