@@ -17,10 +17,10 @@ import numpy as np
 import pytest
 
 from wgan_parity import thresholds
-from wgan_parity.metrics import rel_l2
 from wgan_parity.backends import load_backend
 from wgan_parity.catalog import CATALOG, Case
 from wgan_parity.fixtures import make_fixtures
+from wgan_parity.metrics import rel_l2
 from wgan_parity.runner import run_case
 
 FRAMEWORKS = ("tensorflow", "torch")
