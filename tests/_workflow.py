@@ -62,5 +62,10 @@ def run_step(
     }
     return subprocess.run(
         ["bash", "--noprofile", "--norc", "-e", "-c", script],  # GitHub's default `run` shell
-        cwd=cwd, env=full, capture_output=True, text=True, check=False, timeout=300,
+        cwd=cwd,
+        env=full,
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=300,
     )

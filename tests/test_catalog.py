@@ -99,9 +99,7 @@ def test_random_mode_fixtures_are_float32_exact_asymmetric_and_seeded() -> None:
     w = a.args["conv1.w"]
     assert not np.allclose(w, np.transpose(w, (0, 1, 3, 2))), "kernels must not be symmetric"
     assert not np.allclose(a.args["norm1.scale"], 1.0)
-    assert not np.allclose(
-        a.args["norm1.offset"], 0.0
-    )
+    assert not np.allclose(a.args["norm1.offset"], 0.0)
     other = make_fixtures(dataclasses.replace(case, seed=case.seed + 100))
     assert not np.array_equal(a.args["x"], other.args["x"])
 

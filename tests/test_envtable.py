@@ -27,6 +27,7 @@ TABLE = load_table(ROOT / "matrix.toml")
 
 # --- the real table -------------------------------------------------------------------------
 
+
 def test_default_set_is_reference_tf_221_torch_213() -> None:
     envs = TABLE.in_set("default")
     assert [e.framework for e in envs] == ["reference", "tensorflow", "torch"]
@@ -80,8 +81,10 @@ def with_env(**row: object) -> dict:
         ({**GOOD, "schema": 2}, "expected `schema = 1`"),
         (with_env(id="reference", framework="reference"), "duplicate env id"),
         (with_env(id="jax-1", framework="jax", pins=["jax==1"]), "expected framework in"),
-        (with_env(id="t", framework="torch", pins=["torch==2.4.1"], sets=["nightly"]),
-         "undeclared set"),
+        (
+            with_env(id="t", framework="torch", pins=["torch==2.4.1"], sets=["nightly"]),
+            "undeclared set",
+        ),
         (with_env(id="t", framework="torch", pins=["torch==2.4.1"], pin=["x"]), "unknown key"),
         (with_env(id="t", framework="torch"), "needs `pins`"),
         (with_env(id="bad id/x", framework="reference"), "expected `id` of letters"),
@@ -107,6 +110,7 @@ def test_select_by_set_tags_ids_and_unknowns() -> None:
 
 # --- drift: tox.ini, nox, `wgan-parity matrix` ----------------------------------------------
 
+
 def test_tox_ini_is_generated_from_the_table() -> None:
     current = (ROOT / "tox.ini").read_text(encoding="utf-8")
     fix = "run `python -m wgan_parity.toxgen --write`"
@@ -126,8 +130,13 @@ def test_toxgen_check_flags_a_stale_tox_ini(tmp_path: Path) -> None:
 @pytest.mark.parametrize("tag", [*sorted(TABLE.sets), "torch"])
 def test_nox_sessions_are_generated_from_the_table(tag: str) -> None:
     pytest.importorskip("nox")
-    done = subprocess.run([sys.executable, "-m", "nox", "-l", "--json", "-t", tag], cwd=ROOT,
-                          capture_output=True, text=True, check=True)
+    done = subprocess.run(
+        [sys.executable, "-m", "nox", "-l", "--json", "-t", tag],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     sessions = {s["session"]: s for s in json.loads(done.stdout)}
     expected = TABLE.select(tags=[tag])
     assert sorted(sessions) == sorted(f"dump({e.id})" for e in expected)
@@ -147,12 +156,19 @@ def test_matrix_command_json_matches_the_set(set_name: str, capsys: pytest.Captu
 
 # --- pip -> uv bridge -----------------------------------------------------------------------
 
+
 def test_pip_config_is_bridged_into_uv_without_overriding_uv(tmp_path: Path) -> None:
     conf = tmp_path / "pip.conf"
-    conf.write_text("[global]\nfind-links = /w1\n  /w2\nextra-index-url = file:///a file:///b\n"
-                    "constraint = /c.txt\n", encoding="utf-8")
-    environ = {"PIP_CONFIG_FILE": str(conf), "HOME": str(tmp_path),
-               "XDG_CONFIG_DIRS": str(tmp_path)}
+    conf.write_text(
+        "[global]\nfind-links = /w1\n  /w2\nextra-index-url = file:///a file:///b\n"
+        "constraint = /c.txt\n",
+        encoding="utf-8",
+    )
+    environ = {
+        "PIP_CONFIG_FILE": str(conf),
+        "HOME": str(tmp_path),
+        "XDG_CONFIG_DIRS": str(tmp_path),
+    }
     bridged = pipbridge.uv_environ(environ)
     assert bridged["UV_FIND_LINKS"] == "/w1,/w2"
     assert bridged["UV_EXTRA_INDEX_URL"] == "file:///a file:///b"
@@ -233,7 +249,9 @@ def fake_compile(table, env, uv, environ) -> Path:
 def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     (tmp_path / "pyproject.toml").write_text(
         '[project]\nname = "x"\nversion = "0"\ndependencies = ["numpy>=1.22"]\n'
-        '[project.optional-dependencies]\nreport = ["pandas>=1.5"]\n', encoding="utf-8")
+        '[project.optional-dependencies]\nreport = ["pandas>=1.5"]\n',
+        encoding="utf-8",
+    )
     pkg = tmp_path / "src" / "wgan_parity"
     pkg.mkdir(parents=True)
     (pkg / "catalog.py").write_text("CASES = 1\n", encoding="utf-8")
@@ -248,8 +266,9 @@ def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 def run(project: Path, builder: FakeBuilder, **opts: object) -> List[EnvResult]:
     table = load_table(project / "matrix.toml")
-    options = RunOptions(dump_dir=project / "dumps", envs_dir=project / "envs", min_free_gb=0,
-                         **opts)
+    options = RunOptions(
+        dump_dir=project / "dumps", envs_dir=project / "envs", min_free_gb=0, **opts
+    )
     progress = Progress(len(table.envs), stream=open(os.devnull, "w"), bar=False)  # noqa: SIM115
     return orchestrate.run_envs(table, table.envs, options, builder, progress)
 
@@ -289,9 +308,12 @@ def test_delete_venvs_and_prune_cache_spare_what_later_envs_need(project: Path) 
     run(project, builder, delete_venvs=True, prune_cache=True)
     cleanup = [c for c in builder.calls if c[0] in ("remove", "prune")]
     assert cleanup == [
-        ("remove", "reference"), ("prune", ""),  # numpy==1.22 is pinned by later envs
-        ("remove", "tf-a"), ("prune", "tensorflow-cpu"),
-        ("remove", "torch-a"), ("prune", "torch"),  # numpy stays: the report env pins it
+        ("remove", "reference"),
+        ("prune", ""),  # numpy==1.22 is pinned by later envs
+        ("remove", "tf-a"),
+        ("prune", "tensorflow-cpu"),
+        ("remove", "torch-a"),
+        ("prune", "torch"),  # numpy stays: the report env pins it
     ]
 
 
@@ -326,8 +348,12 @@ def test_a_real_dump_subprocess_that_fails_is_recorded(project: Path) -> None:
     (venv / "bin").mkdir(parents=True)
     (venv / "bin" / "python").write_text(f'#!/bin/sh\nexec "{sys.executable}" "$@"\n')
     (venv / "bin" / "python").chmod(0o755)
-    builder = Builder(project_root=ROOT, envs_dir=project / "envs", uv=None,
-                      environ={k: v for k, v in os.environ.items() if k != "PYTHONPATH"})
+    builder = Builder(
+        project_root=ROOT,
+        envs_dir=project / "envs",
+        uv=None,
+        environ={k: v for k, v in os.environ.items() if k != "PYTHONPATH"},
+    )
     fake_compile(table, env, None, {})
     builder.installed_digest = lambda _env: locks.digest(locks.lock_path(table, env))  # type: ignore[method-assign]
     opts = RunOptions(dump_dir=project / "dumps", envs_dir=project / "envs", min_free_gb=0)
@@ -338,9 +364,18 @@ def test_a_real_dump_subprocess_that_fails_is_recorded(project: Path) -> None:
     assert "no_such_backend_module" in (project / "dumps" / "broken.log").read_text()
 
 
-@pytest.mark.parametrize(("env_failed", "aggregate_rc", "expected"),
-                         [(False, 0, 0), (False, 1, 1), (True, 0, 4), (True, 1, 5), (True, 4, 4),
-                          (False, 3, 3), (True, 2, 2)])
+@pytest.mark.parametrize(
+    ("env_failed", "aggregate_rc", "expected"),
+    [
+        (False, 0, 0),
+        (False, 1, 1),
+        (True, 0, 4),
+        (True, 1, 5),
+        (True, 4, 4),
+        (False, 3, 3),
+        (True, 2, 2),
+    ],
+)
 def test_exit_codes_combine_env_failures_with_the_aggregator(
     env_failed: bool, aggregate_rc: int, expected: int
 ) -> None:
@@ -351,11 +386,13 @@ def test_exit_codes_combine_env_failures_with_the_aggregator(
 def test_aggregation_is_reused_when_no_input_changed(project: Path, tmp_path: Path) -> None:
     calls = tmp_path / "calls.txt"
     fake = tmp_path / "fakepython"
-    fake.write_text(f"#!{sys.executable}\nimport sys, pathlib\n"
-                    "out = pathlib.Path(sys.argv[sys.argv.index('--out') + 1])\n"
-                    "out.mkdir(exist_ok=True)\n"
-                    "(out / 'pairs.csv').write_text('x\\n')\n"
-                    f"open({str(calls)!r}, 'a').write('run\\n')\nsys.exit(1)\n")
+    fake.write_text(
+        f"#!{sys.executable}\nimport sys, pathlib\n"
+        "out = pathlib.Path(sys.argv[sys.argv.index('--out') + 1])\n"
+        "out.mkdir(exist_ok=True)\n"
+        "(out / 'pairs.csv').write_text('x\\n')\n"
+        f"open({str(calls)!r}, 'a').write('run\\n')\nsys.exit(1)\n"
+    )
     fake.chmod(0o755)
     builder = FakeBuilder(project)
     results = run(project, builder)
@@ -382,8 +419,9 @@ def test_cache_key_ignores_runner_modules(tmp_path: Path) -> None:
 
 
 def test_pip_fallback_names_a_missing_interpreter(tmp_path: Path) -> None:
-    builder = Builder(project_root=tmp_path, envs_dir=tmp_path / "envs", uv=None,
-                      environ={"PATH": str(tmp_path)})
+    builder = Builder(
+        project_root=tmp_path, envs_dir=tmp_path / "envs", uv=None, environ={"PATH": str(tmp_path)}
+    )
     env = EnvSpec(id="old", framework="reference", python="3.99")
     with pytest.raises(StageFailed, match=r"python3\.99 not found") as info:
         builder.install(env, tmp_path / "lock.txt", "digest", tmp_path / "log")

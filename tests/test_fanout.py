@@ -25,8 +25,14 @@ from _workflow import run_step
 from wgan_parity.cli import main
 from wgan_parity.dumpfile import DumpReader, write_dump
 
-PLATFORM_B = {"system": "Linux", "release": "6.8.0", "machine": "aarch64", "cpu": "Neoverse-V2",
-              "cpu_count": 72, "gpu": "NVIDIA GH200 480GB"}
+PLATFORM_B = {
+    "system": "Linux",
+    "release": "6.8.0",
+    "machine": "aarch64",
+    "cpu": "Neoverse-V2",
+    "cpu_count": 72,
+    "gpu": "NVIDIA GH200 480GB",
+}
 DUMPS = {"a": [("reference", "reference"), ("reference32", "r32")], "b": [("reference32", "r32")]}
 RUNNER = {"a": ("Linux", "X64"), "b": ("Linux", "ARM64")}
 
@@ -37,8 +43,7 @@ def _repin(path: Path, platform: Dict[str, object]) -> str:
     platform = {**platform, "id": hashlib.sha256(key.encode()).hexdigest()[:8]}
     tmp = path.with_name("repinned.npz")
     with DumpReader(path) as reader:
-        write_dump(tmp, {**reader.meta, "platform": platform},
-                   ((k, reader.get(k)) for k in reader))
+        write_dump(tmp, {**reader.meta, "platform": platform}, ((k, reader.get(k)) for k in reader))
     tmp.replace(path)
     return str(platform["id"])
 
@@ -51,8 +56,21 @@ def machines(tmp_path_factory: pytest.TempPathFactory) -> Path:
     for machine, dumps in DUMPS.items():
         for backend, env_id in dumps:
             out = base / f"machine-{machine}" / "dumps" / f"{env_id}.npz"
-            cmd = [sys.executable, "-m", "wgan_parity", "dump", "--backend", backend, "--env-id",
-                   env_id, "--cases", "*.probe", "--out", str(out), "--quiet"]
+            cmd = [
+                sys.executable,
+                "-m",
+                "wgan_parity",
+                "dump",
+                "--backend",
+                backend,
+                "--env-id",
+                env_id,
+                "--cases",
+                "*.probe",
+                "--out",
+                str(out),
+                "--quiet",
+            ]
             procs.append((out, subprocess.Popen(cmd, stderr=subprocess.PIPE, text=True)))
     for out, proc in procs:
         _, err = proc.communicate(timeout=600)
@@ -61,8 +79,7 @@ def machines(tmp_path_factory: pytest.TempPathFactory) -> Path:
     for machine, dumps in DUMPS.items():
         system, arch = RUNNER[machine]
         for _, env_id in dumps:
-            env = {"ENV_ID": env_id, "RUNNER_OS": system, "RUNNER_ARCH": arch,
-                   "GITHUB_RUN_ID": "7"}
+            env = {"ENV_ID": env_id, "RUNNER_OS": system, "RUNNER_ARCH": arch, "GITHUB_RUN_ID": "7"}
             done = run_step("dump", "stage", base / f"machine-{machine}", env)
             assert done.returncode == 0, done.stderr
     return base
@@ -89,8 +106,9 @@ def _platform_id(path: Path) -> str:
 
 
 def test_staging_names_files_uniquely_per_machine(machines: Path) -> None:
-    names = {m: sorted(p.name for p in (machines / f"machine-{m}" / "fanout").iterdir())
-             for m in DUMPS}
+    names = {
+        m: sorted(p.name for p in (machines / f"machine-{m}" / "fanout").iterdir()) for m in DUMPS
+    }
     assert names["a"] == ["r32@Linux-X64-7.npz", "reference@Linux-X64-7.npz"]
     assert names["b"] == ["r32@Linux-ARM64-7.npz"]
 
@@ -151,8 +169,12 @@ def test_aggregate_job_shell_end_to_end(machines: Path, tmp_path: Path) -> None:
     tool.chmod(0o755)
     plan = {"include": [{"env_id": "reference"}, {"env_id": "r32"}, {"env_id": "tf-9.9.9"}]}
     output, summary = tmp_path / "github_output", tmp_path / "step_summary"
-    env = {"MATRIX_JSON": json.dumps(plan), "GITHUB_OUTPUT": str(output),
-           "GITHUB_STEP_SUMMARY": str(summary), "PARITY_SET": "default"}
+    env = {
+        "MATRIX_JSON": json.dumps(plan),
+        "GITHUB_OUTPUT": str(output),
+        "GITHUB_STEP_SUMMARY": str(summary),
+        "PARITY_SET": "default",
+    }
     for step_id in ("missing", "aggregate"):
         done = run_step("aggregate", step_id, tmp_path, env)
         assert done.returncode == 0, f"{step_id}: {done.stdout}{done.stderr}"

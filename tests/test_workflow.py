@@ -26,10 +26,18 @@ TABLE = load_table(ROOT / "matrix.toml")
 
 def _check_jsonschema(path: Path) -> subprocess.CompletedProcess:
     if importlib.util.find_spec("check_jsonschema") is None:
-        pytest.skip("check-jsonschema is not installed (it is in the `test` extra: "
-                    "pip install -e '.[test]')")
-    cmd = [sys.executable, "-m", "check_jsonschema",
-           "--builtin-schema", "vendor.github-workflows", str(path)]
+        pytest.skip(
+            "check-jsonschema is not installed (it is in the `test` extra: "
+            "pip install -e '.[test]')"
+        )
+    cmd = [
+        sys.executable,
+        "-m",
+        "check_jsonschema",
+        "--builtin-schema",
+        "vendor.github-workflows",
+        str(path),
+    ]
     return subprocess.run(cmd, capture_output=True, text=True, check=False, timeout=120)
 
 
@@ -52,8 +60,7 @@ def test_schema_check_rejects_a_broken_workflow(tmp_path: Path) -> None:
 def test_plan_job_matrix_is_the_env_table(set_name: str, tmp_path: Path) -> None:
     """Run the plan step's own script; its matrix must be exactly the set, in table order."""
     output = tmp_path / "github_output"
-    done = run_step("plan", "plan", ROOT,
-                    {"PARITY_SET": set_name, "GITHUB_OUTPUT": str(output)})
+    done = run_step("plan", "plan", ROOT, {"PARITY_SET": set_name, "GITHUB_OUTPUT": str(output)})
     assert done.returncode == 0, done.stderr
     outputs = dict(line.split("=", 1) for line in output.read_text().splitlines())
     assert outputs["set"] == set_name
@@ -87,13 +94,15 @@ def test_dump_jobs_run_only_their_env_and_upload_a_unique_artifact() -> None:
     nox_runs = [r for r in runs if r.startswith("nox ")]
     assert nox_runs
     assert all(r.startswith('nox -s "${{ matrix.nox_session }}"') for r in nox_runs)
-    uploads = [s for s in dump["steps"] if str(s.get("uses", "")).startswith(
-        "actions/upload-artifact@")]
+    uploads = [
+        s for s in dump["steps"] if str(s.get("uses", "")).startswith("actions/upload-artifact@")
+    ]
     assert len(uploads) == 1
     assert "${{ matrix.env_id }}" in uploads[0]["with"]["name"]
     assert uploads[0]["if"] == "always()"  # a failed env still uploads its status record
-    setup_uv = [s for s in dump["steps"] if str(s.get("uses", "")).startswith(
-        "astral-sh/setup-uv@")]
+    setup_uv = [
+        s for s in dump["steps"] if str(s.get("uses", "")).startswith("astral-sh/setup-uv@")
+    ]
     assert setup_uv
     assert setup_uv[0]["with"]["enable-cache"] is True
 
@@ -102,8 +111,9 @@ def test_aggregate_merges_every_dump_artifact_and_reruns_no_dump() -> None:
     agg = job("aggregate")
     assert "dump" in agg["needs"]
     assert "!cancelled()" in agg["if"]
-    downloads = [s for s in agg["steps"] if str(s.get("uses", "")).startswith(
-        "actions/download-artifact@")]
+    downloads = [
+        s for s in agg["steps"] if str(s.get("uses", "")).startswith("actions/download-artifact@")
+    ]
     assert len(downloads) == 1
     assert downloads[0]["with"]["merge-multiple"] is True
     prefix = downloads[0]["with"]["pattern"].rstrip("*")

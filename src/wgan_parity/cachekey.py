@@ -16,8 +16,16 @@ from typing import Any, Iterable, Mapping, Optional
 KEY_VERSION = 1
 ORCHESTRATION_ONLY = frozenset(
     {
-        "envtable.py", "orchestrate.py", "matrixrun.py", "venvs.py", "locks.py", "pipbridge.py",
-        "cachekey.py", "progress.py", "toxgen.py", "commands/matrix.py",
+        "envtable.py",
+        "orchestrate.py",
+        "matrixrun.py",
+        "venvs.py",
+        "locks.py",
+        "pipbridge.py",
+        "cachekey.py",
+        "progress.py",
+        "toxgen.py",
+        "commands/matrix.py",
     }
 )
 

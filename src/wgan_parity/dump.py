@@ -15,10 +15,10 @@ from wgan_parity.catalog import CATALOG, Case, catalog_json
 from wgan_parity.dumpfile import DumpWriter
 from wgan_parity.fixtures import make_fixtures
 from wgan_parity.flags import Flags
-from wgan_parity.provenance import base_metadata, platform_info
-from wgan_parity.resources import peak_rss_mb, reset_peak_rss
 from wgan_parity.noise import blas_threads
 from wgan_parity.noise import measure as measure_noise
+from wgan_parity.provenance import base_metadata, platform_info
+from wgan_parity.resources import peak_rss_mb, reset_peak_rss
 from wgan_parity.runner import run_case
 
 Progress = Callable[[str], None]

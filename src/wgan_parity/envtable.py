@@ -184,9 +184,7 @@ def _strings(row: Mapping[str, Any], key: str, where: str) -> Tuple[str, ...]:
     return tuple(v.strip() for v in value)
 
 
-def _parse_env(
-    row: Any, n: int, python: str, disk: Mapping[str, float], path: Path
-) -> EnvSpec:
+def _parse_env(row: Any, n: int, python: str, disk: Mapping[str, float], path: Path) -> EnvSpec:
     where = f"{path}: env #{n}"
     if not isinstance(row, dict):
         raise TableError(f"{where}: expected an inline table {{id = ..., ...}}, found {row!r}")
@@ -205,7 +203,7 @@ def _parse_env(
         raise TableError(f"{where}: expected framework in {FRAMEWORKS}, found {framework!r}")
     pins = _strings(row, "pins", where)
     if framework != "reference" and not pins:
-        raise TableError(f"{where}: a {framework} env needs `pins`, e.g. [\"torch==2.4.1\"]")
+        raise TableError(f'{where}: a {framework} env needs `pins`, e.g. ["torch==2.4.1"]')
     sets = _strings(row, "sets", where)
     return EnvSpec(
         id=env_id,

@@ -73,7 +73,7 @@ def recorded_inputs(path: Path) -> Optional[List[str]]:
         with path.open(encoding="utf-8") as fh:
             for line in fh:
                 if line.startswith(_INPUTS):
-                    return list(json.loads(line[len(_INPUTS):]))
+                    return list(json.loads(line[len(_INPUTS) :]))
                 if not line.startswith("#"):
                     break
     except (OSError, ValueError):
@@ -119,9 +119,19 @@ def compile_lock(
         req_in.write_text("\n".join(inputs) + "\n", encoding="utf-8")
         resolved = Path(tmp) / "lock.txt"
         cmd = [
-            uv, "pip", "compile", "--quiet", "--no-header", "--no-annotate",
-            "--python-version", env.python, "--python-platform", PLATFORM,
-            "-o", str(resolved), str(req_in),
+            uv,
+            "pip",
+            "compile",
+            "--quiet",
+            "--no-header",
+            "--no-annotate",
+            "--python-version",
+            env.python,
+            "--python-platform",
+            PLATFORM,
+            "-o",
+            str(resolved),
+            str(req_in),
         ]
         done = subprocess.run(
             cmd, capture_output=True, text=True, env=dict(environ), check=False, errors="replace"

@@ -73,7 +73,7 @@ def link_set(dump_dir: Path, name: str, results: Sequence[EnvResult]) -> Path:
 def ensure_report_env(table: EnvTable, opts: RunOptions, builder: Builder) -> Path:
     """The aggregator's env (``[report]`` in matrix.toml): locked and installed; its python."""
     if table.report is None:
-        raise TableError(f"{table.path}: no [report] table; expected e.g. extras = [\"report\"]")
+        raise TableError(f'{table.path}: no [report] table; expected e.g. extras = ["report"]')
     env = table.report
     log = opts.dump_dir / f"{env.id}.log"
     lock_file = orchestrate.ensure_lock(table, env, builder, opts.locked)
@@ -81,17 +81,32 @@ def ensure_report_env(table: EnvTable, opts: RunOptions, builder: Builder) -> Pa
     return builder.python(env)
 
 
-def aggregate(table: EnvTable, opts: RunOptions, set_dir: Path, out: Path, python: Path,
-              extra: Sequence[str], results: Sequence[EnvResult]) -> int:
+def aggregate(
+    table: EnvTable,
+    opts: RunOptions,
+    set_dir: Path,
+    out: Path,
+    python: Path,
+    extra: Sequence[str],
+    results: Sequence[EnvResult],
+) -> int:
     """Run ``wgan-parity aggregate``; reuse ``out`` when none of its inputs changed."""
-    keys = {r.env_id: (orchestrate.read_json(opts.dump_dir / f"{r.env_id}.key.json")
-                       or {}).get("key", r.status) for r in results}
-    key = cachekey.make_key({
-        "dumps": keys, "args": list(extra), "out": str(out),
-        "source_sha256": cachekey.source_hash(table.root / "src" / "wgan_parity", exclude=()),
-        "config": {f.name: cachekey.file_hash(f) for f in sorted(table.root.glob("*.toml"))},
-        "baseline": [cachekey.dir_hash(Path(a)) for a in extra if Path(a).is_dir()],
-    })
+    keys = {
+        r.env_id: (orchestrate.read_json(opts.dump_dir / f"{r.env_id}.key.json") or {}).get(
+            "key", r.status
+        )
+        for r in results
+    }
+    key = cachekey.make_key(
+        {
+            "dumps": keys,
+            "args": list(extra),
+            "out": str(out),
+            "source_sha256": cachekey.source_hash(table.root / "src" / "wgan_parity", exclude=()),
+            "config": {f.name: cachekey.file_hash(f) for f in sorted(table.root.glob("*.toml"))},
+            "baseline": [cachekey.dir_hash(Path(a)) for a in extra if Path(a).is_dir()],
+        }
+    )
     record = orchestrate.read_json(out / AGG_RECORD) or {}
     if record.get("key") == key and all((out / f).is_file() for f in record.get("files", [])):
         sys.stdout.write(record.get("stdout", ""))
@@ -103,16 +118,28 @@ def aggregate(table: EnvTable, opts: RunOptions, set_dir: Path, out: Path, pytho
     print(f"aggregate: wgan-parity aggregate {' '.join(args)}", file=sys.stderr, flush=True)
     cmd = [str(python), "-c", _AGGREGATE, *args]
     env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "VIRTUAL_ENV")}
-    done = subprocess.run(cmd, stdout=subprocess.PIPE, text=True, env=env, check=False,
-                          cwd=table.root, errors="replace")
+    done = subprocess.run(
+        cmd,
+        stdout=subprocess.PIPE,
+        text=True,
+        env=env,
+        check=False,
+        cwd=table.root,
+        errors="replace",
+    )
     sys.stdout.write(done.stdout)
     if done.returncode == EXIT_AGGREGATE_CRASHED:
         print("aggregate: crashed (exit 3); see the traceback above", file=sys.stderr)
-    files = sorted(p.relative_to(out).as_posix() for p in out.rglob("*")
-                   if p.is_file() and p.name != AGG_RECORD and p.stat().st_mtime >= started - 1)
+    files = sorted(
+        p.relative_to(out).as_posix()
+        for p in out.rglob("*")
+        if p.is_file() and p.name != AGG_RECORD and p.stat().st_mtime >= started - 1
+    )
     if done.returncode in (0, 1, 4, 5):
-        orchestrate.write_json(out / AGG_RECORD, {"key": key, "rc": done.returncode,
-                                                  "files": files, "stdout": done.stdout[-20000:]})
+        orchestrate.write_json(
+            out / AGG_RECORD,
+            {"key": key, "rc": done.returncode, "files": files, "stdout": done.stdout[-20000:]},
+        )
     return done.returncode
 
 
@@ -121,8 +148,11 @@ def cmd_run(table: EnvTable, args: argparse.Namespace, with_aggregate: bool) -> 
     name, envs = selection(table, args)
     opts = run_options(table, args)
     builder = orchestrate.make_builder(table, opts)
-    print(f"wgan-parity: {len(envs)} env(s) of selection {name!r}; dumps in {opts.dump_dir}/",
-          file=sys.stderr, flush=True)
+    print(
+        f"wgan-parity: {len(envs)} env(s) of selection {name!r}; dumps in {opts.dump_dir}/",
+        file=sys.stderr,
+        flush=True,
+    )
     started = time.monotonic()
     progress = Progress(len(envs), bar=False if args.plain else None)
     results = orchestrate.run_envs(table, envs, opts, builder, progress)
@@ -139,13 +169,20 @@ def cmd_run(table: EnvTable, args: argparse.Namespace, with_aggregate: bool) -> 
         rc = aggregate(table, opts, set_dir, table.root / args.out, python, extra, results)
     code = orchestrate.exit_code(results, rc)
     lowest = builder.min_free_gb
-    orchestrate.write_json(opts.dump_dir / "sets" / f"{name}.run.json", {
-        "selection": name, "exit_code": code, "wall_s": round(time.monotonic() - started, 2),
-        "min_free_gb": None if lowest == float("inf") else round(lowest, 2),
-        "envs": [asdict(r) for r in results]})
+    orchestrate.write_json(
+        opts.dump_dir / "sets" / f"{name}.run.json",
+        {
+            "selection": name,
+            "exit_code": code,
+            "wall_s": round(time.monotonic() - started, 2),
+            "min_free_gb": None if lowest == float("inf") else round(lowest, 2),
+            "envs": [asdict(r) for r in results],
+        },
+    )
     counts = ", ".join(f"{n} {s}" for s, n in orchestrate.summary(results).items())
-    print(f"wgan-parity: {counts}; {time.monotonic() - started:.2f} s; exit {code}",
-          file=sys.stderr)
+    print(
+        f"wgan-parity: {counts}; {time.monotonic() - started:.2f} s; exit {code}", file=sys.stderr
+    )
     return code
 
 
@@ -158,8 +195,11 @@ def cmd_lock(table: EnvTable, args: argparse.Namespace) -> int:
     for env in envs:
         try:
             path = locks.compile_lock(table, env, builder.uv, builder.environ)
-            print(f"locked {env.id}: {path.relative_to(table.root)} "
-                  f"({len(locks.packages(path))} packages)", file=sys.stderr)
+            print(
+                f"locked {env.id}: {path.relative_to(table.root)} "
+                f"({len(locks.packages(path))} packages)",
+                file=sys.stderr,
+            )
         except locks.LockError as exc:
             failed += 1
             print(f"lock failed for {env.id}: {exc}", file=sys.stderr)
@@ -169,15 +209,24 @@ def cmd_lock(table: EnvTable, args: argparse.Namespace) -> int:
 def run_options(table: EnvTable, args: argparse.Namespace) -> RunOptions:
     """Options from the parsed command line (paths relative to the project root)."""
     return RunOptions(
-        dump_dir=table.root / args.dump_dir, envs_dir=table.root / args.envs_dir,
-        use_cache=not args.no_cache, locked=args.locked, delete_venvs=args.delete_venvs,
-        prune_cache=args.prune_cache, min_free_gb=args.min_free_gb, timeout_s=args.timeout_s)
+        dump_dir=table.root / args.dump_dir,
+        envs_dir=table.root / args.envs_dir,
+        use_cache=not args.no_cache,
+        locked=args.locked,
+        delete_venvs=args.delete_venvs,
+        prune_cache=args.prune_cache,
+        min_free_gb=args.min_free_gb,
+        timeout_s=args.timeout_s,
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:
     """The parser of ``python -m wgan_parity.matrixrun``."""
-    parser = argparse.ArgumentParser(prog="python -m wgan_parity.matrixrun", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="python -m wgan_parity.matrixrun",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     sub = parser.add_subparsers(dest="command", required=True)
     for name in ("compare", "dump", "lock"):
         p = sub.add_parser(name)
@@ -185,26 +234,46 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--tags", action="append", default=[], help="envs with any of these tags")
         p.add_argument("--env", action="append", default=[], help="this env id (repeatable)")
         p.add_argument("--table", type=Path, default=None, help="matrix.toml to use")
-        p.add_argument("--dump-dir", default="dumps",
-                       help="where dumps go, relative to the project root (default: dumps)")
+        p.add_argument(
+            "--dump-dir",
+            default="dumps",
+            help="where dumps go, relative to the project root (default: dumps)",
+        )
         p.add_argument("--envs-dir", default=".wgan-parity/envs", help="where venvs go")
         p.add_argument("--no-cache", action="store_true", help="re-run dumps even if unchanged")
-        p.add_argument("--locked", action="store_true",
-                       help="fail an env whose lock is missing or stale instead of re-locking it")
-        p.add_argument("--delete-venvs", action="store_true",
-                       help="delete each venv right after its dump")
-        p.add_argument("--prune-cache", action="store_true",
-                       help="after each dump, drop from uv's cache what no later env needs")
-        p.add_argument("--min-free-gb", type=float, default=15.0,
-                       help="free disk to keep on top of an env's size (default 15)")
+        p.add_argument(
+            "--locked",
+            action="store_true",
+            help="fail an env whose lock is missing or stale instead of re-locking it",
+        )
+        p.add_argument(
+            "--delete-venvs", action="store_true", help="delete each venv right after its dump"
+        )
+        p.add_argument(
+            "--prune-cache",
+            action="store_true",
+            help="after each dump, drop from uv's cache what no later env needs",
+        )
+        p.add_argument(
+            "--min-free-gb",
+            type=float,
+            default=15.0,
+            help="free disk to keep on top of an env's size (default 15)",
+        )
         p.add_argument("--timeout-s", type=float, default=None, help="per-dump time limit")
         p.add_argument("--plain", action="store_true", help="no progress bar, plain lines only")
         if name == "compare":
-            p.add_argument("--out", default="results",
-                           help="aggregator output, relative to the project root")
+            p.add_argument(
+                "--out", default="results", help="aggregator output, relative to the project root"
+            )
             p.add_argument("--baseline", default=None, help="baseline results folder to check")
-            p.add_argument("--aggregate-arg", dest="aggregate_args", action="append", default=[],
-                           help="extra argument passed to `wgan-parity aggregate` (repeatable)")
+            p.add_argument(
+                "--aggregate-arg",
+                dest="aggregate_args",
+                action="append",
+                default=[],
+                help="extra argument passed to `wgan-parity aggregate` (repeatable)",
+            )
     return parser
 
 

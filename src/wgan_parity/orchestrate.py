@@ -80,8 +80,13 @@ def make_builder(table: EnvTable, opts: RunOptions) -> Builder:
     """A builder using uv when found, with the user's pip config bridged into uv."""
     bridged = pipbridge.uv_environ(os.environ)
     environ = {**os.environ, **bridged}
-    return Builder(project_root=table.root, envs_dir=opts.envs_dir, uv=find_uv(environ),
-                   environ=environ, bridged=bridged)
+    return Builder(
+        project_root=table.root,
+        envs_dir=opts.envs_dir,
+        uv=find_uv(environ),
+        environ=environ,
+        bridged=bridged,
+    )
 
 
 def ensure_lock(table: EnvTable, env: EnvSpec, builder: Builder, locked: bool) -> Path:
@@ -101,14 +106,20 @@ def ensure_lock(table: EnvTable, env: EnvSpec, builder: Builder, locked: bool) -
 
 def dump_key(env: EnvSpec, lock_file: Path, src_hash: str) -> str:
     """The cache key of ``env``'s dump."""
-    return cachekey.make_key({
-        "env_id": env.id, "backend": env.dump_backend, "python": env.python,
-        "lock_sha256": locks.digest(lock_file), "source_sha256": src_hash,
-    })
+    return cachekey.make_key(
+        {
+            "env_id": env.id,
+            "backend": env.dump_backend,
+            "python": env.python,
+            "lock_sha256": locks.digest(lock_file),
+            "source_sha256": src_hash,
+        }
+    )
 
 
-def ensure_venv(env: EnvSpec, lock_file: Path, builder: Builder, opts: RunOptions,
-                log: Path, progress: Progress) -> None:
+def ensure_venv(
+    env: EnvSpec, lock_file: Path, builder: Builder, opts: RunOptions, log: Path, progress: Progress
+) -> None:
     """(Re)build the env's venv when its lock changed, after checking free disk."""
     digest = locks.digest(lock_file)
     if builder.installed_digest(env) == digest:
@@ -117,20 +128,31 @@ def ensure_venv(env: EnvSpec, lock_file: Path, builder: Builder, opts: RunOption
     free = min(free_gb(f) for f in folders if f is not None)
     need = opts.min_free_gb + env.disk_gb
     if free < need:
-        raise StageFailed("install", (
-            f"not enough free disk to create env {env.id}: need {need:.1f} GiB "
-            f"({opts.min_free_gb:.0f} reserve + {env.disk_gb:.1f} for the env), "
-            f"found {free:.1f} GiB; "
-            "free space (`uv cache clean`, delete .wgan-parity/envs/*), run with --delete-venvs "
-            "--prune-cache, or lower --min-free-gb"))
+        raise StageFailed(
+            "install",
+            (
+                f"not enough free disk to create env {env.id}: need {need:.1f} GiB "
+                f"({opts.min_free_gb:.0f} reserve + {env.disk_gb:.1f} for the env), "
+                f"found {free:.1f} GiB; "
+                "free space (`uv cache clean`, delete .wgan-parity/envs/*), run with "
+                "--delete-venvs --prune-cache, or lower --min-free-gb"
+            ),
+        )
     progress.stage("installing")
     start = time.monotonic()
     builder.install(env, lock_file, digest, log)
     progress.event(env.id, "installed", time.monotonic() - start)
 
 
-def run_env(table: EnvTable, env: EnvSpec, opts: RunOptions, builder: Builder,
-            progress: Progress, src_hash: str, keep: Set[Tuple[str, str]]) -> EnvResult:
+def run_env(
+    table: EnvTable,
+    env: EnvSpec,
+    opts: RunOptions,
+    builder: Builder,
+    progress: Progress,
+    src_hash: str,
+    keep: Set[Tuple[str, str]],
+) -> EnvResult:
     """Run one env to a status; never raises for a failure of the env itself.
 
     ``keep``: the (name, version) pins that later envs need, spared by ``--prune-cache``.
@@ -160,8 +182,16 @@ def run_env(table: EnvTable, env: EnvSpec, opts: RunOptions, builder: Builder,
         note = builder.dump(env, npz, log, opts.timeout_s)
         if not npz.is_file():
             raise StageFailed("dump", f"wgan-parity dump exited 0 but wrote no {npz.name}")
-        write_json(key_file, {"key": key, "env_id": env.id, "framework_version": version,
-                              "lock_sha256": locks.digest(lock_file), "source_sha256": src_hash})
+        write_json(
+            key_file,
+            {
+                "key": key,
+                "env_id": env.id,
+                "framework_version": version,
+                "lock_sha256": locks.digest(lock_file),
+                "source_sha256": src_hash,
+            },
+        )
         progress.event(env.id, "dumped", time.monotonic() - dump_start, final=True)
         result = EnvResult(env.id, "ok", "dump", note, round(time.monotonic() - start, 2))
     except StageFailed as exc:
@@ -172,8 +202,9 @@ def run_env(table: EnvTable, env: EnvSpec, opts: RunOptions, builder: Builder,
                 fh.write(f"[{exc.stage}] {exc.detail}\n")
         took = round(time.monotonic() - start, 2)
         result = EnvResult(env.id, "failed", exc.stage, exc.reason, took)
-        progress.event(env.id, f"failed ({exc.stage}: {exc.reason}); log: {log}",
-                       result.duration_s, final=True)
+        progress.event(
+            env.id, f"failed ({exc.stage}: {exc.reason}); log: {log}", result.duration_s, final=True
+        )
     finally:
         if ran and opts.delete_venvs:
             builder.remove(env)
@@ -193,9 +224,13 @@ def _finish(opts: RunOptions, result: EnvResult) -> EnvResult:
     return result
 
 
-def run_envs(table: EnvTable, envs: Sequence[EnvSpec], opts: RunOptions,
-             builder: Optional[Builder] = None, progress: Optional[Progress] = None,
-             ) -> List[EnvResult]:
+def run_envs(
+    table: EnvTable,
+    envs: Sequence[EnvSpec],
+    opts: RunOptions,
+    builder: Optional[Builder] = None,
+    progress: Optional[Progress] = None,
+) -> List[EnvResult]:
     """Run ``envs`` one after the other; every env gets a status whatever the others do."""
     ensure_ignored(opts.dump_dir)
     ensure_ignored(opts.envs_dir.parent)
@@ -205,8 +240,17 @@ def run_envs(table: EnvTable, envs: Sequence[EnvSpec], opts: RunOptions,
     results = []
     try:
         for n, env in enumerate(envs):
-            results.append(run_env(table, env, opts, builder, progress, src_hash,
-                                   _still_needed(table, envs[n + 1:])))
+            results.append(
+                run_env(
+                    table,
+                    env,
+                    opts,
+                    builder,
+                    progress,
+                    src_hash,
+                    _still_needed(table, envs[n + 1 :]),
+                )
+            )
     finally:
         progress.close()
     return results

@@ -19,25 +19,10 @@ from typing import Any, Dict, List, Optional, Tuple, Union
 import numpy as np
 import pandas as pd
 
-from wgan_parity import localize, verdict
+from wgan_parity import localize, tables, verdict
 from wgan_parity.thresholds import Thresholds
 
-TEXT = (
-    "case",
-    "tensor",
-    "env_a",
-    "env_b",
-    "status",
-    "blame",
-    "closer",
-    "known",
-    localize.COLUMN,
-    "shape_a",
-    "shape_b",
-    "dtype_a",
-    "dtype_b",
-    "note",
-)
+TEXT = tables.TEXT_COLUMNS  # one list of text columns, owned by the CSV module
 FLAGS = ("ill_conditioned", "seed_ok")
 JUDGED = ("ok", "diverged", "degenerate")
 FRAMEWORK_RANK = {"reference": 0, "tensorflow": 1, "torch": 2}

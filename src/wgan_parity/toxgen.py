@@ -109,8 +109,11 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     if args.check:
         current = path.read_text(encoding="utf-8") if path.exists() else ""
         if current != text:
-            print(f"{path} is out of date with {table.path}; run "
-                  "`python -m wgan_parity.toxgen --write`", file=sys.stderr)
+            print(
+                f"{path} is out of date with {table.path}; run "
+                "`python -m wgan_parity.toxgen --write`",
+                file=sys.stderr,
+            )
             return 1
         return 0
     tmp = path.with_name(f".{path.name}.tmp")

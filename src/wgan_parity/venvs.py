@@ -113,8 +113,11 @@ class Builder:
         else:
             interpreter = shutil.which(f"python{env.python}", path=self.environ.get("PATH"))
             if not interpreter:
-                raise StageFailed("install", f"python{env.python} not found on PATH; install "
-                                  f"Python {env.python}, or uv (which finds or fetches it)")
+                raise StageFailed(
+                    "install",
+                    f"python{env.python} not found on PATH; install "
+                    f"Python {env.python}, or uv (which finds or fetches it)",
+                )
             self._run("install", [interpreter, "-m", "venv", str(target)], log)
             pip = [py, "-m", "pip", "install", "--disable-pip-version-check", "--compile"]
             self._run("install", [*pip, "-r", str(lock_file)], log)
@@ -143,8 +146,19 @@ class Builder:
         Exit 1 means some cases failed but the dump was written (the aggregator reports those
         cases); exit 4 means the backend could not be loaded (the 'import' stage).
         """
-        cmd = [str(self.python(env)), "-m", "wgan_parity", "dump", "--backend", env.dump_backend,
-               "--out", str(out), "--env-id", env.id, "--quiet"]
+        cmd = [
+            str(self.python(env)),
+            "-m",
+            "wgan_parity",
+            "dump",
+            "--backend",
+            env.dump_backend,
+            "--out",
+            str(out),
+            "--env-id",
+            env.id,
+            "--quiet",
+        ]
         try:
             out_text = self._run("dump", cmd, log, timeout_s, ok_codes=(0, 1))
         except StageFailed as exc:
@@ -174,7 +188,11 @@ class Builder:
         return Path(done.stdout.strip()) if done.returncode == 0 and done.stdout.strip() else None
 
     def _run(
-        self, stage: str, cmd: List[str], log: Path, timeout_s: Optional[float] = None,
+        self,
+        stage: str,
+        cmd: List[str],
+        log: Path,
+        timeout_s: Optional[float] = None,
         ok_codes: Sequence[int] = (0,),
     ) -> str:
         """Run ``cmd``, append its output to ``log``; raise StageFailed on a non-zero exit."""
@@ -184,8 +202,15 @@ class Builder:
         start = time.monotonic()
         try:
             done = subprocess.run(
-                cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env,
-                cwd=self.project_root, timeout=timeout_s, check=False, errors="replace",
+                cmd,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.STDOUT,
+                text=True,
+                env=env,
+                cwd=self.project_root,
+                timeout=timeout_s,
+                check=False,
+                errors="replace",
             )
             output, code = done.stdout or "", done.returncode
         except subprocess.TimeoutExpired as exc:
@@ -193,8 +218,10 @@ class Builder:
         except OSError as exc:
             output, code = f"cannot run {cmd[0]}: {exc}", -1
         with log.open("a", encoding="utf-8") as fh:
-            fh.write(f"$ {' '.join(cmd)}\n{output}\n[{stage}] exit {code} "
-                     f"in {time.monotonic() - start:.1f} s\n\n")
+            fh.write(
+                f"$ {' '.join(cmd)}\n{output}\n[{stage}] exit {code} "
+                f"in {time.monotonic() - start:.1f} s\n\n"
+            )
         if code not in ok_codes:
             raise StageFailed(stage, last_line(output), code)
         return output

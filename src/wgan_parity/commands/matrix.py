@@ -21,20 +21,32 @@ from wgan_parity.envtable import EnvSpec, TableError, load_table
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Declare the command's options."""
     parser.add_argument("--set", default=None, help="named set from matrix.toml (default: default)")
-    parser.add_argument("--tags", action="append", default=[],
-                        help="envs with any of these tags (framework or set), comma-separated")
+    parser.add_argument(
+        "--tags",
+        action="append",
+        default=[],
+        help="envs with any of these tags (framework or set), comma-separated",
+    )
     parser.add_argument("--all", action="store_true", help="every env of the table")
     parser.add_argument("--json", action="store_true", help="GitHub Actions matrix JSON")
-    parser.add_argument("--table", type=Path, default=None,
-                        help="matrix.toml (default: found from the current folder upwards)")
+    parser.add_argument(
+        "--table",
+        type=Path,
+        default=None,
+        help="matrix.toml (default: found from the current folder upwards)",
+    )
 
 
 def entry(env: EnvSpec) -> Dict[str, Any]:
     """One matrix entry."""
     return {
-        "env_id": env.id, "framework": env.framework, "python": env.python,
-        "pins": list(env.requirements), "sets": list(env.sets),
-        "nox_session": f"dump({env.id})", "tox_env": f"dump-{env.id}",
+        "env_id": env.id,
+        "framework": env.framework,
+        "python": env.python,
+        "pins": list(env.requirements),
+        "sets": list(env.sets),
+        "nox_session": f"dump({env.id})",
+        "tox_env": f"dump-{env.id}",
     }
 
 
@@ -53,6 +65,8 @@ def run(args: argparse.Namespace) -> int:
         return 0
     width = max(len(r["env_id"]) for r in rows)
     for r in rows:
-        print(f"{r['env_id']:<{width}}  {r['framework']:<10}  py{r['python']:<5}  "
-              f"{' '.join(r['pins']) or '-':<40}  {','.join(r['sets'])}")
+        print(
+            f"{r['env_id']:<{width}}  {r['framework']:<10}  py{r['python']:<5}  "
+            f"{' '.join(r['pins']) or '-':<40}  {','.join(r['sets'])}"
+        )
     return 0
