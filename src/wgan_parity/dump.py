@@ -11,9 +11,9 @@ from typing import Any, Callable, Dict, Iterable, Optional
 import numpy as np
 
 from wgan_parity.backends import BUILTIN, Backend, load_backend
-from wgan_parity.catalog import CATALOG, Case, catalog_json
+from wgan_parity.catalog import CATALOG, Case
 from wgan_parity.dumpfile import DumpWriter
-from wgan_parity.fixtures import make_fixtures
+from wgan_parity.fixtures import catalog_hash, make_fixtures
 from wgan_parity.flags import Flags
 from wgan_parity.noise import blas_threads
 from wgan_parity.noise import measure as measure_noise
@@ -22,17 +22,6 @@ from wgan_parity.resources import peak_rss_mb, reset_peak_rss
 from wgan_parity.runner import run_case
 
 Progress = Callable[[str], None]
-
-
-def _digest_catalog(digests: Dict[str, str], cases: Iterable[Case]) -> str:
-    import hashlib
-
-    cases = tuple(cases)
-    h = hashlib.sha256(catalog_json(cases).encode("utf-8"))
-    for case in cases:
-        digest = digests.get(case.name) or make_fixtures(case).digest()
-        h.update(f"{case.name}={digest};".encode())
-    return h.hexdigest()
 
 
 def write_catalog_dump(
@@ -83,7 +72,7 @@ def write_catalog_dump(
                 f"peak {record['peak_rss_mb']:.0f} MiB"
                 + (f" ({record['error']})" if record["error"] else "")
             )
-        meta["catalog_hash"] = _digest_catalog(digests, CATALOG)
+        meta["catalog_hash"] = catalog_hash(CATALOG, digests)
         meta["wall_s"] = round(time.perf_counter() - started, 3)
         writer.close(meta)
     return meta

@@ -11,7 +11,7 @@ from __future__ import annotations
 import hashlib
 import zlib
 from dataclasses import dataclass
-from typing import Dict, Iterable
+from typing import Dict, Iterable, Optional
 
 import numpy as np
 
@@ -82,10 +82,16 @@ def make_fixtures(case: Case) -> Fixtures:
     return Fixtures(args, projection)
 
 
-def catalog_hash(cases: Iterable[Case] = CATALOG) -> str:
-    """sha256 of the catalog definition and every case's fixture digest."""
+def catalog_hash(cases: Iterable[Case] = CATALOG, known: Optional[Dict[str, str]] = None) -> str:
+    """sha256 of the catalog definition and every case's fixture digest.
+
+    ``known`` maps case names to digests already computed (a dump computes them as it runs);
+    the fixtures of the other cases are generated here.
+    """
     cases = tuple(cases)
+    known = known or {}
     h = hashlib.sha256(catalog_json(cases).encode("utf-8"))
     for case in cases:
-        h.update(f"{case.name}={make_fixtures(case).digest()};".encode())
+        digest = known.get(case.name) or make_fixtures(case).digest()
+        h.update(f"{case.name}={digest};".encode())
     return h.hexdigest()
