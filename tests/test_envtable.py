@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -22,6 +23,7 @@ from wgan_parity.progress import Progress
 from wgan_parity.venvs import Builder, StageFailed
 
 ROOT = Path(__file__).resolve().parents[1]
+SRC_PACKAGE = ROOT / "src" / "wgan_parity"
 TABLE = load_table(ROOT / "matrix.toml")
 
 
@@ -255,6 +257,7 @@ def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     pkg = tmp_path / "src" / "wgan_parity"
     pkg.mkdir(parents=True)
     (pkg / "catalog.py").write_text("CASES = 1\n", encoding="utf-8")
+    (pkg / "cli.py").write_text("import wgan_parity.catalog\n", encoding="utf-8")
     (pkg / "orchestrate.py").write_text("# runner only\n", encoding="utf-8")
     (tmp_path / "matrix.toml").write_text(MATRIX.format(tf_pin="tensorflow-cpu==2.21.0"))
     monkeypatch.setattr(locks, "compile_lock", fake_compile)
@@ -409,13 +412,36 @@ def test_aggregation_is_reused_when_no_input_changed(project: Path, tmp_path: Pa
     assert calls.read_text().count("run") == 2
 
 
-def test_cache_key_ignores_runner_modules(tmp_path: Path) -> None:
-    (tmp_path / "catalog.py").write_text("a")
-    before = cachekey.source_hash(tmp_path)
-    (tmp_path / "progress.py").write_text("b")
-    assert cachekey.source_hash(tmp_path) == before
-    (tmp_path / "fixtures.py").write_text("c")
-    assert cachekey.source_hash(tmp_path) != before
+def test_dump_key_covers_dump_code_only(tmp_path: Path) -> None:
+    package = tmp_path / "wgan_parity"
+    shutil.copytree(SRC_PACKAGE, package, ignore=shutil.ignore_patterns("__pycache__"))
+    before = cachekey.dump_source_hash(package)
+    for report_side in ("heatmap.py", "summary.py", "orchestrate.py", "data/thresholds.toml"):
+        (package / report_side).write_text((package / report_side).read_text() + "\n# edit\n")
+        assert cachekey.dump_source_hash(package) == before, report_side
+    (package / "blocks.py").write_text((package / "blocks.py").read_text() + "\n# edit\n")
+    assert cachekey.dump_source_hash(package) != before
+
+
+def test_dump_key_closure_holds_every_module_a_dump_loads(tmp_path: Path) -> None:
+    script = (
+        "import sys\n"
+        "from wgan_parity.cli import main\n"
+        f"rc = main(['dump', '--backend', 'reference32', '--out', {str(tmp_path / 'd.npz')!r},"
+        " '--cases', 'depth_to_space.seed', '--quiet'])\n"
+        "assert rc == 0, rc\n"
+        "for name, module in sorted(sys.modules.items()):\n"
+        "    if name.split('.')[0] == 'wgan_parity':\n"
+        "        print('MODULE', module.__file__)\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, check=True
+    ).stdout.splitlines()
+    loaded = {Path(line[7:]).resolve() for line in out if line.startswith("MODULE ")}
+    closure = {p.resolve() for p in cachekey.dump_source_files(SRC_PACKAGE)}
+    assert loaded, "the dump loaded no wgan_parity module?"
+    assert loaded <= closure, sorted(loaded - closure)
+    assert (SRC_PACKAGE / "heatmap.py").resolve() not in closure
 
 
 def test_pip_fallback_names_a_missing_interpreter(tmp_path: Path) -> None:

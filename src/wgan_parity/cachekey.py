@@ -1,45 +1,96 @@
 """Cache keys: when a dump (or an aggregation) can be reused instead of recomputed.
 
 A dump's key covers the env's locked resolution, its Python and backend, and the hash of the
-package source that runs inside the env (catalog, fixtures, blocks, backends, dump writer).
-The orchestration modules listed in :data:`ORCHESTRATION_ONLY` run outside the env and cannot
-change a dump, so editing them re-runs nothing.
+package source that can run inside a dump: the import closure of ``wgan-parity dump`` and every
+backend (:func:`dump_source_files`). Aggregator, report and orchestration modules cannot change a
+dump, so editing them (or the thresholds file) re-runs no dump.
 """
 
 from __future__ import annotations
 
+import ast
 import hashlib
 import json
 from pathlib import Path
-from typing import Any, Iterable, Mapping, Optional
+from typing import Any, List, Mapping, Optional, Set
 
-KEY_VERSION = 1
-ORCHESTRATION_ONLY = frozenset(
-    {
-        "envtable.py",
-        "orchestrate.py",
-        "matrixrun.py",
-        "venvs.py",
-        "locks.py",
-        "pipbridge.py",
-        "cachekey.py",
-        "progress.py",
-        "toxgen.py",
-        "commands/matrix.py",
-    }
-)
+KEY_VERSION = 2
+# What a dump executes: the CLI entry, the dump command and every backend (loaded by name).
+DUMP_ROOTS = ("__init__.py", "__main__.py", "cli.py", "commands/__init__.py", "commands/dump.py")
+DUMP_ROOT_DIRS = ("backends",)
+PACKAGE = "wgan_parity"
 
 
-def source_hash(package_dir: Path, exclude: Iterable[str] = ORCHESTRATION_ONLY) -> str:
-    """sha256 over every file of the package (path + bytes), minus ``exclude`` (relative paths)."""
-    skip = set(exclude)
+def source_hash(package_dir: Path) -> str:
+    """sha256 over every file of a folder (relative path + bytes), caches excluded."""
     digest = hashlib.sha256()
     for path in sorted(package_dir.rglob("*")):
         rel = path.relative_to(package_dir).as_posix()
-        if not path.is_file() or "__pycache__" in path.parts or rel in skip:
+        if not path.is_file() or "__pycache__" in path.parts:
             continue
         if path.suffix in (".pyc", ".pyo"):
             continue
+        digest.update(rel.encode() + b"\0" + path.read_bytes() + b"\0")
+    return digest.hexdigest()
+
+
+def _imported_modules(path: Path) -> Set[str]:
+    """Dotted names of the ``wgan_parity`` modules (and parent packages) ``path`` imports."""
+    names: Set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text(), filename=str(path))):
+        if isinstance(node, ast.Import):
+            names.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            names.add(node.module)
+            names.update(f"{node.module}.{alias.name}" for alias in node.names)
+    found: Set[str] = set()
+    for name in names:
+        parts = name.split(".")
+        if parts[0] == PACKAGE:
+            found.update(".".join(parts[:n]) for n in range(1, len(parts) + 1))
+    return found
+
+
+def _module_file(package_dir: Path, dotted: str) -> Optional[Path]:
+    """The file of ``wgan_parity.a.b`` (module or package), or None for a non-module name."""
+    base = package_dir.joinpath(*dotted.split(".")[1:])
+    candidates = [base / "__init__.py"] if base == package_dir else []
+    candidates += [base.with_suffix(".py"), base / "__init__.py"] if base != package_dir else []
+    for candidate in candidates:
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+def dump_source_files(package_dir: Path) -> List[Path]:
+    """Every package file a dump can execute: the import closure of the dump roots, sorted.
+
+    Relative imports are refused (:class:`ValueError`) so the closure cannot miss one.
+    """
+    pending = [package_dir / r for r in DUMP_ROOTS if (package_dir / r).is_file()]
+    for folder in DUMP_ROOT_DIRS:
+        pending += sorted((package_dir / folder).glob("*.py"))
+    seen: Set[Path] = set()
+    while pending:
+        path = pending.pop()
+        if path in seen:
+            continue
+        seen.add(path)
+        tree = ast.parse(path.read_text(), filename=str(path))
+        if any(isinstance(n, ast.ImportFrom) and n.level for n in ast.walk(tree)):
+            raise ValueError(f"{path}: relative import; the dump cache key needs absolute ones")
+        for dotted in _imported_modules(path):
+            module = _module_file(package_dir, dotted)
+            if module is not None and module not in seen:
+                pending.append(module)
+    return sorted(seen)
+
+
+def dump_source_hash(package_dir: Path) -> str:
+    """sha256 over the files of :func:`dump_source_files` (relative path + bytes)."""
+    digest = hashlib.sha256()
+    for path in dump_source_files(package_dir):
+        rel = path.relative_to(package_dir).as_posix()
         digest.update(rel.encode() + b"\0" + path.read_bytes() + b"\0")
     return digest.hexdigest()
 
@@ -59,4 +110,4 @@ def dir_hash(folder: Optional[Path]) -> Optional[str]:
     """sha256 over a folder's files (e.g. a baseline), or None when there is no folder."""
     if folder is None or not folder.is_dir():
         return None
-    return source_hash(folder, exclude=())
+    return source_hash(folder)

@@ -102,7 +102,7 @@ def aggregate(
             "dumps": keys,
             "args": list(extra),
             "out": str(out),
-            "source_sha256": cachekey.source_hash(table.root / "src" / "wgan_parity", exclude=()),
+            "source_sha256": cachekey.source_hash(table.root / "src" / "wgan_parity"),
             "config": {f.name: cachekey.file_hash(f) for f in sorted(table.root.glob("*.toml"))},
             "baseline": [cachekey.dir_hash(Path(a)) for a in extra if Path(a).is_dir()],
         }

@@ -236,7 +236,7 @@ def run_envs(
     ensure_ignored(opts.envs_dir.parent)
     builder = builder or make_builder(table, opts)
     progress = progress or Progress(len(envs))
-    src_hash = cachekey.source_hash(table.root / "src" / "wgan_parity")
+    src_hash = cachekey.dump_source_hash(table.root / "src" / "wgan_parity")
     results = []
     try:
         for n, env in enumerate(envs):
