@@ -347,6 +347,39 @@ def test_clean_set_exits_zero_and_divergence_alone_exits_one(tmp_path):
     assert main(["aggregate", str(folder), "--out", str(tmp_path / "o2"), "--quiet"]) == 1
 
 
+def test_baseline_round_trip_catches_a_regressed_env(tmp_path, capsys):
+    folder = tmp_path / "d"
+    keys = ["blk.case/out", "blk.case/shape"]
+    truth = {k: TRUTH[k] for k in keys}
+    noise = {k: NOISE[k] for k in keys}
+    synthetic.write(
+        folder / "r.npz", "reference", truth, framework="reference", dtype="float64", noise=noise
+    )
+    synthetic.write(folder / "a.npz", "env-a", {k: _f32(v) for k, v in truth.items()})
+    synthetic.write(folder / "b.npz", "env-b", {k: _f32(v) for k, v in truth.items()})
+    assert main(["aggregate", str(folder), "--out", str(tmp_path / "o1"), "--quiet"]) == 0
+    assert main(["baseline", str(tmp_path / "o1"), "--out", str(tmp_path / "base")]) == 0
+    base = ["--baseline", str(tmp_path / "base"), "--quiet"]
+    assert main(["aggregate", str(folder), "--out", str(tmp_path / "o2"), *base]) == 0
+    check = json.loads((tmp_path / "o2" / "baseline_check.json").read_text())
+    assert (check["checked"], check["new"], check["regressed"]) == (4, 2, 0)
+    assert "4 rows checked, 0 regressed" in (tmp_path / "o2" / "summary.md").read_text()
+    synthetic.write(folder / "b.npz", "env-b", {k: _f32(v * 1.001) for k, v in truth.items()})
+    assert main(["aggregate", str(folder), "--out", str(tmp_path / "o3"), *base]) == 1
+    found = pd.read_csv(tmp_path / "o3" / "regressions.csv")
+    assert set(found["env_a"]) == {"env-b"}
+    assert set(found["env_b"]) == {"reference"}
+    assert "regressed: blk.case/out env-b vs reference" in capsys.readouterr().out
+
+
+def test_bad_baseline_folder_fails_before_any_work(tmp_path, capsys):
+    folder = write_set(tmp_path / "d")
+    out = tmp_path / "out"
+    assert main(["aggregate", str(folder), "--out", str(out), "--baseline", str(tmp_path)]) == 2
+    assert "wgan-parity baseline" in capsys.readouterr().err
+    assert not out.exists()
+
+
 def test_thresholds_file_changes_the_verdict_without_new_dumps(tmp_path):
     folder = write_set(tmp_path / "d")
     text = (Path(__file__).parents[1] / "src/wgan_parity/data/thresholds.toml").read_text()

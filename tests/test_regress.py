@@ -8,7 +8,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from wgan_parity import regress, results, thresholds
+from wgan_parity import baseline, regress, results, tables, thresholds
 
 TH = thresholds.load()
 
@@ -80,8 +80,62 @@ def test_rows_new_since_the_baseline_are_not_regressions() -> None:
 
 
 def test_missing_baseline_folder_says_what_to_do(tmp_path: Path) -> None:
-    with pytest.raises(FileNotFoundError, match=r"pairs\.csv"):
-        regress.load_baseline(tmp_path)
+    with pytest.raises(baseline.BaselineError, match=r"pairs\.csv\.gz.*wgan-parity baseline"):
+        baseline.load(tmp_path)
+
+
+def _results_folder(folder: Path) -> Path:
+    rows = [_row("c", e, "reference") for e in ("tf-2.20.0", "torch-2.13.0")]
+    rows.append(_row("c", "tf-2.20.0", "torch-2.13.0", err_b=2e-7))
+    rows[-1]["dtype_b"] = "float32"
+    folder.mkdir()
+    tables.write_csv(pd.DataFrame(rows), folder / "pairs.csv")
+    envs = pd.DataFrame(
+        {
+            "env": ["reference", "tf-2.20.0", "torch-2.13.0"],
+            "role": ["truth", "env", "env"],
+            "status": ["ok"] * 3,
+        }
+    )
+    tables.write_csv(envs, folder / "envs.csv")
+    return folder
+
+
+def test_baseline_keeps_rows_against_the_truth_reproducibly(tmp_path: Path) -> None:
+    source = _results_folder(tmp_path / "results")
+    written = baseline.write(source, tmp_path / "base")
+    names = sorted(p.name for p in written)
+    assert names == ["baseline.json", "envs.csv", "pairs.csv.gz"]
+    kept = baseline.load(tmp_path / "base")
+    assert sorted(zip(kept["env_a"], kept["env_b"])) == [
+        ("tf-2.20.0", "reference"),
+        ("torch-2.13.0", "reference"),
+    ]
+    original = pd.read_csv(source / "pairs.csv", dtype=str, keep_default_na=False)
+    again = pd.read_csv(tmp_path / "base" / "pairs.csv.gz", dtype=str, keep_default_na=False)
+    assert again.equals(original.iloc[:2].reset_index(drop=True))  # digits kept as written
+    first = (tmp_path / "base" / "pairs.csv.gz").read_bytes()
+    baseline.write(source, tmp_path / "base")
+    assert (tmp_path / "base" / "pairs.csv.gz").read_bytes() == first  # gzip mtime fixed
+    meta = baseline.read_meta(tmp_path / "base")
+    assert (meta["rows"], meta["rows_in_source"], meta["truth"]) == (2, 3, "reference")
+
+
+def test_cross_pairs_are_counted_as_not_in_the_baseline(tmp_path: Path) -> None:
+    source = _results_folder(tmp_path / "results")
+    baseline.write(source, tmp_path / "base")
+    now = results.load(source).pairs
+    assert regress.coverage(now, baseline.load(tmp_path / "base")) == {"checked": 2, "new": 1}
+
+
+def test_baseline_needs_a_reference(tmp_path: Path) -> None:
+    folder = tmp_path / "results"
+    folder.mkdir()
+    row = _row("c", "tf-2.20.0", "torch-2.13.0")
+    row["dtype_b"] = "float32"
+    tables.write_csv(pd.DataFrame([row]), folder / "pairs.csv")
+    with pytest.raises(baseline.BaselineError, match="reference"):
+        baseline.write(folder, tmp_path / "base")
 
 
 def test_bisect_names_the_first_release_that_changed() -> None:

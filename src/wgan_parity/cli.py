@@ -19,6 +19,10 @@ COMMANDS = {
     "dump": ("wgan_parity.commands.dump", "run the case catalog on one backend, write one .npz"),
     "aggregate": ("wgan_parity.commands.aggregate", "compare every pair of dumps, write CSVs"),
     "report": ("wgan_parity.commands.report", "redo summary.md and heatmaps from the CSVs"),
+    "baseline": (
+        "wgan_parity.commands.baseline",
+        "keep a results folder's rows against the truth as a regression baseline",
+    ),
     "matrix": ("wgan_parity.commands.matrix", "list the envs of a set (--json: CI matrix)"),
 }
 

@@ -9,7 +9,9 @@ same (case, tensor, env_a, env_b) row of the baseline's ``pairs.csv``,
   limit)``, where ``limit`` is that side's calibrated limit and ``regression_growth`` comes from
   the thresholds file (so growth inside float32 noise never counts).
 
-Rows or envs that the baseline does not have are new, not regressions.
+Rows or envs that the baseline does not have are new, not regressions: a committed baseline
+(:mod:`wgan_parity.baseline`) keeps only the rows against the float64 truth, so a pair of two
+framework envs is checked through each side's row against the truth.
 
 **Bisection**: within each framework, releases are ordered by version; for every (case, tensor)
 the first release whose values differ from the previous release's by more than the pair's
@@ -19,8 +21,7 @@ calibrated limit is where the value changed (``bisect.csv``).
 from __future__ import annotations
 
 import math
-from pathlib import Path
-from typing import List
+from typing import Dict, List
 
 import pandas as pd
 
@@ -125,11 +126,8 @@ def bisect(res: results.Results) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=columns)
 
 
-def load_baseline(folder: Path) -> pd.DataFrame:
-    """The baseline's normalized ``pairs.csv``; a clear error if the folder has none."""
-    if not (Path(folder) / "pairs.csv").is_file():
-        raise FileNotFoundError(
-            f"{folder}: expected a baseline folder with pairs.csv (from a previous "
-            "`wgan-parity aggregate --out`), found none; commit one or drop --baseline"
-        )
-    return results.load(folder).pairs
+def coverage(current: pd.DataFrame, baseline: pd.DataFrame) -> Dict[str, int]:
+    """How many rows of ``current`` the baseline has (checked) and has not (new)."""
+    keys = current[KEY].merge(baseline[KEY].drop_duplicates(), on=KEY, how="left", indicator=True)
+    checked = int((keys["_merge"] == "both").sum())
+    return {"checked": checked, "new": int(len(current) - checked)}

@@ -17,6 +17,7 @@ from typing import Dict, Iterable, List, Optional, Sequence
 
 import pandas as pd
 
+from wgan_parity import baseline as baselines
 from wgan_parity import localize, verdict
 from wgan_parity.results import Results, calibrated
 from wgan_parity.thresholds import Thresholds
@@ -244,9 +245,18 @@ def _ill_conditioned(df: pd.DataFrame, res: Results, seeds: Dict[tuple, str]) ->
 
 def _regressions(folder: Path) -> List[str]:
     out = []
+    check = baselines.read_check(folder)
     for path in sorted(folder.glob("regressions*.csv")):
         df = pd.read_csv(path, dtype=str, keep_default_na=False)
         out += [f"## Regressions against the baseline ([{path.name}]({path.name}))", ""]
+        if check:
+            out += [
+                f"Baseline `{Path(check['baseline']).name}`: {check['checked']} rows checked, "
+                f"{check['regressed']} regressed. {check['new']} rows have no baseline row (new "
+                "envs, or pairs of two framework envs, checked through each side's row against "
+                "the truth).",
+                "",
+            ]
         if df.empty:
             out += ["None.", ""]
             continue

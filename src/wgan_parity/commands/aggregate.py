@@ -102,6 +102,7 @@ def _resolve(label: str, labels: List[str], truth: str) -> str:
 def run(args: argparse.Namespace) -> int:
     """Aggregate; return the exit code described in the module docstring."""
     _single_threaded_blas()
+    from wgan_parity import baseline as baselines
     from wgan_parity import compare, dumpset, localize, seedreport, tables, thresholds, verdict
     from wgan_parity.commands import report
 
@@ -110,7 +111,9 @@ def run(args: argparse.Namespace) -> int:
 
     try:
         th = thresholds.load(args.thresholds)
-    except thresholds.ThresholdsError as exc:
+        if args.baseline is not None:  # fail before the long part, not after it
+            baselines.pairs_file(args.baseline)
+    except (thresholds.ThresholdsError, baselines.BaselineError) as exc:
         say(str(exc))
         return USAGE_ERROR
     bad = [
@@ -190,21 +193,32 @@ def run(args: argparse.Namespace) -> int:
 def _regressions(
     baseline: Optional[Path], out: Path, th: Any, written: List[Path], say: Any
 ) -> int:
-    """Write bisect.csv (and regressions.csv against ``baseline``); return the number of
-    regressions, or -1 when the baseline folder has no pairs.csv."""
+    """Write bisect.csv (and regressions.csv + baseline_check.json against ``baseline``); return
+    the number of regressions, or -1 when ``baseline`` is not a baseline folder."""
+    from wgan_parity import baseline as baselines
     from wgan_parity import regress, results, tables
 
     current = results.load(out)
     written.append(tables.write_csv(regress.bisect(current), out / "bisect.csv"))
+    check = out / baselines.CHECK
     if baseline is None:
+        check.unlink(missing_ok=True)  # a check of an earlier run no longer applies
+        (out / "regressions.csv").unlink(missing_ok=True)
         return 0
     try:
-        base = regress.load_baseline(baseline)
-    except FileNotFoundError as exc:
+        base = baselines.load(baseline)
+    except baselines.BaselineError as exc:
         say(str(exc))
         return -1
     found = regress.regressions(current.pairs, base, th)
     written.append(tables.write_csv(found, out / "regressions.csv"))
+    counts = {**regress.coverage(current.pairs, base), "regressed": len(found)}
+    written.append(baselines.write_check(check, baseline, counts))
+    say(
+        f"baseline {baseline}: {counts['checked']} rows checked, {counts['regressed']} regressed; "
+        f"{counts['new']} rows have no baseline row (new envs, or pairs of two framework envs: "
+        "those are checked through each side's row against the truth)"
+    )
     for row in found.head(20).itertuples():
         print(f"  regressed: {row.case}/{row.tensor} {row.env_a} vs {row.env_b}: {row.reason}")
     return len(found)

@@ -1,0 +1,148 @@
+"""A committed baseline: the slice of a results folder that regressions are checked against.
+
+A full ``releases`` aggregate has one row per (case, tensor, env pair): about 200,000 rows and
+80 MB for 26 envs. Every per-env fact sits in the rows *against the float64 truth*: each env's
+error, status and limit there. A row between two framework envs is derived from those two
+errors (the calibrated verdict compares each side with the truth), so the baseline keeps only the
+rows against the truth (25 x 606 for ``releases``), gzip-compressed with a fixed timestamp so the
+same results give the same bytes. ``envs.csv`` and ``bisect.csv`` come along, and
+``baseline.json`` says where it came from.
+"""
+
+from __future__ import annotations
+
+import gzip
+import json
+import os
+import shutil
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Dict, List, Union
+
+import pandas as pd
+
+from wgan_parity import __version__, results
+
+PAIRS = "pairs.csv.gz"
+META = "baseline.json"
+CARRIED = ("envs.csv", "bisect.csv")
+CHECK = "baseline_check.json"  # in a results folder: what a --baseline check covered
+
+
+class BaselineError(ValueError):
+    """A folder that cannot serve as (or be made into) a baseline."""
+
+
+def pairs_file(folder: Path) -> Path:
+    """The baseline's pairs file; :class:`BaselineError` (saying what to do) when none."""
+    for name in (PAIRS, "pairs.csv"):
+        if (folder / name).is_file():
+            return folder / name
+    raise BaselineError(
+        f"{folder}: expected a baseline folder holding {PAIRS} (from `wgan-parity baseline`) "
+        "or pairs.csv (from `wgan-parity aggregate --out`), found neither; make one with "
+        f"`wgan-parity baseline RESULTS_DIR --out {folder}` or drop --baseline"
+    )
+
+
+def load(folder: Union[str, Path]) -> pd.DataFrame:
+    """The baseline's normalized pairs (from ``pairs.csv.gz`` or a plain ``pairs.csv``)."""
+    path = pairs_file(Path(folder))
+    frame = pd.read_csv(path, dtype=str, keep_default_na=False)
+    return results.normalize(frame)
+
+
+def truth_rows(raw: pd.DataFrame, truth: str, folder: Path) -> pd.DataFrame:
+    """The rows of ``raw`` (pairs.csv read as text) with ``truth`` on one side."""
+    if not truth:
+        raise BaselineError(
+            f"{folder}: expected results with a float64 reference env (its rows are what a "
+            "baseline keeps), found none; aggregate a set that includes `reference`"
+        )
+    return raw[(raw["env_a"] == truth) | (raw["env_b"] == truth)].reset_index(drop=True)
+
+
+def _write_gzip_csv(df: pd.DataFrame, path: Path) -> Path:
+    """``df`` (text cells) as gzip'd CSV with mtime 0, written atomically."""
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    try:
+        text = df.to_csv(index=False, lineterminator="\n")
+        with (
+            open(tmp, "wb") as raw,
+            gzip.GzipFile(
+                filename="pairs.csv", mode="wb", fileobj=raw, mtime=0, compresslevel=9
+            ) as packed,
+        ):
+            packed.write(text.encode("utf-8"))
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+    return path
+
+
+def _write_json(data: Dict[str, Any], path: Path) -> Path:
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    try:
+        tmp.write_text(json.dumps(data, indent=1, sort_keys=True) + "\n", encoding="utf-8")
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+    return path
+
+
+def _copy(source: Path, target: Path) -> Path:
+    tmp = target.with_name(f".{target.name}.tmp-{os.getpid()}")
+    try:
+        shutil.copyfile(source, tmp)
+        os.replace(tmp, target)
+    finally:
+        tmp.unlink(missing_ok=True)
+    return target
+
+
+def write(results_dir: Union[str, Path], out: Union[str, Path]) -> List[Path]:
+    """Make ``out`` a baseline of the aggregate in ``results_dir``; return the files written."""
+    source, out = Path(results_dir), Path(out)
+    if not (source / "pairs.csv").is_file():
+        raise BaselineError(
+            f"{source}: expected an aggregate's results folder with pairs.csv, found none; run "
+            "`nox -s compare -- --set releases` (or `wgan-parity aggregate --out`) first"
+        )
+    res = results.load(source)
+    raw = pd.read_csv(source / "pairs.csv", dtype=str, keep_default_na=False)
+    rows = truth_rows(raw, res.truth, source)  # as text: values keep their written digits
+    out.mkdir(parents=True, exist_ok=True)
+    written = [_write_gzip_csv(rows, out / PAIRS)]
+    written += [_copy(source / n, out / n) for n in CARRIED if (source / n).is_file()]
+    stale = out / "pairs.csv"
+    if stale.is_file():  # a plain pairs.csv would shadow nothing but confuse readers
+        stale.unlink()
+    meta = {
+        "created_utc": datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "from": str(source),
+        "truth": res.truth,
+        "envs": res.order,
+        "rows": len(rows),
+        "rows_in_source": len(res.pairs),
+        "kept": "rows with the truth on one side",
+        "wgan_parity": __version__,
+    }
+    written.append(_write_json(meta, out / META))
+    return written
+
+
+def write_check(path: Path, baseline: Path, counts: Dict[str, int]) -> Path:
+    """Record (in a results folder) which baseline was checked and how many rows it covered."""
+    return _write_json({"baseline": str(baseline), **counts}, path)
+
+
+def read_check(folder: Path) -> Dict[str, Any]:
+    """The :data:`CHECK` record of a results folder ({} when none)."""
+    path = Path(folder) / CHECK
+    return json.loads(path.read_text(encoding="utf-8")) if path.is_file() else {}
+
+
+def read_meta(folder: Path) -> Dict[str, Any]:
+    """The baseline's :data:`META` record ({} when none)."""
+    path = Path(folder) / META
+    return json.loads(path.read_text(encoding="utf-8")) if path.is_file() else {}

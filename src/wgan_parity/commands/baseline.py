@@ -1,0 +1,48 @@
+"""``wgan-parity baseline RESULTS_DIR --out DIR``: make a committable regression baseline.
+
+Keeps the rows of ``RESULTS_DIR/pairs.csv`` against the float64 truth (gzip'd, reproducible
+bytes), ``envs.csv``, ``bisect.csv`` and a ``baseline.json`` of where they came from. Check a later
+run against it with ``nox -s compare -- --baseline DIR`` (or ``wgan-parity aggregate --baseline``).
+No framework is imported and no dump is read.
+
+Exit codes: 0 written; 2 usage error (no results there, no reference env in them).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+USAGE_ERROR = 2
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """Declare the command's options."""
+    parser.add_argument(
+        "results",
+        type=Path,
+        metavar="RESULTS_DIR",
+        help="an aggregate's results folder (pairs.csv, envs.csv), e.g. results/releases",
+    )
+    parser.add_argument(
+        "--out", type=Path, default=Path("results/baseline"), help="default: results/baseline"
+    )
+
+
+def run(args: argparse.Namespace) -> int:
+    """Write the baseline; return the exit code."""
+    from wgan_parity import baseline
+
+    try:
+        written = baseline.write(args.results, args.out)
+    except baseline.BaselineError as exc:
+        print(f"wgan-parity baseline: {exc}", file=sys.stderr)
+        return USAGE_ERROR
+    meta = baseline.read_meta(args.out)
+    print(
+        f"baseline {args.out}: {meta['rows']} rows against `{meta['truth']}` "
+        f"(of {meta['rows_in_source']}), {len(meta['envs'])} envs; wrote "
+        + ", ".join(p.name for p in written)
+    )
+    return 0
