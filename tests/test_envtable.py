@@ -306,6 +306,25 @@ def test_source_change_reruns_all_but_runner_change_reruns_none(project: Path) -
     assert ("install", "reference") not in builder.calls[3:], "same lock: no reinstall"
 
 
+def test_dump_code_edited_during_a_dump_is_not_cached(project: Path) -> None:
+    class EditingBuilder(FakeBuilder):
+        def dump(self, env: EnvSpec, out: Path, log: Path, timeout_s=None) -> str:
+            if env.id == "tf-a":  # the user edits the checkout while this env dumps
+                (project / "src" / "wgan_parity" / "catalog.py").write_text("CASES = 9\n")
+            return super().dump(env, out, log, timeout_s)
+
+    results = run(project, EditingBuilder(project))
+    assert [r.status for r in results] == ["ok", "ok", "ok"]
+    assert [r.reason for r in results][1:] == [
+        "dump code changed during the run: not cached, the next run redoes it"
+    ] * 2
+    assert (project / "dumps" / "reference.key.json").is_file()
+    assert not (project / "dumps" / "tf-a.key.json").exists()
+    again = {r.env_id: r.status for r in run(project, FakeBuilder(project))}
+    assert again == {"reference": "ok", "tf-a": "ok", "torch-a": "ok"}  # all redone: code changed
+    assert {r.status for r in run(project, FakeBuilder(project))} == {"cached"}
+
+
 def test_delete_venvs_and_prune_cache_spare_what_later_envs_need(project: Path) -> None:
     builder = FakeBuilder(project)
     run(project, builder, delete_venvs=True, prune_cache=True)

@@ -182,16 +182,21 @@ def run_env(
         note = builder.dump(env, npz, log, opts.timeout_s)
         if not npz.is_file():
             raise StageFailed("dump", f"wgan-parity dump exited 0 but wrote no {npz.name}")
-        write_json(
-            key_file,
-            {
-                "key": key,
-                "env_id": env.id,
-                "framework_version": version,
-                "lock_sha256": locks.digest(lock_file),
-                "source_sha256": src_hash,
-            },
-        )
+        if cachekey.dump_source_hash(table.root / "src" / "wgan_parity") != src_hash:
+            # the env runs the checkout (editable install): an edit since the run began may or
+            # may not be in this dump, so it gets no key and the next run redoes it
+            note = "dump code changed during the run: not cached, the next run redoes it"
+        else:
+            write_json(
+                key_file,
+                {
+                    "key": key,
+                    "env_id": env.id,
+                    "framework_version": version,
+                    "lock_sha256": locks.digest(lock_file),
+                    "source_sha256": src_hash,
+                },
+            )
         progress.event(env.id, "dumped", time.monotonic() - dump_start, final=True)
         result = EnvResult(env.id, "ok", "dump", note, round(time.monotonic() - start, 2))
     except StageFailed as exc:

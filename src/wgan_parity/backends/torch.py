@@ -6,6 +6,7 @@ determinism, TF32, thread and device switches in one place.
 
 from __future__ import annotations
 
+import os
 from typing import Any, Callable, Dict, Mapping, Optional, Sequence, Tuple
 
 import numpy as np
@@ -22,10 +23,18 @@ _device = "cpu"
 def configure(flags: Flags) -> Dict[str, Any]:
     """Apply determinism, TF32, threads and device; return what is in effect."""
     global torch, F, _device
+    if flags.device.startswith("cuda") and flags.deterministic:
+        # cuBLAS is deterministic only with a fixed workspace; must be set before it starts
+        os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
     import torch as torch_module
     import torch.nn.functional as functional
 
     torch, F, _device = torch_module, functional, flags.device
+    if flags.device.startswith("cuda") and not torch.cuda.is_available():
+        raise RuntimeError(
+            f"--device {flags.device} asked for, but this torch {torch.__version__} sees no CUDA "
+            f"device (torch.version.cuda={torch.version.cuda}); use --device cpu or a CUDA build"
+        )
     if flags.threads:
         torch.set_num_threads(flags.threads)
     torch.use_deterministic_algorithms(flags.deterministic)
@@ -41,6 +50,9 @@ def configure(flags: Flags) -> Dict[str, Any]:
         "mkldnn": bool(torch.backends.mkldnn.is_available()),
         "device": _device,
         "gpus": [torch.cuda.get_device_name(i) for i in range(torch.cuda.device_count())],
+        "cuda": torch.version.cuda or "",
+        "cudnn": int(torch.backends.cudnn.version() or 0) if torch.cuda.is_available() else 0,
+        "cublas_workspace_config": os.environ.get("CUBLAS_WORKSPACE_CONFIG", ""),
     }
 
 
