@@ -35,14 +35,14 @@ class BaselineError(ValueError):
 
 def pairs_file(folder: Path) -> Path:
     """The baseline's pairs file; :class:`BaselineError` (saying what to do) when none."""
-    for name in (PAIRS, "pairs.csv"):
-        if (folder / name).is_file():
-            return folder / name
-    raise BaselineError(
-        f"{folder}: expected a baseline folder holding {PAIRS} (from `wgan-parity baseline`) "
-        "or pairs.csv (from `wgan-parity aggregate --out`), found neither; make one with "
-        f"`wgan-parity baseline RESULTS_DIR --out {folder}` or drop --baseline"
-    )
+    path = results.pairs_path(folder)
+    if path is None:
+        raise BaselineError(
+            f"{folder}: expected a baseline folder holding {PAIRS} (from `wgan-parity baseline`) "
+            "or pairs.csv (from `wgan-parity aggregate --out`), found neither; make one with "
+            f"`wgan-parity baseline RESULTS_DIR --out {folder}` or drop --baseline"
+        )
+    return path
 
 
 def load(folder: Union[str, Path]) -> pd.DataFrame:

@@ -118,10 +118,21 @@ def from_frames(pairs: pd.DataFrame, envs: pd.DataFrame, folder: Union[str, Path
     return Results(df, envs, Path(folder), truth, order_envs(labels, envs, truth))
 
 
+PAIRS_FILES = ("pairs.csv", "pairs.csv.gz")  # as aggregate writes it; gzip'd for committing
+
+
+def pairs_path(folder: Union[str, Path]) -> Optional[Path]:
+    """``folder``'s pairs table: ``pairs.csv``, else ``pairs.csv.gz``; None when neither."""
+    return next((Path(folder) / n for n in PAIRS_FILES if (Path(folder) / n).is_file()), None)
+
+
 def load(folder: Union[str, Path]) -> Results:
-    """Read ``pairs.csv`` (required) and ``envs.csv`` (optional) from ``folder``."""
+    """Read ``pairs.csv`` (or ``pairs.csv.gz``; required) and ``envs.csv`` (optional)."""
     folder = Path(folder)
-    pairs = pd.read_csv(folder / "pairs.csv", dtype=str, keep_default_na=False)
+    path = pairs_path(folder)
+    if path is None:
+        raise FileNotFoundError(f"{folder}: no pairs.csv or pairs.csv.gz")
+    pairs = pd.read_csv(path, dtype=str, keep_default_na=False)
     envs_path = folder / "envs.csv"
     envs = (
         pd.read_csv(envs_path, dtype=str, keep_default_na=False)

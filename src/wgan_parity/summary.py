@@ -267,7 +267,7 @@ def _regressions(folder: Path) -> List[str]:
 
 
 def _files(folder: Path, pictures: Sequence[Path]) -> List[str]:
-    csvs = sorted(p.name for p in folder.glob("*.csv"))
+    csvs = sorted(p.name for pattern in ("*.csv", "*.csv.gz") for p in folder.glob(pattern))
     out = ["## Files", ""]
     out += [f"- [{name}]({name})" for name in csvs]
     out += [f"- [{p.name}]({p.name})" for p in pictures]

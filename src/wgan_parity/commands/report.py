@@ -6,7 +6,7 @@ With ``--thresholds FILE`` the verdict columns (status, blame, known, limits...)
 divergent taps are re-derived from the measured columns first; ``pairs.csv`` itself is left as the
 aggregate wrote it. ``wgan-parity aggregate`` ends with the same call.
 
-Exit codes: 0 written; 2 usage error (no pairs.csv, unreadable thresholds file).
+Exit codes: 0 written; 2 usage error (no pairs.csv or pairs.csv.gz, unreadable thresholds file).
 """
 
 from __future__ import annotations
@@ -92,9 +92,14 @@ def run(args: argparse.Namespace) -> int:
     def say(line: str) -> None:
         print(f"wgan-parity report: {line}", file=sys.stderr, flush=True)
 
+    from wgan_parity.results import pairs_path
+
     folder: Path = args.results
-    if not (folder / "pairs.csv").is_file():
-        say(f"no pairs.csv in {folder}: pass the folder that `wgan-parity aggregate --out` wrote")
+    if pairs_path(folder) is None:
+        say(
+            f"expected pairs.csv (or pairs.csv.gz) in {folder}, found neither: pass the folder "
+            "that `wgan-parity aggregate --out` wrote"
+        )
         return USAGE_ERROR
     try:
         th = thresholds.load(args.thresholds)
