@@ -13,15 +13,13 @@ from __future__ import annotations
 
 import gzip
 import json
-import os
-import shutil
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Dict, List, Union
 
 import pandas as pd
 
-from wgan_parity import __version__, results
+from wgan_parity import __version__, atomic, results
 
 PAIRS = "pairs.csv.gz"
 META = "baseline.json"
@@ -62,42 +60,10 @@ def truth_rows(raw: pd.DataFrame, truth: str, folder: Path) -> pd.DataFrame:
     return raw[(raw["env_a"] == truth) | (raw["env_b"] == truth)].reset_index(drop=True)
 
 
-def _write_gzip_csv(df: pd.DataFrame, path: Path) -> Path:
-    """``df`` (text cells) as gzip'd CSV with mtime 0, written atomically."""
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    try:
-        text = df.to_csv(index=False, lineterminator="\n")
-        with (
-            open(tmp, "wb") as raw,
-            gzip.GzipFile(
-                filename="pairs.csv", mode="wb", fileobj=raw, mtime=0, compresslevel=9
-            ) as packed,
-        ):
-            packed.write(text.encode("utf-8"))
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
-    return path
-
-
-def _write_json(data: Dict[str, Any], path: Path) -> Path:
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    try:
-        tmp.write_text(json.dumps(data, indent=1, sort_keys=True) + "\n", encoding="utf-8")
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
-    return path
-
-
-def _copy(source: Path, target: Path) -> Path:
-    tmp = target.with_name(f".{target.name}.tmp-{os.getpid()}")
-    try:
-        shutil.copyfile(source, tmp)
-        os.replace(tmp, target)
-    finally:
-        tmp.unlink(missing_ok=True)
-    return target
+def _gzip_csv(df: pd.DataFrame) -> bytes:
+    """``df`` (text cells) as gzip'd CSV with mtime 0: the same rows give the same bytes."""
+    text = df.to_csv(index=False, lineterminator="\n").encode("utf-8")
+    return gzip.compress(text, compresslevel=9, mtime=0)
 
 
 def write(results_dir: Union[str, Path], out: Union[str, Path]) -> List[Path]:
@@ -112,8 +78,12 @@ def write(results_dir: Union[str, Path], out: Union[str, Path]) -> List[Path]:
     raw = pd.read_csv(source / "pairs.csv", dtype=str, keep_default_na=False)
     rows = truth_rows(raw, res.truth, source)  # as text: values keep their written digits
     out.mkdir(parents=True, exist_ok=True)
-    written = [_write_gzip_csv(rows, out / PAIRS)]
-    written += [_copy(source / n, out / n) for n in CARRIED if (source / n).is_file()]
+    written = [atomic.write_bytes(out / PAIRS, _gzip_csv(rows))]
+    written += [
+        atomic.write_bytes(out / n, (source / n).read_bytes())
+        for n in CARRIED
+        if (source / n).is_file()
+    ]
     stale = out / "pairs.csv"
     if stale.is_file():  # a plain pairs.csv would shadow nothing but confuse readers
         stale.unlink()
@@ -127,13 +97,13 @@ def write(results_dir: Union[str, Path], out: Union[str, Path]) -> List[Path]:
         "kept": "rows with the truth on one side",
         "wgan_parity": __version__,
     }
-    written.append(_write_json(meta, out / META))
+    written.append(atomic.write_json(out / META, meta))
     return written
 
 
 def write_check(path: Path, baseline: Path, counts: Dict[str, int]) -> Path:
     """Record (in a results folder) which baseline was checked and how many rows it covered."""
-    return _write_json({"baseline": str(baseline), **counts}, path)
+    return atomic.write_json(path, {"baseline": str(baseline), **counts})
 
 
 def read_check(folder: Path) -> Dict[str, Any]:

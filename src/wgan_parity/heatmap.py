@@ -16,6 +16,7 @@ are built on a private :class:`~matplotlib.figure.Figure` (no pyplot state, no b
 
 from __future__ import annotations
 
+import functools
 import math
 from pathlib import Path
 from typing import Dict, List, Sequence, Tuple
@@ -29,7 +30,7 @@ from matplotlib.colors import Normalize
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 
-from wgan_parity import verdict
+from wgan_parity import atomic, verdict
 from wgan_parity.results import Results, calibrated
 
 GROUPS = ("input", "layer", "residual", "generator", "discriminator", "gradient", "norm")
@@ -246,9 +247,6 @@ def write(res: Results, folder: Path) -> List[Path]:
     folder.mkdir(parents=True, exist_ok=True)
     written = []
     for name, fig in figures(res).items():
-        path = folder / name
-        tmp = path.with_name(f".{name}.tmp.png")
-        fig.savefig(tmp, format="png", metadata={"Software": None})
-        tmp.replace(path)
-        written.append(path)
+        save = functools.partial(fig.savefig, format="png", metadata={"Software": None})
+        written.append(atomic.write_with(folder / name, save))
     return written

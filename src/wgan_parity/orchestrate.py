@@ -19,7 +19,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Dict, List, Optional, Sequence, Set, Tuple
 
-from wgan_parity import cachekey, locks, pipbridge
+from wgan_parity import atomic, cachekey, locks, pipbridge
 from wgan_parity.envtable import EnvSpec, EnvTable
 from wgan_parity.progress import Progress
 from wgan_parity.venvs import Builder, StageFailed, find_uv, free_gb
@@ -54,10 +54,7 @@ class EnvResult:
 
 def write_json(path: Path, data: object) -> None:
     """Write JSON atomically (temp file in the same folder, then rename)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    tmp.write_text(json.dumps(data, indent=1, sort_keys=True) + "\n", encoding="utf-8")
-    os.replace(tmp, path)
+    atomic.write_json(path, data)
 
 
 def read_json(path: Path) -> Optional[dict]:

@@ -17,8 +17,8 @@ from typing import Dict, Iterable, List, Optional, Sequence
 
 import pandas as pd
 
+from wgan_parity import atomic, localize, verdict
 from wgan_parity import baseline as baselines
-from wgan_parity import localize, verdict
 from wgan_parity.results import Results, calibrated
 from wgan_parity.thresholds import Thresholds
 
@@ -314,8 +314,4 @@ def render(res: Results, th: Optional[Thresholds] = None, pictures: Sequence[Pat
 
 def write(res: Results, th: Optional[Thresholds], pictures: Sequence[Path]) -> Path:
     """Write ``summary.md`` into the results folder (atomically); return its path."""
-    path = res.folder / "summary.md"
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(render(res, th, pictures), encoding="utf-8")
-    tmp.replace(path)
-    return path
+    return atomic.write_text(res.folder / "summary.md", render(res, th, pictures))

@@ -9,12 +9,12 @@ own: the same dumps give byte-identical files wherever they are aggregated.
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 from typing import Any, Dict, Iterable, List, Optional, Sequence
 
 import pandas as pd
 
+from wgan_parity import atomic
 from wgan_parity.compare import COLUMNS, Row
 from wgan_parity.dumpset import Env
 
@@ -146,15 +146,12 @@ def _swap(record: Dict[str, Any]) -> Dict[str, Any]:
 
 def write_csv(df: pd.DataFrame, path: Path) -> Path:
     """Write ``df`` atomically with the project's stable format."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    try:
-        df.to_csv(tmp, index=False, float_format=FLOAT_FORMAT, na_rep="", lineterminator="\n")
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
-    return path
+    return atomic.write_with(
+        path,
+        lambda tmp: df.to_csv(
+            tmp, index=False, float_format=FLOAT_FORMAT, na_rep="", lineterminator="\n"
+        ),
+    )
 
 
 def write_pairs(table: PairTable, path: Path) -> Path:

@@ -102,8 +102,17 @@ def _resolve(label: str, labels: List[str], truth: str) -> str:
 def run(args: argparse.Namespace) -> int:
     """Aggregate; return the exit code described in the module docstring."""
     _single_threaded_blas()
+    from wgan_parity import (
+        atomic,
+        compare,
+        dumpset,
+        localize,
+        seedreport,
+        tables,
+        thresholds,
+        verdict,
+    )
     from wgan_parity import baseline as baselines
-    from wgan_parity import compare, dumpset, localize, seedreport, tables, thresholds, verdict
     from wgan_parity.commands import report
 
     def say(line: str) -> None:
@@ -158,11 +167,7 @@ def run(args: argparse.Namespace) -> int:
     written.append(tables.write_envs(dumps.envs, dumps.reference, out / "envs.csv"))
     if pair is not None:
         text = seedreport.render(table.records(*pair), *pair, seed_cosine=th.seed_cosine)
-        path = out / seedreport.file_name(*pair)
-        tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-        tmp.write_text(text, encoding="utf-8")
-        os.replace(tmp, path)
-        written.append(path)
+        written.append(atomic.write_text(out / seedreport.file_name(*pair), text))
     regressed = _regressions(args.baseline, out, th, written, say)  # issue 4: baseline, bisection
     if regressed < 0:
         return USAGE_ERROR

@@ -1,0 +1,43 @@
+"""Atomic file writes: a temporary file in the target's folder, then ``os.replace``.
+
+A reader (or a crash) never sees half a file, and a failed write leaves the old file in place and
+no temporary behind. The streaming dump writer (:mod:`wgan_parity.dumpfile`) does the same on its
+own, because it writes member by member.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any, Callable, Union
+
+PathLike = Union[str, Path]
+
+
+def write_with(path: PathLike, writer: Callable[[Path], Any]) -> Path:
+    """Call ``writer(tmp)`` to fill a temporary file, then move it onto ``path``."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    try:
+        writer(tmp)
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+    return path
+
+
+def write_bytes(path: PathLike, data: bytes) -> Path:
+    """Write ``data`` to ``path`` atomically."""
+    return write_with(path, lambda tmp: tmp.write_bytes(data))
+
+
+def write_text(path: PathLike, text: str) -> Path:
+    """Write UTF-8 ``text`` to ``path`` atomically."""
+    return write_with(path, lambda tmp: tmp.write_text(text, encoding="utf-8"))
+
+
+def write_json(path: PathLike, data: Any) -> Path:
+    """Write ``data`` as indented, key-sorted JSON to ``path`` atomically."""
+    return write_text(path, json.dumps(data, indent=1, sort_keys=True) + "\n")
