@@ -157,8 +157,17 @@ def test_bisect_names_the_first_release_that_changed() -> None:
     for row in rows[3:]:
         row["limit_b"] = row["limit_a"]
         row["dtype_b"] = "float32"
+    rows.append(_row("c", "tf-2.19.1", "tf-2.20.0", rel_l2=0.0))  # a second, identical tensor
+    rows[-1].update(tensor="grad/x", limit_b=1e-6, dtype_b="float32")
     res = results.from_frames(pd.DataFrame(rows), envs, ".")
     found = regress.bisect(res)
     assert found[["case", "framework", "first_changed_in", "previous"]].values.tolist() == [
         ["c", "tensorflow", "tf-2.21.0", "tf-2.20.0"]
     ]
+    steps = regress.steps(res)
+    assert steps[["release", "previous", "identical", "changed"]].values.tolist() == [
+        ["tf-2.20.0", "tf-2.19.1", 1, 1],
+        ["tf-2.21.0", "tf-2.20.0", 0, 1],
+    ]
+    assert steps["max_step_over_limit"].tolist() == pytest.approx([0.1, 100.0])
+    assert steps["where"].tolist() == ["c/out", "c/out"]

@@ -15,7 +15,17 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from wgan_parity import heatmap, localize, results, summary, synthetic, thresholds, verdict
+from wgan_parity import (
+    heatmap,
+    localize,
+    regress,
+    results,
+    summary,
+    synthetic,
+    tables,
+    thresholds,
+    verdict,
+)
 from wgan_parity.cli import main
 
 PNG = b"\x89PNG\r\n\x1a\n"
@@ -178,6 +188,17 @@ def test_summary_lists_every_divergent_row(tmp_path):
             assert hit, f"no summary line for {row.case}/{row.tensor} {side} vs {other}"
     assert "**unexplained**" in text
     assert "(seed: LayerNorm-Backward)" in text
+
+
+def test_summary_shows_release_steps_and_bisection(tmp_path):
+    res = _results(_tf_torch(6), tmp_path, {"tf-2.3.0": 1e-3})
+    tables.write_csv(regress.steps(res), tmp_path / "steps.csv")
+    tables.write_csv(regress.bisect(res), tmp_path / "bisect.csv")
+    text = summary.render(res, thresholds.load())
+    section = text.split("## Across releases", 1)[1].split("\n## ", 1)[0]
+    assert "| `tf-2.3.0` | `tf-2.2.0` |" in section
+    assert "tensors changed beyond their limit" in section
+    assert "| tensorflow | tf-2.3.0 | tf-2.2.0 |" in section  # the bisection names the release
 
 
 def test_summary_stays_under_one_mebibyte(tmp_path):

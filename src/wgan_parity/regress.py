@@ -23,6 +23,7 @@ from __future__ import annotations
 import math
 from typing import Dict, List
 
+import numpy as np
 import pandas as pd
 
 from wgan_parity import results
@@ -86,10 +87,7 @@ def bisect(res: results.Results) -> pd.DataFrame:
     """Per (case, tensor, framework): the first release whose values changed beyond noise."""
     df = res.pairs
     rows = []
-    by_framework: dict = {}
-    for label in res.others:
-        framework, _ = results._framework_of(label, res.envs)
-        by_framework.setdefault(framework, []).append(label)
+    by_framework = _release_chains(res)
     index = {(r.case, r.tensor, r.env_a, r.env_b): r for r in df.itertuples(index=False)}
     cases = df[["case", "tensor"]].drop_duplicates().itertuples(index=False)
     for case, tensor in cases:
@@ -124,6 +122,52 @@ def bisect(res: results.Results) -> pd.DataFrame:
         "step_limit",
     ]
     return pd.DataFrame(rows, columns=columns)
+
+
+def _release_chains(res: results.Results) -> Dict[str, List[str]]:
+    """Per framework, its env labels in version order (the truth left out)."""
+    chains: Dict[str, List[str]] = {}
+    for label in res.others:
+        framework, _ = results._framework_of(label, res.envs)
+        chains.setdefault(framework, []).append(label)
+    return chains
+
+
+def steps(res: results.Results) -> pd.DataFrame:
+    """One row per consecutive release pair of a framework: how much of the catalog moved.
+
+    ``identical``: tensors whose values are bit-identical (rel_l2 == 0); ``changed``: the rest
+    of the compared ones; ``max_step_over_limit``: the largest rel_l2 between the two releases in
+    units of the tensor's calibrated limit (>= 1 is what :func:`bisect` reports), and where.
+    """
+    df = res.pairs
+    rows = []
+    for framework, labels in _release_chains(res).items():
+        for older, newer in zip(labels, labels[1:]):
+            pair = df[
+                ((df["env_a"] == older) & (df["env_b"] == newer))
+                | ((df["env_a"] == newer) & (df["env_b"] == older))
+            ]
+            judged = pair[pair["status"].isin(("ok", "diverged"))]
+            ratio = judged["rel_l2"] / np.fmin(judged["limit_a"], judged["limit_b"])
+            worst = ratio.idxmax() if ratio.notna().any() else None
+            compared = pair["rel_l2"].notna()
+            rows.append(
+                {
+                    "framework": framework,
+                    "previous": older,
+                    "release": newer,
+                    "tensors": int(compared.sum()),
+                    "identical": int((pair["rel_l2"] == 0).sum()),
+                    "changed": int((pair["rel_l2"] > 0).sum()),
+                    "max_step_over_limit": math.nan if worst is None else float(ratio[worst]),
+                    "where": ""
+                    if worst is None
+                    else f"{pair.at[worst, 'case']}/{pair.at[worst, 'tensor']}",
+                }
+            )
+    columns = ["framework", "previous", "release", "tensors", "identical", "changed"]
+    return pd.DataFrame(rows, columns=[*columns, "max_step_over_limit", "where"])
 
 
 def coverage(current: pd.DataFrame, baseline: pd.DataFrame) -> Dict[str, int]:

@@ -266,6 +266,49 @@ def _regressions(folder: Path) -> List[str]:
     return out
 
 
+def _releases(folder: Path) -> List[str]:
+    """Release-by-release steps (steps.csv) and the bisection (bisect.csv), when present."""
+    steps_path, bisect_path = folder / "steps.csv", folder / "bisect.csv"
+    if not steps_path.is_file():
+        return []
+    steps = pd.read_csv(steps_path, dtype=str, keep_default_na=False)
+    if steps.empty:
+        return []
+    out = [
+        "## Across releases ([steps.csv](steps.csv), [bisect.csv](bisect.csv))",
+        "",
+        "Each release against the previous one of its framework: tensors bit-identical, tensors "
+        "changed, and the largest change in units of that tensor's calibrated limit (1 or more "
+        "would be a change beyond float32 noise, listed in bisect.csv).",
+        "",
+    ]
+    header = ["release", "previous", "identical", "changed", "largest step / limit", "where"]
+    rows = [
+        (
+            f"`{r.release}`",
+            f"`{r.previous}`",
+            r.identical,
+            r.changed,
+            _num(float(r.max_step_over_limit or "nan")),
+            f"`{r.where}`" if r.where else "",
+        )
+        for r in steps.itertuples(index=False)
+    ]
+    out += [*_table(header, rows), ""]
+    bisect = (
+        pd.read_csv(bisect_path, dtype=str, keep_default_na=False)
+        if bisect_path.is_file()
+        else pd.DataFrame()
+    )
+    if bisect.empty:
+        out += ["No release changed any tensor beyond its calibrated limit.", ""]
+    else:
+        out += [f"{len(bisect)} tensors changed beyond their limit; first release of each:", ""]
+        cols = ["case", "tensor", "framework", "first_changed_in", "previous", "step_rel_l2"]
+        out += [*_table(cols, bisect[cols].head(200).itertuples(index=False)), ""]
+    return out
+
+
 def _files(folder: Path, pictures: Sequence[Path]) -> List[str]:
     csvs = sorted(p.name for pattern in ("*.csv", "*.csv.gz") for p in folder.glob(pattern))
     out = ["## Files", ""]
@@ -299,6 +342,7 @@ def render(res: Results, th: Optional[Thresholds] = None, pictures: Sequence[Pat
         *_worst_pairs(df),
         *body,
         *_regressions(res.folder),
+        *_releases(res.folder),
         *_degenerate(df),
         *_ill_conditioned(df, res, seeds),
     ]

@@ -205,6 +205,7 @@ def _regressions(
 
     current = results.load(out)
     written.append(tables.write_csv(regress.bisect(current), out / "bisect.csv"))
+    written.append(tables.write_csv(regress.steps(current), out / "steps.csv"))
     check = out / baselines.CHECK
     if baseline is None:
         check.unlink(missing_ok=True)  # a check of an earlier run no longer applies
