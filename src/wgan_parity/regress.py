@@ -150,7 +150,8 @@ def steps(res: results.Results) -> pd.DataFrame:
             ]
             judged = pair[pair["status"].isin(("ok", "diverged"))]
             ratio = judged["rel_l2"] / np.fmin(judged["limit_a"], judged["limit_b"])
-            worst = ratio.idxmax() if ratio.notna().any() else None
+            worst = ratio.idxmax() if (ratio > 0).any() else None  # no "where" for no change
+            where = judged["case"] + "/" + judged["tensor"]
             compared = pair["rel_l2"].notna()
             rows.append(
                 {
@@ -160,10 +161,8 @@ def steps(res: results.Results) -> pd.DataFrame:
                     "tensors": int(compared.sum()),
                     "identical": int((pair["rel_l2"] == 0).sum()),
                     "changed": int((pair["rel_l2"] > 0).sum()),
-                    "max_step_over_limit": math.nan if worst is None else float(ratio[worst]),
-                    "where": ""
-                    if worst is None
-                    else f"{pair.at[worst, 'case']}/{pair.at[worst, 'tensor']}",
+                    "max_step_over_limit": float(ratio.max()) if len(ratio) else math.nan,
+                    "where": "" if worst is None else f"{where[worst]}",
                 }
             )
     columns = ["framework", "previous", "release", "tensors", "identical", "changed"]

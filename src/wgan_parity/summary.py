@@ -340,9 +340,9 @@ def render(res: Results, th: Optional[Thresholds] = None, pictures: Sequence[Pat
         *head,
         *_envs(res, df),
         *_worst_pairs(df),
-        *body,
         *_regressions(res.folder),
         *_releases(res.folder),
+        *body,
         *_degenerate(df),
         *_ill_conditioned(df, res, seeds),
     ]
