@@ -16,7 +16,7 @@ from typing import Dict, List, Optional
 
 import pytest
 
-from wgan_parity import cachekey, locks, matrixrun, orchestrate, pipbridge, toxgen
+from wgan_parity import cachekey, hostinfo, locks, matrixrun, orchestrate, pipbridge, toxgen
 from wgan_parity.envtable import EnvSpec, TableError, load_table, parse_table
 from wgan_parity.orchestrate import EnvResult, RunOptions
 from wgan_parity.progress import Progress
@@ -346,7 +346,8 @@ def test_a_failing_env_is_recorded_and_the_rest_completes(project: Path, stage: 
     results = run(project, FakeBuilder(project, fail={"tf-a": stage}))
     assert [r.status for r in results] == ["ok", "failed", "ok"]
     status = json.loads((project / "dumps" / "tf-a.status.json").read_text())
-    assert set(status) == {"env_id", "status", "stage", "reason", "duration_s"}
+    assert set(status) == {"env_id", "status", "stage", "reason", "duration_s", "platform"}
+    assert status["platform"] == hostinfo.platform_info([])  # merged records stay apart
     assert (status["env_id"], status["status"], status["stage"]) == ("tf-a", "failed", stage)
     assert "broke on purpose" in status["reason"]
     assert not (project / "dumps" / "tf-a.npz").exists()

@@ -131,6 +131,27 @@ def test_same_env_on_two_machines_is_two_envs(machines: Path, tmp_path: Path) ->
     assert (between["status"] == "ok").all()
 
 
+def test_a_failure_on_another_machine_stays_apart(machines: Path, tmp_path: Path) -> None:
+    merged = _merge([machines / "machine-a" / "fanout"], tmp_path / "merged")
+    key = "|".join(str(PLATFORM_B[k]) for k in ("system", "machine", "cpu", "gpu"))
+    platform_b = {**PLATFORM_B, "id": hashlib.sha256(key.encode()).hexdigest()[:8]}
+    record = {
+        "env_id": "r32",
+        "status": "failed",
+        "stage": "install",
+        "reason": "no wheel",
+        "duration_s": 1.0,
+        "platform": platform_b,
+    }
+    (merged / "r32@Linux-ARM64-7.status.json").write_text(json.dumps(record))
+    assert _aggregate(tmp_path / "out", merged) == 4  # an env could not run; nothing diverged
+    pid_a = _platform_id(machines / "machine-a" / "dumps" / "r32.npz")
+    envs = pd.read_csv(tmp_path / "out" / "envs.csv", keep_default_na=False).set_index("env")
+    assert envs.loc[f"r32@{pid_a}", "status"] == "ok"
+    assert envs.loc[f"r32@{platform_b['id']}", "status"] == "failed"
+    assert envs.loc[f"r32@{platform_b['id']}", "machine"] == "aarch64"
+
+
 def test_result_does_not_depend_on_folders_or_names(machines: Path, tmp_path: Path) -> None:
     staged = [machines / f"machine-{m}" / "fanout" for m in DUMPS]
     renamed = tmp_path / "renamed"  # same files, names that say nothing, other order

@@ -138,10 +138,10 @@ def _assign_labels(envs: List[Env]) -> None:
     by_id: Dict[str, List[Env]] = defaultdict(list)
     for env in envs:
         by_id[env.env_id].append(env)
-    for same in by_id.values():
-        dumps = [e for e in same if e.dump is not None]
-        if len({_platform_id(e.meta) for e in dumps}) > 1:
-            for env in dumps:
+    for same in by_id.values():  # dumps, and failure records that name their machine
+        placed = [e for e in same if e.dump is not None or e.meta.get("platform")]
+        if len({_platform_id(e.meta) for e in placed}) > 1:
+            for env in placed:
                 env.label = f"{env.env_id}@{_platform_id(env.meta)}"
     by_label: Dict[str, List[Env]] = defaultdict(list)
     for env in envs:

@@ -19,7 +19,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Dict, List, Optional, Sequence, Set, Tuple
 
-from wgan_parity import atomic, cachekey, locks, pipbridge
+from wgan_parity import atomic, cachekey, hostinfo, locks, pipbridge
 from wgan_parity.envtable import EnvSpec, EnvTable
 from wgan_parity.progress import Progress
 from wgan_parity.venvs import Builder, StageFailed, find_uv, free_gb
@@ -219,8 +219,8 @@ def run_env(
 def _finish(opts: RunOptions, result: EnvResult) -> EnvResult:
     """Record a failure in ``<env_id>.status.json`` (read by the aggregator); clear it otherwise."""
     path = opts.dump_dir / f"{result.env_id}.status.json"
-    if result.status == "failed":
-        write_json(path, asdict(result))
+    if result.status == "failed":  # with the machine, so merged records from many stay apart
+        write_json(path, {**asdict(result), "platform": hostinfo.platform_info([])})
     else:
         path.unlink(missing_ok=True)
     return result

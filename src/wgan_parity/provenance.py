@@ -2,27 +2,18 @@
 
 from __future__ import annotations
 
-import hashlib
 import os
 import platform
 import subprocess
 from pathlib import Path
-from typing import Any, Dict, List, Optional
+from typing import Any, Dict, Optional
 
 import numpy as np
 
 from wgan_parity import SCHEMA_VERSION, __version__
+from wgan_parity.hostinfo import cpu_model, platform_info
 
-
-def cpu_model() -> str:
-    """The CPU's model name (Linux ``/proc/cpuinfo``), else ``platform.processor()``."""
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.lower().startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown"
+__all__ = ["base_metadata", "cpu_model", "git_commit", "platform_info"]
 
 
 def git_commit() -> Optional[str]:
@@ -41,21 +32,6 @@ def git_commit() -> Optional[str]:
     except (OSError, subprocess.SubprocessError):
         return None
     return out.stdout.strip() or None if out.returncode == 0 else None
-
-
-def platform_info(gpus: List[str]) -> Dict[str, Any]:
-    """The machine's identity: OS, architecture, CPU model and GPUs (part of an env's identity)."""
-    info = {
-        "system": platform.system(),
-        "release": platform.release(),
-        "machine": platform.machine(),
-        "cpu": cpu_model(),
-        "cpu_count": os.cpu_count(),
-        "gpu": ", ".join(gpus) if gpus else None,
-    }
-    key = "|".join(str(info[k]) for k in ("system", "machine", "cpu", "gpu"))
-    info["id"] = hashlib.sha256(key.encode()).hexdigest()[:8]
-    return info
 
 
 def base_metadata() -> Dict[str, Any]:
