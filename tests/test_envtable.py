@@ -17,6 +17,7 @@ from typing import Dict, List, Optional
 import pytest
 
 from wgan_parity import cachekey, hostinfo, locks, matrixrun, orchestrate, pipbridge, toxgen
+from wgan_parity.commands import matrix as matrix_command
 from wgan_parity.envtable import EnvSpec, TableError, load_table, parse_table
 from wgan_parity.orchestrate import EnvResult, RunOptions
 from wgan_parity.progress import Progress
@@ -91,6 +92,11 @@ def with_env(**row: object) -> dict:
         (with_env(id="t", framework="torch"), "needs `pins`"),
         (with_env(id="bad id/x", framework="reference"), "expected `id` of letters"),
         (with_env(id="t", framework="torch", pins="torch==2.4.1"), "list of strings"),
+        (
+            with_env(id="t", framework="torch", pins=["t==1"], dump_args=["--out", "x.npz"]),
+            "may not set ['--out']",
+        ),
+        (with_env(id="t", framework="torch", pins=["t==1"], runs_on=["gpu"]), "runner label"),
         ({**GOOD, "sets": {"default": "d", "gpu": "g"}}, "have no env"),
         ({**GOOD, "matrix": {"env": []}}, "non-empty `env = [...]`"),
     ],
@@ -99,6 +105,46 @@ def test_bad_tables_say_what_is_wrong(data: dict, message: str) -> None:
     with pytest.raises(TableError, match=r"matrix\.toml") as info:
         parse_table(data, Path("/x/matrix.toml"))
     assert message in str(info.value)
+
+
+def test_gpu_envs_carry_their_dump_options_runner_and_cache_key(tmp_path: Path) -> None:
+    gpu = {e.id: e for e in TABLE.in_set("gpu")}
+    tf32 = gpu["torch-2.14.1-cuda-tf32"]
+    assert tf32.dump_args == ("--device", "cuda", "--tf32")
+    assert matrix_command.entry(tf32)["runs_on"] == "gpu"
+    assert "runs_on" not in matrix_command.entry(gpu["reference"])  # the run's default runner
+    lock = tmp_path / "lock.txt"
+    lock.write_text("torch==2.14.1\n")
+    keys = {orchestrate.dump_key(e, lock, "src") for e in (tf32, gpu["torch-2.14.1-cuda"])}
+    assert len(keys) == 2, "TF32 on and off must not share a cached dump"
+
+
+def test_dump_args_reach_the_dump_and_a_missing_gpu_fails_clearly(project: Path) -> None:
+    table = load_table(project / "matrix.toml")
+    env = EnvSpec(
+        id="cuda-here",
+        framework="torch",
+        pins=("torch==2.13.0",),
+        dump_args=("--device", "cuda", "--cases", "conv2d.probe"),
+    )
+    venv = project / "envs" / env.id
+    (venv / "bin").mkdir(parents=True)
+    (venv / "bin" / "python").write_text(f'#!/bin/sh\nexec "{sys.executable}" "$@"\n')
+    (venv / "bin" / "python").chmod(0o755)
+    environ = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    builder = Builder(project_root=ROOT, envs_dir=project / "envs", uv=None, environ=environ)
+    fake_compile(table, env, None, {})
+    builder.installed_digest = lambda _env: locks.digest(locks.lock_path(table, env))  # type: ignore[method-assign]
+    opts = RunOptions(dump_dir=project / "dumps", envs_dir=project / "envs", min_free_gb=0)
+    progress = Progress(1, stream=open(os.devnull, "w"), bar=False)  # noqa: SIM115
+    [result] = orchestrate.run_envs(table, [env], opts, builder, progress)
+    import torch
+
+    if torch.cuda.is_available():  # a GPU machine: the options worked, the dump ran on CUDA
+        assert result.status == "ok", result.reason
+        return
+    assert result.status == "failed"
+    assert "--device cuda asked for" in (project / "dumps" / "cuda-here.log").read_text()
 
 
 def test_select_by_set_tags_ids_and_unknowns() -> None:

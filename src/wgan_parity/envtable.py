@@ -24,7 +24,20 @@ FRAMEWORKS = ("reference", "tensorflow", "torch")
 IMPORT_MODULES = {"reference": "autograd", "tensorflow": "tensorflow", "torch": "torch"}
 REPORT_ID = "_report"
 _ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
-_ENV_KEYS = {"id", "framework", "pins", "extra", "python", "sets", "backend", "disk_gb"}
+_ENV_KEYS = {
+    "id",
+    "framework",
+    "pins",
+    "extra",
+    "python",
+    "sets",
+    "backend",
+    "dump_args",
+    "runs_on",
+    "disk_gb",
+}
+# `wgan-parity dump` options the runner sets itself: an env's dump_args may not repeat them
+RUNNER_DUMP_OPTIONS = ("--backend", "--out", "--env-id", "--quiet")
 
 
 class TableError(ValueError):
@@ -42,6 +55,8 @@ class EnvSpec:
     python: str = "3.11"
     sets: Tuple[str, ...] = ()
     backend: str = ""
+    dump_args: Tuple[str, ...] = ()  # more `wgan-parity dump` options, e.g. --device cuda --tf32
+    runs_on: str = ""  # CI runner label for this env's dump job ("" = the run's default)
     disk_gb: float = 1.0
     extras: Tuple[str, ...] = ()  # the package's optional-dependency groups (report env only)
 
@@ -205,6 +220,16 @@ def _parse_env(row: Any, n: int, python: str, disk: Mapping[str, float], path: P
     if framework != "reference" and not pins:
         raise TableError(f'{where}: a {framework} env needs `pins`, e.g. ["torch==2.4.1"]')
     sets = _strings(row, "sets", where)
+    dump_args = _strings(row, "dump_args", where)
+    owned = [a for a in dump_args if a.split("=", 1)[0] in RUNNER_DUMP_OPTIONS]
+    if owned:
+        raise TableError(
+            f"{where}: `dump_args` may not set {owned}: the runner sets {RUNNER_DUMP_OPTIONS} "
+            "itself (use `backend` for the backend); keep options such as --device cuda, --tf32"
+        )
+    runs_on = row.get("runs_on", "")
+    if not isinstance(runs_on, str):
+        raise TableError(f'{where}: expected `runs_on` as a runner label string, e.g. "gpu"')
     return EnvSpec(
         id=env_id,
         framework=framework,
@@ -213,6 +238,8 @@ def _parse_env(row: Any, n: int, python: str, disk: Mapping[str, float], path: P
         python=str(row.get("python", python)),
         sets=sets,
         backend=str(row.get("backend", "")),
+        dump_args=dump_args,
+        runs_on=runs_on,
         disk_gb=float(row.get("disk_gb", disk.get(framework, 1.0))),
     )
 

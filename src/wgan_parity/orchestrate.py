@@ -107,6 +107,7 @@ def dump_key(env: EnvSpec, lock_file: Path, src_hash: str) -> str:
         {
             "env_id": env.id,
             "backend": env.dump_backend,
+            "dump_args": list(env.dump_args),
             "python": env.python,
             "lock_sha256": locks.digest(lock_file),
             "source_sha256": src_hash,

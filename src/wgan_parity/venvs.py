@@ -158,6 +158,7 @@ class Builder:
             "--env-id",
             env.id,
             "--quiet",
+            *env.dump_args,
         ]
         try:
             out_text = self._run("dump", cmd, log, timeout_s, ok_codes=(0, 1))

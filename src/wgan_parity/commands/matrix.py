@@ -4,7 +4,8 @@
     wgan-parity matrix --json --set releases
 
 The JSON is a GitHub Actions matrix (``{"include": [...]}``), one entry per env, with the
-nox session and the tox env that run exactly that env's dump.
+nox session and the tox env that run exactly that env's dump, and ``runs_on`` when the env names
+a runner label (a GPU env, say).
 """
 
 from __future__ import annotations
@@ -47,6 +48,7 @@ def entry(env: EnvSpec) -> Dict[str, Any]:
         "sets": list(env.sets),
         "nox_session": f"dump({env.id})",
         "tox_env": f"dump-{env.id}",
+        **({"runs_on": env.runs_on} if env.runs_on else {}),  # else the run's default runner
     }
 
 
