@@ -171,3 +171,34 @@ def test_bisect_names_the_first_release_that_changed() -> None:
     ]
     assert steps["max_step_over_limit"].tolist() == pytest.approx([0.1, 100.0])
     assert steps["where"].tolist() == ["c/out", "c/out"]
+
+
+def test_a_variant_of_a_release_is_its_own_series_not_the_next_release() -> None:
+    assert regress.series_of("tf-2.21.0") == regress.series_of("tf-2.12.1") == "tf-{v}"
+    assert regress.series_of("tf-2.21.0-onednn0") == "tf-{v}-onednn0"
+    assert regress.series_of("tf-2.21.0@5ff81f5a") == "tf-{v}@5ff81f5a"
+    labels = ["tf-2.20.0", "tf-2.21.0", "tf-2.21.0-onednn0"]
+    envs = pd.DataFrame(
+        {
+            "env": ["reference", *labels],
+            "role": ["truth", "env", "env", "env"],
+            "status": ["ok"] * 4,
+            "framework": ["reference", "tensorflow", "tensorflow", "tensorflow"],
+            "framework_version": ["", "2.20.0", "2.21.0", "2.21.0"],
+        }
+    )
+    rows = [_row("c", e, "reference") for e in labels]
+    rows += [
+        _row("c", "tf-2.20.0", "tf-2.21.0", rel_l2=1e-7),
+        _row("c", "tf-2.21.0", "tf-2.21.0-onednn0", rel_l2=1e-3),  # the switch moves it
+        _row("c", "tf-2.20.0", "tf-2.21.0-onednn0", rel_l2=1e-3),
+    ]
+    for row in rows[3:]:
+        row["limit_b"] = row["limit_a"]
+        row["dtype_b"] = "float32"
+    res = results.from_frames(pd.DataFrame(rows), envs, ".")
+    assert regress.bisect(res).empty, "oneDNN off is not a release after 2.21.0"
+    steps = regress.steps(res)
+    assert steps[["series", "previous", "release"]].values.tolist() == [
+        ["tf-{v}", "tf-2.20.0", "tf-2.21.0"]
+    ]

@@ -13,15 +13,17 @@ Rows or envs that the baseline does not have are new, not regressions: a committ
 (:mod:`wgan_parity.baseline`) keeps only the rows against the float64 truth, so a pair of two
 framework envs is checked through each side's row against the truth.
 
-**Bisection**: within each framework, releases are ordered by version; for every (case, tensor)
-the first release whose values differ from the previous release's by more than the pair's
-calibrated limit is where the value changed (``bisect.csv``).
+**Bisection**: within each framework and release series (:func:`series_of`: ``tf-{v}``, but
+``tf-{v}-onednn0`` apart), releases are ordered by version; for every (case, tensor) the first
+release whose values differ from the previous release's by more than the pair's calibrated limit
+is where the value changed (``bisect.csv``). ``steps.csv`` sums up each consecutive step.
 """
 
 from __future__ import annotations
 
 import math
-from typing import Dict, List
+import re
+from typing import Dict, List, Tuple
 
 import numpy as np
 import pandas as pd
@@ -87,11 +89,11 @@ def bisect(res: results.Results) -> pd.DataFrame:
     """Per (case, tensor, framework): the first release whose values changed beyond noise."""
     df = res.pairs
     rows = []
-    by_framework = _release_chains(res)
+    chains = _release_chains(res)
     index = {(r.case, r.tensor, r.env_a, r.env_b): r for r in df.itertuples(index=False)}
     cases = df[["case", "tensor"]].drop_duplicates().itertuples(index=False)
     for case, tensor in cases:
-        for framework, labels in by_framework.items():
+        for (framework, series), labels in chains.items():
             for older, newer in zip(labels, labels[1:]):
                 row = index.get((case, tensor, older, newer))
                 row = row if row is not None else index.get((case, tensor, newer, older))
@@ -105,6 +107,7 @@ def bisect(res: results.Results) -> pd.DataFrame:
                             "case": case,
                             "tensor": tensor,
                             "framework": framework,
+                            "series": series,
                             "first_changed_in": newer,
                             "previous": older,
                             "step_rel_l2": row.rel_l2,
@@ -116,6 +119,7 @@ def bisect(res: results.Results) -> pd.DataFrame:
         "case",
         "tensor",
         "framework",
+        "series",
         "first_changed_in",
         "previous",
         "step_rel_l2",
@@ -124,12 +128,25 @@ def bisect(res: results.Results) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=columns)
 
 
-def _release_chains(res: results.Results) -> Dict[str, List[str]]:
-    """Per framework, its env labels in version order (the truth left out)."""
-    chains: Dict[str, List[str]] = {}
-    for label in res.others:
+_VERSION_RE = re.compile(r"\d+(?:\.\d+)+")
+
+
+def series_of(label: str) -> str:
+    """The release series of an env label: its first version replaced by ``{v}``.
+
+    ``tf-2.20.0`` and ``tf-2.21.0`` are one series (``tf-{v}``); ``tf-2.21.0-onednn0`` (a switch),
+    ``torch-2.14.1-cuda`` (a device) or ``tf-2.21.0@5ff81f5a`` (another machine) each start their
+    own, so a variant is never taken for the next release.
+    """
+    return _VERSION_RE.sub("{v}", label, count=1)
+
+
+def _release_chains(res: results.Results) -> Dict[Tuple[str, str], List[str]]:
+    """Per (framework, series), its env labels in version order (the truth left out)."""
+    chains: Dict[Tuple[str, str], List[str]] = {}
+    for label in res.others:  # already in framework, then version order
         framework, _ = results._framework_of(label, res.envs)
-        chains.setdefault(framework, []).append(label)
+        chains.setdefault((framework, series_of(label)), []).append(label)
     return chains
 
 
@@ -142,7 +159,7 @@ def steps(res: results.Results) -> pd.DataFrame:
     """
     df = res.pairs
     rows = []
-    for framework, labels in _release_chains(res).items():
+    for (framework, series), labels in _release_chains(res).items():
         for older, newer in zip(labels, labels[1:]):
             pair = df[
                 ((df["env_a"] == older) & (df["env_b"] == newer))
@@ -156,6 +173,7 @@ def steps(res: results.Results) -> pd.DataFrame:
             rows.append(
                 {
                     "framework": framework,
+                    "series": series,
                     "previous": older,
                     "release": newer,
                     "tensors": int(compared.sum()),
@@ -165,7 +183,7 @@ def steps(res: results.Results) -> pd.DataFrame:
                     "where": "" if worst is None else f"{where[worst]}",
                 }
             )
-    columns = ["framework", "previous", "release", "tensors", "identical", "changed"]
+    columns = ["framework", "series", "previous", "release", "tensors", "identical", "changed"]
     return pd.DataFrame(rows, columns=[*columns, "max_step_over_limit", "where"])
 
 
