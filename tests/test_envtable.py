@@ -120,24 +120,13 @@ def test_gpu_envs_carry_their_dump_options_runner_and_cache_key(tmp_path: Path) 
 
 
 def test_dump_args_reach_the_dump_and_a_missing_gpu_fails_clearly(project: Path) -> None:
-    table = load_table(project / "matrix.toml")
     env = EnvSpec(
         id="cuda-here",
         framework="torch",
         pins=("torch==2.13.0",),
         dump_args=("--device", "cuda", "--cases", "conv2d.probe"),
     )
-    venv = project / "envs" / env.id
-    (venv / "bin").mkdir(parents=True)
-    (venv / "bin" / "python").write_text(f'#!/bin/sh\nexec "{sys.executable}" "$@"\n')
-    (venv / "bin" / "python").chmod(0o755)
-    environ = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
-    builder = Builder(project_root=ROOT, envs_dir=project / "envs", uv=None, environ=environ)
-    fake_compile(table, env, None, {})
-    builder.installed_digest = lambda _env: locks.digest(locks.lock_path(table, env))  # type: ignore[method-assign]
-    opts = RunOptions(dump_dir=project / "dumps", envs_dir=project / "envs", min_free_gb=0)
-    progress = Progress(1, stream=open(os.devnull, "w"), bar=False)  # noqa: SIM115
-    [result] = orchestrate.run_envs(table, [env], opts, builder, progress)
+    result = _run_in_this_python(project, env)
     import torch
 
     if torch.cuda.is_available():  # a GPU machine: the options worked, the dump ran on CUDA
@@ -410,24 +399,26 @@ def test_too_little_disk_fails_the_install_stage_clearly(project: Path) -> None:
     assert "--min-free-gb" in results[0].reason
 
 
-def test_a_real_dump_subprocess_that_fails_is_recorded(project: Path) -> None:
+def _run_in_this_python(project: Path, env: EnvSpec) -> EnvResult:
+    """Run ``env`` for real through the orchestrator, its 'venv' being this test's Python."""
     table = load_table(project / "matrix.toml")
-    env = EnvSpec(id="broken", framework="reference", backend="no_such_backend_module")
-    venv = project / "envs" / "broken"
+    venv = project / "envs" / env.id
     (venv / "bin").mkdir(parents=True)
     (venv / "bin" / "python").write_text(f'#!/bin/sh\nexec "{sys.executable}" "$@"\n')
     (venv / "bin" / "python").chmod(0o755)
-    builder = Builder(
-        project_root=ROOT,
-        envs_dir=project / "envs",
-        uv=None,
-        environ={k: v for k, v in os.environ.items() if k != "PYTHONPATH"},
-    )
+    environ = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    builder = Builder(project_root=ROOT, envs_dir=project / "envs", uv=None, environ=environ)
     fake_compile(table, env, None, {})
     builder.installed_digest = lambda _env: locks.digest(locks.lock_path(table, env))  # type: ignore[method-assign]
     opts = RunOptions(dump_dir=project / "dumps", envs_dir=project / "envs", min_free_gb=0)
     progress = Progress(1, stream=open(os.devnull, "w"), bar=False)  # noqa: SIM115
     [result] = orchestrate.run_envs(table, [env], opts, builder, progress)
+    return result
+
+
+def test_a_real_dump_subprocess_that_fails_is_recorded(project: Path) -> None:
+    env = EnvSpec(id="broken", framework="reference", backend="no_such_backend_module")
+    result = _run_in_this_python(project, env)
     assert (result.status, result.stage) in {("failed", "import"), ("failed", "dump")}
     assert "no_such_backend_module" in result.reason
     assert "no_such_backend_module" in (project / "dumps" / "broken.log").read_text()
