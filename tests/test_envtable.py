@@ -320,6 +320,17 @@ def test_warm_run_reuses_every_dump(project: Path) -> None:
     assert not list((project / "dumps").glob("*.status.json"))
 
 
+def test_a_killed_dumps_temporary_is_removed_by_the_next_run(project: Path) -> None:
+    dumps = project / "dumps"
+    dumps.mkdir()
+    left = dumps / "tf-a.npz.tmp-8763"  # what a SIGKILLed `wgan-parity dump` leaves behind
+    left.write_bytes(b"half a zip")
+    other = dumps / "torch-a.npz.tmp-1"
+    run(project, FakeBuilder(project, fail={"torch-a": "install"}))
+    assert not left.exists()
+    assert not other.exists()  # removed before torch-a's (failed) attempt too
+
+
 def test_changing_one_pin_reruns_only_that_env(project: Path) -> None:
     builder = FakeBuilder(project)
     run(project, builder)

@@ -12,6 +12,7 @@ configuration error; 3 = the aggregator crashed.
 
 from __future__ import annotations
 
+import glob
 import json
 import os
 import time
@@ -170,7 +171,8 @@ def run_env(
             return _finish(opts, EnvResult(env.id, "cached", "dump", reason, 0.0))
         ran = True
         log.write_text(f"# {env.id}: {pipbridge.describe(builder.bridged)}\n", encoding="utf-8")
-        for stale in (npz, key_file):
+        # an older dump must not stand for this one, nor a killed dump's temporary fill the disk
+        for stale in (npz, key_file, *opts.dump_dir.glob(f"{glob.escape(npz.name)}.tmp-*")):
             stale.unlink(missing_ok=True)
         ensure_venv(env, lock_file, builder, opts, log, progress)
         progress.stage("importing")
