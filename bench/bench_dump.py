@@ -21,6 +21,7 @@ import tempfile
 import time
 from pathlib import Path
 
+from wgan_parity.cli import argv
 from wgan_parity.dumpfile import DumpReader
 
 IMPORTS = {
@@ -45,17 +46,7 @@ def bench(backend: str, cases: list, out_dir: Path) -> None:
     out = out_dir / f"{backend}.npz"
     before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
     start = time.perf_counter()
-    cmd = [
-        sys.executable,
-        "-m",
-        "wgan_parity",
-        "dump",
-        "--backend",
-        backend,
-        "--out",
-        str(out),
-        "--quiet",
-    ]
+    cmd = argv("dump", "--backend", backend, "--out", out, "--quiet")
     subprocess.run(cmd + (["--cases", *cases] if cases else []), check=False, capture_output=True)
     wall = time.perf_counter() - start
     peak_mb = max(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss, before) / 1024

@@ -9,12 +9,12 @@ from __future__ import annotations
 
 import os
 import subprocess
-import sys
 from pathlib import Path
 from typing import Dict
 
 import pytest
 
+from wgan_parity.cli import argv
 from wgan_parity.dumpfile import DumpReader
 
 BACKENDS = ("reference", "tensorflow", "torch")
@@ -24,17 +24,7 @@ def run_dump(backend: str, out: Path, *extra: str) -> subprocess.Popen:
     """Start ``wgan-parity dump`` for ``backend`` in a subprocess."""
     log = open(out.with_suffix(".log"), "w")  # noqa: SIM115 - closed by the OS when the child ends
     return subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "wgan_parity",
-            "dump",
-            "--backend",
-            backend,
-            "--out",
-            str(out),
-            *extra,
-        ],
+        argv("dump", "--backend", backend, "--out", out, *extra),
         stdout=log,
         stderr=subprocess.STDOUT,
     )

@@ -10,14 +10,13 @@ from __future__ import annotations
 
 import os
 import subprocess
-import sys
 import textwrap
 from pathlib import Path
 
 import pandas as pd
 import pytest
 
-from wgan_parity.cli import main
+from wgan_parity.cli import argv, main
 
 pytestmark = pytest.mark.frameworks
 CLEAN = {"ok", "degenerate"}
@@ -80,21 +79,11 @@ def test_scale_only_bug_is_diverged_and_blamed(catalog_dumps, tmp_path):
         **os.environ,
         "PYTHONPATH": os.pathsep.join([str(tmp_path), os.environ.get("PYTHONPATH", "")]),
     }
-    cmd = [
-        sys.executable,
-        "-m",
-        "wgan_parity",
+    cmd = argv(
         "dump",
-        "--backend",
-        "scaled_conv_port",
-        "--out",
-        str(dump),
-        "--env-id",
-        "scaled-port",
-        "--cases",
-        "conv2d.seed",
-        "--quiet",
-    ]
+        *("--backend", "scaled_conv_port", "--out", dump, "--env-id", "scaled-port"),
+        *("--cases", "conv2d.seed", "--quiet"),
+    )
     done = subprocess.run(cmd, env=env, capture_output=True, text=True, check=False)
     assert done.returncode == 0, done.stderr[-3000:]
     out = tmp_path / "out"

@@ -22,7 +22,7 @@ import pandas as pd
 import pytest
 
 from _workflow import run_step
-from wgan_parity.cli import main
+from wgan_parity.cli import argv, main
 from wgan_parity.dumpfile import DumpReader, write_dump
 
 PLATFORM_B = {
@@ -56,21 +56,11 @@ def machines(tmp_path_factory: pytest.TempPathFactory) -> Path:
     for machine, dumps in DUMPS.items():
         for backend, env_id in dumps:
             out = base / f"machine-{machine}" / "dumps" / f"{env_id}.npz"
-            cmd = [
-                sys.executable,
-                "-m",
-                "wgan_parity",
+            cmd = argv(
                 "dump",
-                "--backend",
-                backend,
-                "--env-id",
-                env_id,
-                "--cases",
-                "*.probe",
-                "--out",
-                str(out),
-                "--quiet",
-            ]
+                *("--backend", backend, "--env-id", env_id, "--out", out, "--quiet"),
+                *("--cases", "*.probe"),
+            )
             procs.append((out, subprocess.Popen(cmd, stderr=subprocess.PIPE, text=True)))
     for out, proc in procs:
         _, err = proc.communicate(timeout=600)

@@ -17,7 +17,6 @@ from __future__ import annotations
 import math
 import os
 import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -25,7 +24,7 @@ import pandas as pd
 import pytest
 
 from wgan_parity import metrics
-from wgan_parity.cli import main
+from wgan_parity.cli import argv, main
 from wgan_parity.npzstream import DumpFile
 
 pytestmark = pytest.mark.frameworks
@@ -50,19 +49,16 @@ def seed_run(tmp_path_factory):
     for backend in BACKENDS:
         log = open(folder / f"{backend}.log", "w")  # noqa: SIM115 - closed with the process
         procs[backend] = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "wgan_parity",
+            argv(
                 "dump",
                 "--backend",
                 backend,
                 "--out",
-                str(folder / f"{backend}.npz"),
+                folder / f"{backend}.npz",
+                "--quiet",
                 "--cases",
                 *CASES,
-                "--quiet",
-            ],
+            ),
             stdout=log,
             stderr=subprocess.STDOUT,
             env=env,

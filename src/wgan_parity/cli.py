@@ -9,7 +9,8 @@ from __future__ import annotations
 import argparse
 import importlib
 import sys
-from typing import Optional, Sequence
+from pathlib import Path
+from typing import List, Optional, Sequence, Union
 
 from wgan_parity import __version__
 
@@ -25,6 +26,13 @@ COMMANDS = {
     ),
     "matrix": ("wgan_parity.commands.matrix", "list the envs of a set (--json: CI matrix)"),
 }
+
+
+def argv(
+    command: str, *args: Union[str, Path], python: Union[str, Path] = sys.executable
+) -> List[str]:
+    """``python -m wgan_parity COMMAND ARGS...``: how the runner, tests and benches start one."""
+    return [str(python), "-m", "wgan_parity", command, *map(str, args)]
 
 
 def build_parser(command: Optional[str] = None) -> argparse.ArgumentParser:

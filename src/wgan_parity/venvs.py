@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Dict, List, Optional, Sequence
 
+from wgan_parity import cli
 from wgan_parity.envtable import EnvSpec
 
 MARKER = ".wgan-parity-env.json"
@@ -146,20 +147,12 @@ class Builder:
         Exit 1 means some cases failed but the dump was written (the aggregator reports those
         cases); exit 4 means the backend could not be loaded (the 'import' stage).
         """
-        cmd = [
-            str(self.python(env)),
-            "-m",
-            "wgan_parity",
+        cmd = cli.argv(
             "dump",
-            "--backend",
-            env.dump_backend,
-            "--out",
-            str(out),
-            "--env-id",
-            env.id,
-            "--quiet",
+            *("--backend", env.dump_backend, "--out", out, "--env-id", env.id, "--quiet"),
             *env.dump_args,
-        ]
+            python=self.python(env),
+        )
         try:
             out_text = self._run("dump", cmd, log, timeout_s, ok_codes=(0, 1))
         except StageFailed as exc:
