@@ -19,7 +19,7 @@ from typing import Any, Dict, List, Union
 
 import pandas as pd
 
-from wgan_parity import __version__, atomic, results
+from wgan_parity import __version__, atomic, results, tables
 
 PAIRS = "pairs.csv.gz"
 META = "baseline.json"
@@ -46,8 +46,7 @@ def pairs_file(folder: Path) -> Path:
 def load(folder: Union[str, Path]) -> pd.DataFrame:
     """The baseline's normalized pairs (from ``pairs.csv.gz`` or a plain ``pairs.csv``)."""
     path = pairs_file(Path(folder))
-    frame = pd.read_csv(path, dtype=str, keep_default_na=False)
-    return results.normalize(frame)
+    return results.normalize(tables.read_csv(path))
 
 
 def truth_rows(raw: pd.DataFrame, truth: str, folder: Path) -> pd.DataFrame:
@@ -74,9 +73,9 @@ def write(results_dir: Union[str, Path], out: Union[str, Path]) -> List[Path]:
             f"{source}: expected an aggregate's results folder with pairs.csv, found none; run "
             "`nox -s compare -- --set releases` (or `wgan-parity aggregate --out`) first"
         )
-    res = results.load(source)
-    raw = pd.read_csv(source / "pairs.csv", dtype=str, keep_default_na=False)
-    rows = truth_rows(raw, res.truth, source)  # as text: values keep their written digits
+    raw = tables.read_csv(source / "pairs.csv")  # read once, as text: values keep their digits
+    res = results.from_frames(raw, results.read_envs(source), source)
+    rows = truth_rows(raw, res.truth, source)
     out.mkdir(parents=True, exist_ok=True)
     written = [atomic.write_bytes(out / PAIRS, _gzip_csv(rows))]
     written += [

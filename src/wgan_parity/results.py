@@ -126,20 +126,21 @@ def pairs_path(folder: Union[str, Path]) -> Optional[Path]:
     return next((Path(folder) / n for n in PAIRS_FILES if (Path(folder) / n).is_file()), None)
 
 
+def read_envs(folder: Union[str, Path]) -> pd.DataFrame:
+    """``folder``'s ``envs.csv`` as text, or an empty frame with its key columns when none."""
+    path = Path(folder) / "envs.csv"
+    if path.exists():
+        return tables.read_csv(path)
+    return pd.DataFrame(columns=["env", "role", "status", "framework", "framework_version"])
+
+
 def load(folder: Union[str, Path]) -> Results:
     """Read ``pairs.csv`` (or ``pairs.csv.gz``; required) and ``envs.csv`` (optional)."""
     folder = Path(folder)
     path = pairs_path(folder)
     if path is None:
         raise FileNotFoundError(f"{folder}: no pairs.csv or pairs.csv.gz")
-    pairs = pd.read_csv(path, dtype=str, keep_default_na=False)
-    envs_path = folder / "envs.csv"
-    envs = (
-        pd.read_csv(envs_path, dtype=str, keep_default_na=False)
-        if envs_path.exists()
-        else (pd.DataFrame(columns=["env", "role", "status", "framework", "framework_version"]))
-    )
-    return from_frames(pairs, envs, folder)
+    return from_frames(tables.read_csv(path), read_envs(folder), folder)
 
 
 def calibrated(df: pd.DataFrame) -> pd.Series:

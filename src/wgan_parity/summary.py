@@ -17,7 +17,7 @@ from typing import Dict, Iterable, List, Optional, Sequence
 
 import pandas as pd
 
-from wgan_parity import atomic, localize, verdict
+from wgan_parity import atomic, localize, tables, verdict
 from wgan_parity import baseline as baselines
 from wgan_parity.results import Results, calibrated
 from wgan_parity.thresholds import Thresholds
@@ -247,7 +247,7 @@ def _regressions(folder: Path) -> List[str]:
     out = []
     check = baselines.read_check(folder)
     for path in sorted(folder.glob("regressions*.csv")):
-        df = pd.read_csv(path, dtype=str, keep_default_na=False)
+        df = tables.read_csv(path)
         out += [f"## Regressions against the baseline ([{path.name}]({path.name}))", ""]
         if check:
             out += [
@@ -271,7 +271,7 @@ def _releases(folder: Path) -> List[str]:
     steps_path, bisect_path = folder / "steps.csv", folder / "bisect.csv"
     if not steps_path.is_file():
         return []
-    steps = pd.read_csv(steps_path, dtype=str, keep_default_na=False)
+    steps = tables.read_csv(steps_path)
     if steps.empty:
         return []
     out = [
@@ -295,11 +295,7 @@ def _releases(folder: Path) -> List[str]:
         for r in steps.itertuples(index=False)
     ]
     out += [*_table(header, rows), ""]
-    bisect = (
-        pd.read_csv(bisect_path, dtype=str, keep_default_na=False)
-        if bisect_path.is_file()
-        else pd.DataFrame()
-    )
+    bisect = tables.read_csv(bisect_path) if bisect_path.is_file() else pd.DataFrame()
     if bisect.empty:
         out += ["No release changed any tensor beyond its calibrated limit.", ""]
     else:

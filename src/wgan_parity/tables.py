@@ -154,6 +154,11 @@ def write_csv(df: pd.DataFrame, path: Path) -> Path:
     )
 
 
+def read_csv(path: Path) -> pd.DataFrame:
+    """A CSV as written here, every cell as text ("" for empty): callers type what they need."""
+    return pd.read_csv(path, dtype=str, keep_default_na=False)
+
+
 def write_pairs(table: PairTable, path: Path) -> Path:
     """``pairs.csv``: the tidy table, one row per (case, tensor, env_a, env_b)."""
     return write_csv(table.frame, path)

@@ -51,20 +51,13 @@ def render(
     ``pairs`` is the aggregate's in-memory table (else ``pairs.csv`` is read); ``rejudge`` applies
     ``th`` to the measured columns first.
     """
-    import pandas as pd
 
     from wgan_parity import heatmap, results, summary
 
     if pairs is None:
         res = results.load(folder)
     else:
-        envs_path = folder / "envs.csv"
-        envs = (
-            pd.read_csv(envs_path, dtype=str, keep_default_na=False)
-            if envs_path.exists()
-            else pd.DataFrame(columns=["env", "role", "status"])
-        )
-        res = results.from_frames(pairs, envs, folder)
+        res = results.from_frames(pairs, results.read_envs(folder), folder)
     if rejudge and th is not None:
         results.rejudge(res, th)
     pictures = heatmap.write(res, folder)
