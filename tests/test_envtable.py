@@ -491,6 +491,15 @@ def test_dump_key_covers_dump_code_only(tmp_path: Path) -> None:
     assert cachekey.dump_source_hash(package) != before
 
 
+def test_dump_key_refuses_a_relative_import(tmp_path: Path) -> None:
+    package = tmp_path / "wgan_parity"
+    package.mkdir()
+    (package / "cli.py").write_text("from . import catalog\n")
+    (package / "catalog.py").write_text("CASES = 1\n")
+    with pytest.raises(ValueError, match=r"cli\.py: relative import"):
+        cachekey.dump_source_files(package)
+
+
 def test_dump_key_closure_holds_every_module_a_dump_loads(tmp_path: Path) -> None:
     script = (
         "import sys\n"

@@ -35,12 +35,17 @@ def source_hash(package_dir: Path) -> str:
 
 
 def _imported_modules(path: Path) -> Set[str]:
-    """Dotted names of the ``wgan_parity`` modules (and parent packages) ``path`` imports."""
+    """Dotted names of the ``wgan_parity`` modules (and parent packages) ``path`` imports.
+
+    Relative imports are refused (:class:`ValueError`) so the closure cannot miss one.
+    """
     names: Set[str] = set()
     for node in ast.walk(ast.parse(path.read_text(), filename=str(path))):
+        if isinstance(node, ast.ImportFrom) and node.level:
+            raise ValueError(f"{path}: relative import; the dump cache key needs absolute ones")
         if isinstance(node, ast.Import):
             names.update(alias.name for alias in node.names)
-        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+        elif isinstance(node, ast.ImportFrom) and node.module:
             names.add(node.module)
             names.update(f"{node.module}.{alias.name}" for alias in node.names)
     found: Set[str] = set()
@@ -54,19 +59,15 @@ def _imported_modules(path: Path) -> Set[str]:
 def _module_file(package_dir: Path, dotted: str) -> Optional[Path]:
     """The file of ``wgan_parity.a.b`` (module or package), or None for a non-module name."""
     base = package_dir.joinpath(*dotted.split(".")[1:])
-    candidates = [base / "__init__.py"] if base == package_dir else []
-    candidates += [base.with_suffix(".py"), base / "__init__.py"] if base != package_dir else []
-    for candidate in candidates:
-        if candidate.is_file():
-            return candidate
-    return None
+    if base == package_dir:
+        candidates = [base / "__init__.py"]
+    else:
+        candidates = [base.with_suffix(".py"), base / "__init__.py"]
+    return next((c for c in candidates if c.is_file()), None)
 
 
 def dump_source_files(package_dir: Path) -> List[Path]:
-    """Every package file a dump can execute: the import closure of the dump roots, sorted.
-
-    Relative imports are refused (:class:`ValueError`) so the closure cannot miss one.
-    """
+    """Every package file a dump can execute: the import closure of the dump roots, sorted."""
     pending = [package_dir / r for r in DUMP_ROOTS if (package_dir / r).is_file()]
     for folder in DUMP_ROOT_DIRS:
         pending += sorted((package_dir / folder).glob("*.py"))
@@ -76,9 +77,6 @@ def dump_source_files(package_dir: Path) -> List[Path]:
         if path in seen:
             continue
         seen.add(path)
-        tree = ast.parse(path.read_text(), filename=str(path))
-        if any(isinstance(n, ast.ImportFrom) and n.level for n in ast.walk(tree)):
-            raise ValueError(f"{path}: relative import; the dump cache key needs absolute ones")
         for dotted in _imported_modules(path):
             module = _module_file(package_dir, dotted)
             if module is not None and module not in seen:
