@@ -54,16 +54,25 @@ def env_b() -> dict:
     return t
 
 
+def write_truth(path: Path, keys=None) -> dict:
+    """The float64 reference dump (with its float32 noise) of ``keys`` (all of TRUTH)."""
+    truth = {k: TRUTH[k] for k in (keys or TRUTH)}
+    noise = {k: NOISE[k] for k in truth}
+    synthetic.write(path, "reference", truth, framework="reference", dtype="float64", noise=noise)
+    return truth
+
+
+def write_clean_set(folder: Path) -> dict:
+    """Reference + env-a + env-b, both exactly the truth rounded to float32; returns the truth."""
+    truth = write_truth(folder / "r.npz", ["blk.case/out", "blk.case/shape"])
+    synthetic.write(folder / "a.npz", "env-a", {k: _f32(v) for k, v in truth.items()})
+    synthetic.write(folder / "b.npz", "env-b", {k: _f32(v) for k, v in truth.items()})
+    return truth
+
+
 def write_set(folder: Path, **overrides) -> Path:
     folder.mkdir(parents=True, exist_ok=True)
-    synthetic.write(
-        folder / "reference.npz",
-        "reference",
-        TRUTH,
-        framework="reference",
-        dtype="float64",
-        noise=NOISE,
-    )
+    write_truth(folder / "reference.npz")
     synthetic.write(folder / "a.npz", "env-a", env_a(), **overrides)
     synthetic.write(
         folder / "b.npz", "env-b", env_b(), case_errors={"blk.fail": "RuntimeError: boom"}
@@ -71,25 +80,14 @@ def write_set(folder: Path, **overrides) -> Path:
     return folder
 
 
+SCENARIO_OPTIONS = ["--quiet", "--matrix", "status", "rel_l2", "--seed-report", "env-a", "env-b"]
+
+
 @pytest.fixture(scope="module")
 def scenario(tmp_path_factory) -> tuple:
     folder = write_set(tmp_path_factory.mktemp("dumps"))
     out = folder / "out"
-    code = main(
-        [
-            "aggregate",
-            str(folder),
-            "--out",
-            str(out),
-            "--quiet",
-            "--matrix",
-            "status",
-            "rel_l2",
-            "--seed-report",
-            "env-a",
-            "env-b",
-        ]
-    )
+    code = main(["aggregate", str(folder), "--out", str(out), *SCENARIO_OPTIONS])
     return code, out, read(out / "pairs.csv")
 
 
@@ -221,21 +219,7 @@ def test_same_dumps_in_two_folders_give_identical_files(tmp_path, scenario):
     files = [
         str(folder / n) for n in ("reference.npz", "b.npz", "a.npz")
     ]  # other order, files not a dir
-    main(
-        [
-            "aggregate",
-            *files,
-            "--out",
-            str(out),
-            "--quiet",
-            "--matrix",
-            "status",
-            "rel_l2",
-            "--seed-report",
-            "env-a",
-            "env-b",
-        ]
-    )
+    main(["aggregate", *files, "--out", str(out), *SCENARIO_OPTIONS])
     for name in (
         "pairs.csv",
         "matrix_cosine.csv",
@@ -330,18 +314,7 @@ def test_failed_env_record_appears_in_envs(tmp_path):
 
 def test_clean_set_exits_zero_and_divergence_alone_exits_one(tmp_path):
     folder = tmp_path / "d"
-    keys = ["blk.case/out", "blk.case/shape"]
-    truth = {k: TRUTH[k] for k in keys}
-    synthetic.write(
-        folder / "r.npz",
-        "reference",
-        truth,
-        framework="reference",
-        dtype="float64",
-        noise={k: NOISE[k] for k in keys},
-    )
-    synthetic.write(folder / "a.npz", "env-a", {k: _f32(v) for k, v in truth.items()})
-    synthetic.write(folder / "b.npz", "env-b", {k: _f32(v) for k, v in truth.items()})
+    truth = write_clean_set(folder)
     assert main(["aggregate", str(folder), "--out", str(tmp_path / "o1"), "--quiet"]) == 0
     synthetic.write(folder / "b.npz", "env-b", {k: _f32(v * 1.001) for k, v in truth.items()})
     assert main(["aggregate", str(folder), "--out", str(tmp_path / "o2"), "--quiet"]) == 1
@@ -349,14 +322,7 @@ def test_clean_set_exits_zero_and_divergence_alone_exits_one(tmp_path):
 
 def test_baseline_round_trip_catches_a_regressed_env(tmp_path, capsys):
     folder = tmp_path / "d"
-    keys = ["blk.case/out", "blk.case/shape"]
-    truth = {k: TRUTH[k] for k in keys}
-    noise = {k: NOISE[k] for k in keys}
-    synthetic.write(
-        folder / "r.npz", "reference", truth, framework="reference", dtype="float64", noise=noise
-    )
-    synthetic.write(folder / "a.npz", "env-a", {k: _f32(v) for k, v in truth.items()})
-    synthetic.write(folder / "b.npz", "env-b", {k: _f32(v) for k, v in truth.items()})
+    truth = write_clean_set(folder)
     assert main(["aggregate", str(folder), "--out", str(tmp_path / "o1"), "--quiet"]) == 0
     assert main(["baseline", str(tmp_path / "o1"), "--out", str(tmp_path / "base")]) == 0
     base = ["--baseline", str(tmp_path / "base"), "--quiet"]
@@ -483,15 +449,7 @@ def test_status_record_of_a_successful_env_is_ignored(tmp_path):
 
 def test_two_envs_off_the_truth_the_same_way_agree_as_a_pair(tmp_path):
     folder = tmp_path / "d"
-    truth = {"blk.case/out": TRUTH["blk.case/out"]}
-    synthetic.write(
-        folder / "r.npz",
-        "reference",
-        truth,
-        framework="reference",
-        dtype="float64",
-        noise={"blk.case/out": NOISE["blk.case/out"]},
-    )
+    write_truth(folder / "r.npz", ["blk.case/out"])
     shared = _f32(TRUTH["blk.case/out"] * (1 + 1e-3))
     synthetic.write(folder / "a.npz", "tf-2.12", {"blk.case/out": shared})
     synthetic.write(folder / "b.npz", "tf-2.21", {"blk.case/out": shared.copy()})
