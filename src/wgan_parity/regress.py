@@ -151,7 +151,7 @@ def _release_chains(res: results.Results) -> Dict[Tuple[str, str], List[str]]:
 
 
 def steps(res: results.Results) -> pd.DataFrame:
-    """One row per consecutive release pair of a framework: how much of the catalog moved.
+    """One row per consecutive release pair of a series: how much of the catalog moved.
 
     ``identical``: tensors whose values are bit-identical (rel_l2 == 0); ``changed``: the rest
     of the compared ones; ``max_step_over_limit``: the largest rel_l2 between the two releases in
@@ -168,7 +168,6 @@ def steps(res: results.Results) -> pd.DataFrame:
             judged = pair[pair["status"].isin(("ok", "diverged"))]
             ratio = judged["rel_l2"] / np.fmin(judged["limit_a"], judged["limit_b"])
             worst = ratio.idxmax() if (ratio > 0).any() else None  # no "where" for no change
-            where = judged["case"] + "/" + judged["tensor"]
             compared = pair["rel_l2"].notna()
             rows.append(
                 {
@@ -180,7 +179,9 @@ def steps(res: results.Results) -> pd.DataFrame:
                     "identical": int((pair["rel_l2"] == 0).sum()),
                     "changed": int((pair["rel_l2"] > 0).sum()),
                     "max_step_over_limit": float(ratio.max()) if len(ratio) else math.nan,
-                    "where": "" if worst is None else f"{where[worst]}",
+                    "where": ""
+                    if worst is None
+                    else f"{judged.at[worst, 'case']}/{judged.at[worst, 'tensor']}",
                 }
             )
     columns = ["framework", "series", "previous", "release", "tensors", "identical", "changed"]

@@ -198,8 +198,8 @@ def run(args: argparse.Namespace) -> int:
 def _regressions(
     baseline: Optional[Path], out: Path, th: Any, written: List[Path], say: Any
 ) -> int:
-    """Write bisect.csv (and regressions.csv + baseline_check.json against ``baseline``); return
-    the number of regressions, or -1 when ``baseline`` is not a baseline folder."""
+    """Write bisect.csv, steps.csv (and regressions.csv + baseline_check.json against ``baseline``);
+    return the number of regressions, or -1 when ``baseline`` is not a baseline folder."""
     from wgan_parity import baseline as baselines
     from wgan_parity import regress, results, tables
 
