@@ -16,10 +16,12 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from wgan_parity import isa
 from wgan_parity.cli import argv, main
 
 pytestmark = pytest.mark.frameworks
 CLEAN = {"ok", "degenerate"}
+REAL_OUT: list = []  # the folder of the `real` aggregate
 
 
 def _pairs(out: Path) -> pd.DataFrame:
@@ -37,6 +39,7 @@ def real(catalog_dumps, tmp_path_factory) -> tuple:
     out = tmp_path_factory.mktemp("aggregate-real")
     files = [str(reader.path) for reader in catalog_dumps.values()]
     main(["aggregate", *files, "--out", str(out), "--quiet"])
+    REAL_OUT.append(out)
     return _pairs(out), _labels(out)
 
 
@@ -102,3 +105,11 @@ def test_scale_only_bug_is_diverged_and_blamed(catalog_dumps, tmp_path):
     versus = out_rows[out_rows.env_a.isin(pair) & out_rows.env_b.isin(pair)].iloc[0]
     assert (versus.status, versus.blame) == ("diverged", "scaled-port")
     assert code & 1
+
+
+def test_envs_csv_names_the_kernel_isa_of_every_dump(real):
+    envs = pd.read_csv(REAL_OUT[0] / "envs.csv", keep_default_na=False, dtype=str)
+    assert len(envs) == 3
+    for env in envs.itertuples():
+        assert env.isa == isa.kernel_isa(env.framework), env.env  # the ISA its kernels ran with
+        assert env.cpu_isa == isa.cpu_class(isa.cpu_flags())

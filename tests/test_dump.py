@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from wgan_parity import SCHEMA_VERSION
+from wgan_parity import SCHEMA_VERSION, isa
 from wgan_parity.catalog import select
 from wgan_parity.dump import write_catalog_dump
 from wgan_parity.dumpfile import (
@@ -146,7 +146,10 @@ def test_framework_dumps_record_versions_and_flags(catalog_dumps) -> None:
     assert tf_meta["framework_version"].startswith("2.")
     assert torch_meta["framework"] == "torch"
     assert torch_meta["framework_version"].startswith("2.")
+    assert torch_meta["flags"]["cpu_capability"] in ("AVX512", "AVX2", "DEFAULT", "ZVECTOR", "VSX")
     for meta in (tf_meta, torch_meta, catalog_dumps["reference"].meta):
+        assert meta["platform"]["isa"] == isa.kernel_isa(meta["framework"]), meta["env_id"]
+        assert meta["platform"]["cpu_isa"] == isa.cpu_class(isa.cpu_flags())
         assert meta["catalog_hash"] == catalog_dumps["reference"].meta["catalog_hash"]
         assert all(rec["status"] == "ok" for rec in meta["cases"].values()), meta["env_id"]
         assert all(rec["peak_rss_mb"] > 0 and rec["wall_s"] >= 0 for rec in meta["cases"].values())

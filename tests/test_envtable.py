@@ -393,7 +393,7 @@ def test_a_failing_env_is_recorded_and_the_rest_completes(project: Path, stage: 
     assert [r.status for r in results] == ["ok", "failed", "ok"]
     status = json.loads((project / "dumps" / "tf-a.status.json").read_text())
     assert set(status) == {"env_id", "status", "stage", "reason", "duration_s", "platform"}
-    assert status["platform"] == hostinfo.platform_info([])  # merged records stay apart
+    assert status["platform"] == hostinfo.platform_info([], "tensorflow")  # records stay apart
     assert (status["env_id"], status["status"], status["stage"]) == ("tf-a", "failed", stage)
     assert "broke on purpose" in status["reason"]
     assert not (project / "dumps" / "tf-a.npz").exists()

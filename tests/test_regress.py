@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from pathlib import Path
 
@@ -113,7 +114,9 @@ def test_baseline_keeps_rows_against_the_truth_reproducibly(tmp_path: Path) -> N
     ]
     original = pd.read_csv(source / "pairs.csv", dtype=str, keep_default_na=False)
     again = pd.read_csv(tmp_path / "base" / "pairs.csv.gz", dtype=str, keep_default_na=False)
-    assert again.equals(original.iloc[:2].reset_index(drop=True))  # digits kept as written
+    assert list(again["isa"]) == ["", ""]  # envs.csv records no ISA: unrecorded
+    expected = original.iloc[:2].reset_index(drop=True)
+    assert again.drop(columns="isa").equals(expected)  # digits kept as written
     first = (tmp_path / "base" / "pairs.csv.gz").read_bytes()
     baseline.write(source, tmp_path / "base")
     assert (tmp_path / "base" / "pairs.csv.gz").read_bytes() == first  # gzip mtime fixed
@@ -125,7 +128,8 @@ def test_cross_pairs_are_counted_as_not_in_the_baseline(tmp_path: Path) -> None:
     source = _results_folder(tmp_path / "results")
     baseline.write(source, tmp_path / "base")
     now = results.load(source).pairs
-    assert regress.coverage(now, baseline.load(tmp_path / "base")) == {"checked": 2, "new": 1}
+    found = regress.coverage(now, baseline.load(tmp_path / "base"), "reference")
+    assert found == {"checked": 2, "other_isa": 0, "new": 1, "other_isa_envs": []}
 
 
 def test_baseline_needs_a_reference(tmp_path: Path) -> None:
@@ -202,3 +206,74 @@ def test_a_variant_of_a_release_is_its_own_series_not_the_next_release() -> None
     assert steps[["series", "previous", "release"]].values.tolist() == [
         ["tf-{v}", "tf-2.20.0", "tf-2.21.0"]
     ]
+
+
+def _isa_rows(isa: str, err: float) -> pd.DataFrame:
+    frame = _frame([_row("c", "torch-2.13.0", "reference", err_a=err, limit=1e-6)])
+    return frame.assign(isa=isa)
+
+
+def test_a_baseline_row_of_another_isa_is_never_applied() -> None:
+    base = _isa_rows("avx512", 1e-5)
+    grew = _isa_rows("avx2", 1e-3)  # 100x, but on other kernels: not like for like
+    assert regress.regressions(grew, base, TH).empty
+    counts = regress.coverage(grew, base, "reference")
+    assert (counts["checked"], counts["other_isa"], counts["new"]) == (0, 1, 0)
+    assert counts["other_isa_envs"] == ["torch-2.13.0 (avx2; baseline: avx512)"]
+    same = _isa_rows("avx512", 1e-3)
+    assert len(regress.regressions(same, base, TH)) == 1  # like for like: a regression
+    both = pd.concat([base, _isa_rows("avx2", 1e-3)], ignore_index=True)
+    assert regress.regressions(grew, both, TH).empty  # the AVX2 row of the baseline applies
+    assert regress.coverage(grew, both, "reference")["checked"] == 1
+
+
+def test_unrecorded_isa_matches_nothing_recorded() -> None:
+    legacy = _frame([_row("c", "torch-2.13.0", "reference", err_a=1e-5)])  # no isa column
+    assert regress.regressions(_isa_rows("avx2", 1e-3), legacy, TH).empty
+    assert regress.coverage(_isa_rows("avx2", 1e-3), legacy, "reference")["other_isa"] == 1
+
+
+def test_a_rule_can_lift_the_growth_rule_for_a_rounding_lottery() -> None:
+    rules = (thresholds.Rule(reason="ties", case="c", regression_growth=math.inf),)
+    lifted = dataclasses.replace(TH, rules=rules)
+    base, grew = _isa_rows("avx2", 1e-5), _isa_rows("avx2", 1e-3)
+    assert len(regress.regressions(grew, base, TH)) == 1
+    assert regress.regressions(grew, base, lifted).empty
+
+
+def test_the_seed_tie_rule_is_out_of_the_growth_rule() -> None:
+    side = TH.side("gradient_penalty.seed", "grad/input.w", "torch-2.13.0")
+    assert side.regression_growth == math.inf
+    assert (
+        TH.side("gradient_penalty.random", "grad/input.w", "torch-2.13.0").regression_growth is None
+    )
+
+
+def _isa_results(folder: Path, isa: str, err: float) -> Path:
+    folder.mkdir()
+    tables.write_csv(
+        pd.DataFrame([_row("c", "torch-2.13.0", "reference", err_a=err)]), folder / "pairs.csv"
+    )
+    envs = pd.DataFrame(
+        {
+            "env": ["reference", "torch-2.13.0"],
+            "role": ["truth", "env"],
+            "status": ["ok", "ok"],
+            "isa": ["avx2", isa],
+        }
+    )
+    tables.write_csv(envs, folder / "envs.csv")
+    return folder
+
+
+def test_baseline_add_keeps_one_row_set_per_isa(tmp_path: Path) -> None:
+    baseline.write(_isa_results(tmp_path / "wide", "avx512", 1e-7), tmp_path / "base")
+    baseline.write(_isa_results(tmp_path / "narrow", "avx2", 2e-7), tmp_path / "base", add=True)
+    kept = baseline.load(tmp_path / "base")
+    assert sorted(zip(kept["isa"], kept["err_a"])) == [("avx2", 2e-7), ("avx512", 1e-7)]
+    assert baseline.read_meta(tmp_path / "base")["isas"] == ["avx2", "avx512"]
+    envs = tables.read_csv(tmp_path / "base" / "envs.csv")
+    assert sorted(envs.loc[envs["env"] == "torch-2.13.0", "isa"]) == ["avx2", "avx512"]
+    baseline.write(_isa_results(tmp_path / "again", "avx2", 3e-7), tmp_path / "base", add=True)
+    kept = baseline.load(tmp_path / "base")  # the same env and ISA again: replaced, not doubled
+    assert sorted(zip(kept["isa"], kept["err_a"])) == [("avx2", 3e-7), ("avx512", 1e-7)]

@@ -7,6 +7,11 @@ errors (the calibrated verdict compares each side with the truth), so the baseli
 rows against the truth (25 x 606 for ``releases``), gzip-compressed with a fixed timestamp so the
 same results give the same bytes. ``envs.csv`` and ``bisect.csv`` come along, and
 ``baseline.json`` says where it came from.
+
+Each row carries ``isa``: the kernel instruction-set class of its framework env
+(:mod:`wgan_parity.isa`), since float32 results follow it. ``--add`` merges another machine
+class's results into an existing baseline: rows of the same env and ISA are replaced, the others
+kept, so one baseline can serve AVX2 and AVX-512 CI machines like for like.
 """
 
 from __future__ import annotations
@@ -19,7 +24,7 @@ from typing import Any, Dict, List, Union
 
 import pandas as pd
 
-from wgan_parity import __version__, atomic, results, tables
+from wgan_parity import __version__, atomic, regress, results, tables
 
 PAIRS = "pairs.csv.gz"
 META = "baseline.json"
@@ -44,9 +49,17 @@ def pairs_file(folder: Path) -> Path:
 
 
 def load(folder: Union[str, Path]) -> pd.DataFrame:
-    """The baseline's normalized pairs (from ``pairs.csv.gz`` or a plain ``pairs.csv``)."""
-    path = pairs_file(Path(folder))
-    return results.normalize(tables.read_csv(path))
+    """The baseline's normalized pairs (from ``pairs.csv.gz`` or a plain ``pairs.csv``).
+
+    A pairs file without an ``isa`` column takes it from the folder's ``envs.csv`` ("" where
+    that has none either: such rows match no current row of a recorded ISA).
+    """
+    folder = Path(folder)
+    raw = tables.read_csv(pairs_file(folder))
+    if "isa" not in raw.columns:
+        envs = results.read_envs(folder)
+        raw["isa"] = regress.isa_column(raw, envs, results.from_frames(raw, envs, folder).truth)
+    return results.normalize(raw)
 
 
 def truth_rows(raw: pd.DataFrame, truth: str, folder: Path) -> pd.DataFrame:
@@ -65,8 +78,19 @@ def _gzip_csv(df: pd.DataFrame) -> bytes:
     return gzip.compress(text, compresslevel=9, mtime=0)
 
 
-def write(results_dir: Union[str, Path], out: Union[str, Path]) -> List[Path]:
-    """Make ``out`` a baseline of the aggregate in ``results_dir``; return the files written."""
+def _merged(new: pd.DataFrame, old: pd.DataFrame, key: List[str]) -> pd.DataFrame:
+    """``old`` (as text) without the ``key`` groups that ``new`` has, then ``new``'s rows."""
+    old, new = old.astype(str), new.astype(str)
+    replaced = set(zip(*(new[k] for k in key)))
+    kept = [group not in replaced for group in zip(*(old[k] for k in key))]
+    return pd.concat([old[kept], new], ignore_index=True).fillna("")
+
+
+def write(results_dir: Union[str, Path], out: Union[str, Path], add: bool = False) -> List[Path]:
+    """Make ``out`` a baseline of the aggregate in ``results_dir``; return the files written.
+
+    ``add``: merge into the baseline already in ``out`` (rows of the same env and ISA replaced).
+    """
     source, out = Path(results_dir), Path(out)
     if not (source / "pairs.csv").is_file():
         raise BaselineError(
@@ -76,23 +100,45 @@ def write(results_dir: Union[str, Path], out: Union[str, Path]) -> List[Path]:
     raw = tables.read_csv(source / "pairs.csv")  # read once, as text: values keep their digits
     res = results.from_frames(raw, results.read_envs(source), source)
     rows = truth_rows(raw, res.truth, source)
+    rows["isa"] = regress.isa_column(rows, res.envs, res.truth)
+    envs = res.envs.copy()
+    if "isa" not in envs.columns:
+        envs["isa"] = ""
+    if add and results.pairs_path(out) is not None:
+        old = tables.read_csv(pairs_file(out))
+        if "isa" not in old.columns:
+            old_envs = results.read_envs(out)
+            old["isa"] = regress.isa_column(old, old_envs, res.truth)
+        old["_env"] = [b if a == res.truth else a for a, b in zip(old["env_a"], old["env_b"])]
+        rows["_env"] = [b if a == res.truth else a for a, b in zip(rows["env_a"], rows["env_b"])]
+        rows = _merged(rows, old, ["_env", "isa"]).drop(columns="_env")
+        rows = rows.sort_values([*regress.MATCH], kind="stable").reset_index(drop=True)
+        old_envs = results.read_envs(out)
+        if "isa" not in old_envs.columns:
+            old_envs["isa"] = ""
+        envs = _merged(envs, old_envs, ["env", "isa"])
     out.mkdir(parents=True, exist_ok=True)
     written = [atomic.write_bytes(out / PAIRS, _gzip_csv(rows))]
-    written += [
+    written.append(tables.write_csv(envs, out / "envs.csv"))
+    written += [  # --add keeps the bisection of the run the baseline was made from
         atomic.write_bytes(out / n, (source / n).read_bytes())
         for n in CARRIED
-        if (source / n).is_file()
+        if n != "envs.csv" and (source / n).is_file() and not (add and (out / n).is_file())
     ]
     stale = out / "pairs.csv"
     if stale.is_file():  # a plain pairs.csv would shadow nothing but confuse readers
         stale.unlink()
+    before = read_meta(out) if add else {}
     meta = {
+        **before,
         "created_utc": datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
-        "from": str(source),
+        "from": before.get("from", str(source)) if add else str(source),
+        "added": [*before.get("added", []), str(source)] if add else [],
         "truth": res.truth,
-        "envs": res.order,
+        "envs": results.order_envs([*rows["env_a"], *rows["env_b"]], envs, res.truth),
+        "isas": sorted({i for i in rows["isa"] if i}),
         "rows": len(rows),
-        "rows_in_source": len(res.pairs),
+        "rows_in_source": len(res.pairs) if not add else before.get("rows_in_source"),
         "kept": "rows with the truth on one side",
         "wgan_parity": __version__,
     }

@@ -10,6 +10,7 @@ from typing import Any, Callable, Dict, Iterable, Optional
 
 import numpy as np
 
+from wgan_parity import isa
 from wgan_parity.backends import BUILTIN, Backend, load_backend
 from wgan_parity.catalog import CATALOG, Case
 from wgan_parity.dumpfile import DumpWriter
@@ -39,6 +40,8 @@ def write_catalog_dump(
     """
     started = time.perf_counter()
     flags = flags or Flags()
+    if flags.max_isa:  # before the framework starts: its kernels are chosen then
+        isa.apply_cap(flags.max_isa)
     backend = load_backend(backend_name, flags)
     import_s = time.perf_counter() - started
     twin = (
@@ -54,7 +57,7 @@ def write_catalog_dump(
         "framework_version": backend.framework_version(),
         "dtype": backend.DTYPE,
         "flags": {**flags.as_dict(), **backend.flags, "numpy_blas": blas_threads()},
-        "platform": platform_info(list(backend.flags.get("gpus") or [])),
+        "platform": platform_info(list(backend.flags.get("gpus") or []), backend.framework),
         "created_utc": datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
         "import_s": round(import_s, 3),
         "cases": {},

@@ -12,7 +12,9 @@ class Flags:
 
     ``onednn`` maps to ``TF_ENABLE_ONEDNN_OPTS`` (TF's own default on x86 Linux is on);
     ``tf32`` allows TensorFloat-32 matmuls/convs on NVIDIA GPUs (off: full float32);
-    ``threads`` of ``None`` keeps the framework's default thread count.
+    ``threads`` of ``None`` keeps the framework's default thread count; ``max_isa`` (an
+    :data:`wgan_parity.isa.CLASSES` name) caps the CPU kernels through ``ATEN_CPU_CAPABILITY``
+    and ``ONEDNN_MAX_CPU_ISA``, set before the framework is imported.
     """
 
     deterministic: bool = True
@@ -20,6 +22,7 @@ class Flags:
     tf32: bool = False
     threads: Optional[int] = None
     device: str = "cpu"
+    max_isa: Optional[str] = None
 
     def as_dict(self) -> Dict[str, Any]:
         """The requested switches, for the dump's metadata."""

@@ -23,7 +23,7 @@ from wgan_parity.runner import run_case
 def blas_threads() -> List[Dict[str, Any]]:
     """The BLAS libraries NumPy uses and their thread counts (for the dump's flags)."""
     return [
-        {k: info.get(k) for k in ("internal_api", "version", "num_threads")}
+        {k: info.get(k) for k in ("internal_api", "version", "num_threads", "architecture")}
         for info in threadpool_info()
         if info.get("user_api") == "blas"
     ]

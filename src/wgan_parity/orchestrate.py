@@ -20,7 +20,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Dict, List, Optional, Sequence, Set, Tuple
 
-from wgan_parity import atomic, cachekey, hostinfo, locks, pipbridge
+from wgan_parity import atomic, cachekey, hostinfo, isa, locks, pipbridge
 from wgan_parity.envtable import EnvSpec, EnvTable
 from wgan_parity.progress import Progress
 from wgan_parity.venvs import Builder, StageFailed, find_uv, free_gb
@@ -112,6 +112,9 @@ def dump_key(env: EnvSpec, lock_file: Path, src_hash: str) -> str:
             "python": env.python,
             "lock_sha256": locks.digest(lock_file),
             "source_sha256": src_hash,
+            # kernels are chosen by the ISA in effect (CPU, capped by ATEN_/ONEDNN_ variables)
+            "isa": isa.kernel_isa(env.framework),
+            "isa_caps": isa.caps_in_effect(env.framework),
         }
     )
 
@@ -168,7 +171,7 @@ def run_env(
         if opts.use_cache and recorded.get("key") == key and npz.is_file():
             progress.event(env.id, "cached", final=True)
             reason = f"key {key[:12]} unchanged"
-            return _finish(opts, EnvResult(env.id, "cached", "dump", reason, 0.0))
+            return _finish(opts, EnvResult(env.id, "cached", "dump", reason, 0.0), env.framework)
         ran = True
         log.write_text(f"# {env.id}: {pipbridge.describe(builder.bridged)}\n", encoding="utf-8")
         # an older dump must not stand for this one, nor a killed dump's temporary fill the disk
@@ -216,14 +219,14 @@ def run_env(
         if ran and opts.prune_cache and lock_file is not None and lock_file.exists():
             pins = locks.packages(lock_file).items()
             builder.prune_cache(sorted(name for name, v in pins if (name, v) not in keep), log)
-    return _finish(opts, result)
+    return _finish(opts, result, env.framework)
 
 
-def _finish(opts: RunOptions, result: EnvResult) -> EnvResult:
+def _finish(opts: RunOptions, result: EnvResult, framework: str) -> EnvResult:
     """Record a failure in ``<env_id>.status.json`` (read by the aggregator); clear it otherwise."""
     path = opts.dump_dir / f"{result.env_id}.status.json"
     if result.status == "failed":  # with the machine, so merged records from many stay apart
-        write_json(path, {**asdict(result), "platform": hostinfo.platform_info([])})
+        write_json(path, {**asdict(result), "platform": hostinfo.platform_info([], framework)})
     else:
         path.unlink(missing_ok=True)
     return result

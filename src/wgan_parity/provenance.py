@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import importlib
 import os
 import platform
 import subprocess
 from pathlib import Path
-from typing import Any, Dict, Optional
+from typing import Any, Dict, List, Optional
 
 import numpy as np
 
@@ -34,6 +35,18 @@ def git_commit() -> Optional[str]:
     return out.stdout.strip() or None if out.returncode == 0 else None
 
 
+def numpy_simd() -> List[str]:
+    """The SIMD extensions NumPy dispatches to here (after ``NPY_DISABLE_CPU_FEATURES``)."""
+    for where in ("numpy._core._multiarray_umath", "numpy.core._multiarray_umath"):
+        try:
+            module = importlib.import_module(where)
+        except ImportError:
+            continue
+        features = getattr(module, "__cpu_features__", {})
+        return sorted(name for name, on in features.items() if on)
+    return []
+
+
 def base_metadata() -> Dict[str, Any]:
     """Fields every dump shares, independent of the backend."""
     return {
@@ -41,6 +54,7 @@ def base_metadata() -> Dict[str, Any]:
         "python": platform.python_version(),
         "python_implementation": platform.python_implementation(),
         "numpy": np.__version__,
+        "numpy_simd": numpy_simd(),
         "package_version": __version__,
         "git_commit": git_commit(),
     }

@@ -1,13 +1,19 @@
 """Regressions against a committed baseline, and bisection of changes across releases.
 
 **Regression** (``--baseline DIR``): a row of the current ``pairs.csv`` regressed when, against the
-same (case, tensor, env_a, env_b) row of the baseline's ``pairs.csv``,
+same (case, tensor, env_a, env_b) row of the baseline's ``pairs.csv`` *made with the same kernel
+ISA* (``isa``: the instruction-set class of the row's framework env, :mod:`wgan_parity.isa`),
 
 - its status worsened: ok / degenerate / known divergence < diverged < missing, shape-mismatch,
   non-finite, error; or
 - a side's error against the float64 truth grew past ``max(regression_growth x baseline error,
   limit)``, where ``limit`` is that side's calibrated limit and ``regression_growth`` comes from
-  the thresholds file (so growth inside float32 noise never counts).
+  the thresholds file (so growth inside float32 noise never counts); a ``[[rule]]`` may lift it
+  (``regression_growth = inf``) for tensors whose error is a measured rounding lottery.
+
+A baseline row made on another ISA (AVX2 against AVX-512: other kernels, other summation orders)
+is not like for like: such rows are counted as ``other_isa`` and judged by the calibrated limits
+alone. A baseline may hold rows of several ISAs (``wgan-parity baseline --add``).
 
 Rows or envs that the baseline does not have are new, not regressions: a committed baseline
 (:mod:`wgan_parity.baseline`) keeps only the rows against the float64 truth, so a pair of two
@@ -23,7 +29,7 @@ from __future__ import annotations
 
 import math
 import re
-from typing import Dict, List, Tuple
+from typing import Any, Dict, List, Tuple
 
 import numpy as np
 import pandas as pd
@@ -32,6 +38,7 @@ from wgan_parity import results
 from wgan_parity.thresholds import Thresholds
 
 KEY = ["case", "tensor", "env_a", "env_b"]
+MATCH = [*KEY, "isa"]
 _RANK = {"ok": 0, "degenerate": 0, "diverged": 1}
 _WORST = 2  # missing, shape-mismatch, non-finite, error
 
@@ -47,9 +54,30 @@ def _ranks(df: pd.DataFrame) -> pd.Series:
     return pd.Series([status_rank(s, k) for s, k in zip(df["status"], df["known"])], index=df.index)
 
 
+def isa_column(pairs: pd.DataFrame, envs: pd.DataFrame, truth: str) -> pd.Series:
+    """Per row: the kernel ISA of its framework env(s) (``;``-joined), "" when not recorded."""
+    known: Dict[str, str] = {}
+    if "isa" in envs.columns and "env" in envs.columns:
+        known = {str(e): str(i) for e, i in zip(envs["env"], envs["isa"]) if isinstance(i, str)}
+    values = []
+    for a, b in zip(pairs["env_a"], pairs["env_b"]):
+        sides = [known.get(label, "") for label in (a, b) if label != truth]
+        values.append(";".join(sides))
+    return pd.Series(values, index=pairs.index, dtype=object)
+
+
+def _with_isa(df: pd.DataFrame) -> pd.DataFrame:
+    return df if "isa" in df.columns else df.assign(isa="")
+
+
 def regressions(current: pd.DataFrame, baseline: pd.DataFrame, th: Thresholds) -> pd.DataFrame:
-    """Rows of ``current`` that regressed against ``baseline`` (both normalized pairs frames)."""
-    merged = current.merge(baseline, on=KEY, how="inner", suffixes=("", "_baseline"))
+    """Rows of ``current`` that regressed against ``baseline`` (both normalized pairs frames).
+
+    Rows match on (case, tensor, env_a, env_b, isa): a baseline row of another kernel ISA is
+    never applied (a frame without an ``isa`` column counts as ISA "").
+    """
+    current, baseline = _with_isa(current), _with_isa(baseline)
+    merged = current.merge(baseline, on=MATCH, how="inner", suffixes=("", "_baseline"))
     if merged.empty:
         return merged.assign(reason=pd.Series(dtype=str))[[*KEY, "reason"]]
     now = _ranks(merged)
@@ -66,7 +94,10 @@ def regressions(current: pd.DataFrame, baseline: pd.DataFrame, th: Thresholds) -
             err, old, limit = row[f"err_{side}"], row[f"err_{side}_baseline"], row[f"limit_{side}"]
             if any(map(math.isnan, (err, old))) or math.isnan(limit):
                 continue
-            bound = max(th.regression_growth * old, limit)
+            env = row[f"env_{side}"]
+            growth = th.side(row["case"], row["tensor"], env).regression_growth
+            growth = th.regression_growth if growth is None else growth
+            bound = max(growth * old, limit)
             if err > bound:
                 why.append(f"err_{side} {old:.3e} -> {err:.3e} (> {bound:.3e})")
         reasons.append("; ".join(why))
@@ -188,8 +219,36 @@ def steps(res: results.Results) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=[*columns, "max_step_over_limit", "where"])
 
 
-def coverage(current: pd.DataFrame, baseline: pd.DataFrame) -> Dict[str, int]:
-    """How many rows of ``current`` the baseline has (checked) and has not (new)."""
-    keys = current[KEY].merge(baseline[KEY].drop_duplicates(), on=KEY, how="left", indicator=True)
-    checked = int((keys["_merge"] == "both").sum())
-    return {"checked": checked, "new": int(len(current) - checked)}
+def coverage(current: pd.DataFrame, baseline: pd.DataFrame, truth: str = "") -> Dict[str, Any]:
+    """How many rows of ``current`` the baseline has at the same ISA (``checked``), has only at
+    another ISA (``other_isa``, judged by the calibrated limits alone), or lacks (``new``);
+    ``other_isa_envs`` lists those envs as ``env (isa now; baseline: isas)``."""
+    current, baseline = _with_isa(current), _with_isa(baseline)
+    same = current[MATCH].merge(
+        baseline[MATCH].drop_duplicates(), on=MATCH, how="left", indicator=True
+    )
+    checked = (same["_merge"] == "both").to_numpy()
+    any_isa = current[KEY].merge(
+        baseline[KEY].drop_duplicates(), on=KEY, how="left", indicator=True
+    )
+    in_base = (any_isa["_merge"] == "both").to_numpy()
+    other = in_base & ~checked
+    envs = []
+    labels = [
+        a if b == truth else b if a == truth else a
+        for a, b in zip(current["env_a"], current["env_b"])
+    ]
+    current = current.assign(_env=labels)
+    for label, isa in sorted(set(zip(current["_env"][other], current["isa"][other]))):
+        mine = (baseline["env_a"] == label) | (baseline["env_b"] == label)
+        seen = baseline.loc[mine, "isa"].drop_duplicates()
+        envs.append(
+            f"{label} ({isa or 'unrecorded'}; baseline: "
+            f"{', '.join(sorted(i or 'unrecorded' for i in seen))})"
+        )
+    return {
+        "checked": int(checked.sum()),
+        "other_isa": int(other.sum()),
+        "new": int((~in_base).sum()),
+        "other_isa_envs": envs,
+    }

@@ -257,6 +257,16 @@ def _regressions(folder: Path) -> List[str]:
                 "the truth).",
                 "",
             ]
+            if check.get("other_isa"):
+                out += [
+                    f"{check['other_isa']} rows had no like-for-like baseline: the baseline holds "
+                    "them for another kernel ISA only (float32 results follow the CPU's "
+                    "instruction set), so they were judged by the calibrated limits alone: "
+                    + "; ".join(f"`{e}`" for e in check.get("other_isa_envs", []))
+                    + ". Add this machine class with `wgan-parity baseline RESULTS --add "
+                    "--out BASELINE`.",
+                    "",
+                ]
         if df.empty:
             out += ["None.", ""]
             continue

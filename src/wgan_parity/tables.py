@@ -36,6 +36,7 @@ TEXT_COLUMNS = (
     "dtype_a",
     "dtype_b",
     "note",
+    "isa",
 )
 MATRIX_INDEX = ("env_a", "env_b")
 ENV_COLUMNS = (
@@ -56,6 +57,10 @@ ENV_COLUMNS = (
     "machine",
     "cpu",
     "gpu",
+    "isa",
+    "cpu_isa",
+    "isa_caps",
+    "cpu_flags",
     "platform_id",
     "flags",
     "package_version",
@@ -215,7 +220,11 @@ def env_rows(envs: Iterable[Env], reference: Optional[Env]) -> List[Dict[str, An
                         "numpy",
                     )
                 },
-                **{k: platform.get(k) for k in ("system", "machine", "cpu", "gpu")},
+                **{
+                    k: platform.get(k)
+                    for k in ("system", "machine", "cpu", "gpu", "isa", "cpu_isa", "isa_caps")
+                },
+                "cpu_flags": platform.get("cpu_flags"),
                 "platform_id": platform.get("id"),
                 "flags": json.dumps(meta["flags"], sort_keys=True)
                 if meta.get("flags") is not None

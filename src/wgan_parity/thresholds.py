@@ -38,6 +38,7 @@ _RULE_KEYS = {
     "known",
     "reason",
     "reference",
+    "regression_growth",
 }
 Globs = Union[str, Tuple[str, ...]]
 
@@ -62,6 +63,7 @@ class Rule:
     rel_l2_floor: Optional[float] = None
     known: bool = False
     reference: str = ""
+    regression_growth: Optional[float] = None
 
     def matches(self, case: str, tensor: str, env: str) -> bool:
         """True if all three match (each: any of its globs)."""
@@ -78,6 +80,7 @@ class SideLimit:
     noise_factor: float
     rel_l2_floor: float
     known: str = ""
+    regression_growth: Optional[float] = None  # None: the [verdict] setting
 
     def limit(self, noise_rel_l2: float) -> float:
         """``max(noise_factor · noise, floor)``; the floor alone where the noise is unknown."""
@@ -103,15 +106,17 @@ class Thresholds:
         """The limits for ``env`` on ``case/tensor``, after the matching rules."""
         factor: Optional[float] = None
         floor: Optional[float] = None
+        growth: Optional[float] = None
         known = ""
         for rule in self.rules:
             if rule.matches(case, tensor, env):
                 factor = rule.noise_factor if factor is None else factor
                 floor = rule.rel_l2_floor if floor is None else floor
+                growth = rule.regression_growth if growth is None else growth
                 known = rule.reason if rule.known and not known else known
         factor = self.noise_factor if factor is None else factor
         floor = self.rel_l2_floor if floor is None else floor
-        return SideLimit(factor, floor, known)
+        return SideLimit(factor, floor, known, growth)
 
 
 def _number(where: str, value: Any) -> float:
@@ -152,7 +157,7 @@ def _rule(where: str, entry: Any) -> Rule:
                 f"{where}.reference: expected a URL or a docs path, found {entry['reference']!r}"
             )
         kwargs["reference"] = entry["reference"].strip()
-    for key in ("noise_factor", "rel_l2_floor"):
+    for key in ("noise_factor", "rel_l2_floor", "regression_growth"):
         if key in entry:
             kwargs[key] = _number(f"{where}.{key}", entry[key])
     if "known" in entry:

@@ -42,6 +42,7 @@ def configure(flags: Flags) -> Dict[str, Any]:
     tf.config.experimental.enable_tensor_float_32_execution(flags.tf32)
     return {
         "TF_ENABLE_ONEDNN_OPTS": os.environ["TF_ENABLE_ONEDNN_OPTS"],
+        "onednn_max_cpu_isa": os.environ.get("ONEDNN_MAX_CPU_ISA", ""),
         "tf_imported_before_configure": imported_before,
         "deterministic": flags.deterministic,
         "tf32": tf.config.experimental.tensor_float_32_execution_enabled(),

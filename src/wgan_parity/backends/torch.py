@@ -48,12 +48,20 @@ def configure(flags: Flags) -> Dict[str, Any]:
         "intra_op_threads": torch.get_num_threads(),
         "inter_op_threads": torch.get_num_interop_threads(),
         "mkldnn": bool(torch.backends.mkldnn.is_available()),
+        "cpu_capability": _cpu_capability(),
+        "onednn_max_cpu_isa": os.environ.get("ONEDNN_MAX_CPU_ISA", ""),
         "device": _device,
         "gpus": [torch.cuda.get_device_name(i) for i in range(torch.cuda.device_count())],
         "cuda": torch.version.cuda or "",
         "cudnn": int(torch.backends.cudnn.version() or 0) if torch.cuda.is_available() else 0,
         "cublas_workspace_config": os.environ.get("CUBLAS_WORKSPACE_CONFIG", ""),
     }
+
+
+def _cpu_capability() -> str:
+    """The ISA of ATen's CPU kernels (``AVX512``, ``AVX2``, ``DEFAULT``; torch >= 2.0)."""
+    query = getattr(getattr(torch.backends, "cpu", None), "get_cpu_capability", None)
+    return str(query()) if query is not None else "unknown"
 
 
 def framework_version() -> str:

@@ -216,15 +216,19 @@ def _regressions(
     except baselines.BaselineError as exc:
         say(str(exc))
         return -1
-    found = regress.regressions(current.pairs, base, th)
+    pairs = current.pairs.assign(isa=regress.isa_column(current.pairs, current.envs, current.truth))
+    found = regress.regressions(pairs, base, th)
     written.append(tables.write_csv(found, out / "regressions.csv"))
-    counts = {**regress.coverage(current.pairs, base), "regressed": len(found)}
+    counts = {**regress.coverage(pairs, base, current.truth), "regressed": len(found)}
     written.append(baselines.write_check(check, baseline, counts))
     say(
         f"baseline {baseline}: {counts['checked']} rows checked, {counts['regressed']} regressed; "
-        f"{counts['new']} rows have no baseline row (new envs, or pairs of two framework envs: "
-        "those are checked through each side's row against the truth)"
+        f"{counts['other_isa']} rows have a baseline row of another kernel ISA only (judged by "
+        f"the calibrated limits alone); {counts['new']} rows have no baseline row (new envs, or "
+        "pairs of two framework envs: those are checked through each side's row against the truth)"
     )
+    for env in counts["other_isa_envs"]:
+        say(f"  no like-for-like baseline: {env}")
     for row in found.head(20).itertuples():
         print(f"  regressed: {row.case}/{row.tensor} {row.env_a} vs {row.env_b}: {row.reason}")
     return len(found)

@@ -28,6 +28,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--out", type=Path, default=Path("results/baseline"), help="default: results/baseline"
     )
+    parser.add_argument(
+        "--add",
+        action="store_true",
+        help="merge into the baseline in --out (e.g. another CPU ISA's rows): rows of the same "
+        "env and kernel ISA are replaced, the rest kept",
+    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -35,14 +41,15 @@ def run(args: argparse.Namespace) -> int:
     from wgan_parity import baseline
 
     try:
-        written = baseline.write(args.results, args.out)
+        written = baseline.write(args.results, args.out, add=args.add)
     except baseline.BaselineError as exc:
         print(f"wgan-parity baseline: {exc}", file=sys.stderr)
         return USAGE_ERROR
     meta = baseline.read_meta(args.out)
     print(
         f"baseline {args.out}: {meta['rows']} rows against `{meta['truth']}` "
-        f"(of {meta['rows_in_source']}), {len(meta['envs'])} envs; wrote "
+        f"(of {meta['rows_in_source']}), {len(meta['envs'])} envs, ISAs "
+        f"{', '.join(meta.get('isas') or ['unrecorded'])}; wrote "
         + ", ".join(p.name for p in written)
     )
     return 0

@@ -13,6 +13,7 @@ from pathlib import Path
 from wgan_parity.backends import BackendError
 from wgan_parity.catalog import select
 from wgan_parity.flags import Flags
+from wgan_parity.isa import CAP_SETTINGS
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -53,6 +54,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--device", default="cpu", help="device for torch/TF: cpu (default) or cuda"
     )
+    parser.add_argument(
+        "--max-isa",
+        choices=sorted(CAP_SETTINGS),
+        default=None,
+        help="cap the CPU kernels' instruction set (ATEN_CPU_CAPABILITY, ONEDNN_MAX_CPU_ISA), "
+        "e.g. avx2 to reproduce an AVX2 machine on an AVX-512 one",
+    )
     parser.add_argument("--quiet", action="store_true", help="no per-case progress lines")
 
 
@@ -66,6 +74,7 @@ def run(args: argparse.Namespace) -> int:
         tf32=args.tf32,
         threads=args.threads,
         device=args.device,
+        max_isa=args.max_isa,
     )
     try:
         cases = select(args.cases)
