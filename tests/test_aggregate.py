@@ -350,8 +350,8 @@ def test_thresholds_file_changes_the_verdict_without_new_dumps(tmp_path):
     folder = write_set(tmp_path / "d")
     text = (Path(__file__).parents[1] / "src/wgan_parity/data/thresholds.toml").read_text()
     text += (
-        '\n[[rule]]\ncase = "blk.case"\ntensor = "out"\nenv = "env-b"\nknown = true\n'
-        'reason = "scale bug, ticket 1"\n'
+        '\n[[rule]]\ncase = "blk.case"\ntensor = "out"\nenv_id = "env-b"\nknown = true\n'
+        'name = "ticket-1"\nmax_err = 0.5\nreason = "scale bug, ticket 1"\n'
     )
     custom = tmp_path / "t.toml"
     custom.write_text(text)

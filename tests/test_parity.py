@@ -1,22 +1,24 @@
 """Real TensorFlow and PyTorch vs the float64 NumPy truth: one test per (case, tensor, backend).
 
-The tolerance is the calibrated one the aggregator uses: ``max(noise_factor x float32 noise,
-floor)`` from ``data/thresholds.toml``, where the float32 noise of each tensor is measured by the
-reference dump (NumPy float32 against float64). Tensors whose truth is degenerate are skipped
-with the reason; known divergences (``known = true`` rules) are strict xfails, so a fix shows up.
+The tolerance is the one the aggregator applies: ``min(noise limit, clean limit)``, where the
+noise limit is ``max(noise_factor x float32 noise, floor)`` from ``data/thresholds.toml`` (the
+float32 noise of each tensor is measured by the reference dump, NumPy float32 against float64)
+and the clean limit is ``clean_factor x`` the largest error of the committed clean releases with
+the same kernels (``data/calibration.csv.gz``; none on kernels it does not cover). Tensors whose
+truth is degenerate are skipped with the reason; known divergences (``known = true`` rules) are
+xfails only within the rule's measured bound, and a fix shows up.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import fnmatch
 from functools import cache
 from typing import Dict, List, Tuple
 
 import numpy as np
 import pytest
 
-from wgan_parity import thresholds
+from wgan_parity import calibration, thresholds, traits
 from wgan_parity.backends import load_backend
 from wgan_parity.catalog import CATALOG, Case
 from wgan_parity.fixtures import make_fixtures
@@ -79,44 +81,50 @@ def test_matches_float64_truth(catalog_dumps: Dict, case: str, tensor: str, back
             f"{key}: degenerate truth (float32 noise {noise:.2e} of its norm); "
             "no direction to compare"
         )
-    side = limits.side(case, tensor, dump.meta["env_id"])
-    tolerance = side.limit(noise)
+    env = traits.from_meta(dump.meta["env_id"], dump.meta)
+    side = limits.side(case, tensor, env)
+    largest = _calibration().lookup(case, tensor, env.kernels)
+    clean = limits.clean_limit(largest)
+    tolerance = dataclasses.replace(side, clean=clean).applied(noise)
     error = rel_l2(value, truth)
     message = (
         f"case {case}, tensor {tensor}, backend {backend}: relative L2 error vs float64 truth "
-        f"{error:.3e} > tolerance {tolerance:.3e} (= max({side.noise_factor:g} x float32 noise "
-        f"{noise:.3e}, floor {side.rel_l2_floor:.1e})); a tolerance of {error:.3e} would be needed"
+        f"{error:.3e} > tolerance {tolerance:.3e} (= min(max({side.noise_factor:g} x float32 "
+        f"noise {noise:.3e}, floor {side.rel_l2_floor:.1e}), clean limit {clean:.3e} for "
+        f"{env.kernels})); a tolerance of {error:.3e} would be needed"
     )
-    if side.known and error > tolerance:
-        pytest.xfail(f"known: {side.known} ({message})")
+    rule = side.known_rule
+    if rule is not None and error > tolerance:
+        bound = rule.bound(side.limit(noise))
+        assert error <= bound, f"{message}; beyond the bound {bound:.3e} of known rule {rule.name}"
+        pytest.xfail(f"known ({rule.name}): {message}")
     assert error <= tolerance, message
 
 
-def _env_matches(globs, env: str) -> bool:
-    return any(fnmatch.fnmatchcase(env, g) for g in ((globs,) if isinstance(globs, str) else globs))
+@cache
+def _calibration() -> calibration.Calibration:
+    return calibration.load()
 
 
 @pytest.mark.frameworks
 def test_every_known_divergence_still_diverges_somewhere(catalog_dumps: Dict) -> None:
-    """A ``known = true`` rule for these envs that no tensor needs any more is stale: a fix should
-    be noticed (rules for other envs, e.g. oneDNN off or TF32, are checked where those run)."""
+    """A known rule that these envs match but no tensor needs any more is stale: a fix should be
+    noticed (rules for other kernels, e.g. oneDNN off or TF32, are checked where those run)."""
     reference = catalog_dumps["reference"]
     limits = thresholds.load()
-    envs = [catalog_dumps[b].meta["env_id"] for b in FRAMEWORKS]
-    needed = {
-        rule.reason: False
-        for rule in limits.rules
-        if rule.known and any(_env_matches(rule.env, env) for env in envs)
-    }
+    needed: Dict[str, bool] = {}
     for backend in FRAMEWORKS:
         dump = catalog_dumps[backend]
-        env = dump.meta["env_id"]
+        env = traits.from_meta(dump.meta["env_id"], dump.meta)
         for key in dump:
             case, tensor = key.split("/", 1)
             side = limits.side(case, tensor, env)
             noise = reference.meta["noise"][key]["rel_l2"]
-            meaningful = side.known and noise < limits.degenerate_noise_rel_l2
-            if meaningful and rel_l2(dump.get(key), reference.get(key)) > side.limit(noise):
-                needed[side.known] = True
-    stale = [reason[:80] for reason, used in needed.items() if not used]
+            if side.known_rule is None or noise >= limits.degenerate_noise_rel_l2:
+                continue
+            needed.setdefault(side.known_rule.name, False)
+            if rel_l2(dump.get(key), reference.get(key)) > side.limit(noise):
+                needed[side.known_rule.name] = True
+    stale = [name for name, used in needed.items() if not used]
+    assert needed, "no known rule matched the built-in envs: the rules' traits are wrong"
     assert not stale, f"known divergences that no longer diverge (remove or narrow them): {stale}"

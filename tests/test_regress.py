@@ -10,6 +10,7 @@ import pandas as pd
 import pytest
 
 from wgan_parity import baseline, regress, results, tables, thresholds
+from wgan_parity.traits import EnvTraits
 
 TH = thresholds.load()
 
@@ -242,11 +243,10 @@ def test_a_rule_can_lift_the_growth_rule_for_a_rounding_lottery() -> None:
 
 
 def test_the_seed_tie_rule_is_out_of_the_growth_rule() -> None:
-    side = TH.side("gradient_penalty.seed", "grad/input.w", "torch-2.13.0")
+    torch = EnvTraits("torch-2.13.0", "torch", ("torch",))
+    side = TH.side("gradient_penalty.seed", "grad/input.w", torch)
     assert side.regression_growth == math.inf
-    assert (
-        TH.side("gradient_penalty.random", "grad/input.w", "torch-2.13.0").regression_growth is None
-    )
+    assert TH.side("gradient_penalty.random", "grad/input.w", torch).regression_growth is None
 
 
 def _isa_results(folder: Path, isa: str, err: float) -> Path:

@@ -27,6 +27,7 @@ from wgan_parity import (
     verdict,
 )
 from wgan_parity.cli import main
+from wgan_parity.traits import EnvTraits
 
 PNG = b"\x89PNG\r\n\x1a\n"
 CASES = (
@@ -218,8 +219,10 @@ def test_summary_stays_under_one_mebibyte(tmp_path):
 def test_known_rule_labels_a_matching_row_with_its_reference(tmp_path):
     rule = {
         "case": ["depth_to_space.*", "upsample_conv.*"],
-        "env": "*crd*",
+        "backend": "mine.port_crd",
         "known": True,
+        "name": "dcr-crd",
+        "max_err": 1.5,
         "reason": "DCR vs CRD",
         "reference": "https://example.org/dcr",
     }
@@ -233,16 +236,21 @@ def test_known_rule_labels_a_matching_row_with_its_reference(tmp_path):
             "rule": [rule],
         }
     )
-    assert th.side("upsample_conv.probe", "out", "port-crd").known == "DCR vs CRD"
-    assert th.side("upsample_conv.probe", "out", "torch-2.13.0").known == ""
+    port = EnvTraits("port-crd", "torch", ("torch", "mine.port_crd"))
+    assert th.side("upsample_conv.probe", "out", port).known == "DCR vs CRD"
+    assert th.side("upsample_conv.probe", "out", EnvTraits("torch-2.13.0", "torch")).known == ""
     rows = [
         _row("upsample_conv.probe", "out", "port-crd", "reference", 1.0, 0.0),
         _row("conv2d.probe", "out", "port-crd", "reference", 1.0, 0.0),
+        _row("depth_to_space.probe", "out", "port-crd", "reference", 1.9, 0.0),
     ]
-    res = results.from_frames(pd.DataFrame(rows), _envs_frame(["port-crd", "reference"]), tmp_path)
+    envs = _envs_frame(["port-crd", "reference"]).assign(backend=["mine.port_crd", "reference"])
+    res = results.from_frames(pd.DataFrame(rows), envs, tmp_path)
     results.rejudge(res, th)
-    assert list(res.pairs["known"]) == ["DCR vs CRD", ""]
-    assert list(res.pairs["status"]) == ["diverged", "diverged"]  # labelled, not hidden
+    assert list(res.pairs["known"]) == ["DCR vs CRD", "", ""]
+    assert list(res.pairs["status"]) == ["diverged"] * 3  # labelled, not hidden
+    beyond = res.pairs["note"].iloc[2]
+    assert "beyond the bound 1.5 of known rule 'dcr-crd'" in beyond  # 1.9 is not what it explains
     text = summary.render(res, th)
     assert "known (K1)" in text
     assert "https://example.org/dcr" in text
@@ -252,11 +260,17 @@ def test_checked_in_known_divergences_are_narrow():
     th = thresholds.load()
     known = [r for r in th.rules if r.known]
     assert all(r.reference for r in known if r.reason.startswith(("depth_to_space", "eps")))
-    assert "DCR" in th.side("depth_to_space.probe", "out", "my_port-crd").known
-    assert th.side("depth_to_space.probe", "out", "torch-2.13.0+cpu").known == ""
-    assert "square root" in th.side("layer_norm.seed", "seedgrad/x", "seed_port_v0@torch-2").known
-    assert "TensorFloat-32" in th.side("conv2d.seed", "out", "torch-2.13.0-tf32").known
-    assert th.side("conv2d.seed", "out", "tf-2.21.0").known == ""
+    torch = EnvTraits("torch-2.13.0+cpu", "torch", ("torch",))
+    assert th.side("depth_to_space.probe", "out", torch).known == ""
+    seed_port = EnvTraits("seed_port_v0@torch-2", "torch", ("torch", "seed_port_v0"))
+    assert "square root" in th.side("layer_norm.seed", "seedgrad/x", seed_port).known
+    tf32 = EnvTraits("torch-2.13.0-tf32", "torch", ("torch",), switches=(("tf32", True),))
+    assert "TensorFloat-32" in th.side("conv2d.seed", "out", tf32).known
+    tf = EnvTraits("tf-2.21.0", "tensorflow", ("tensorflow",))
+    assert th.side("conv2d.seed", "out", tf).known == ""
+    named = EnvTraits("my_port-crd-tf32", "torch", ("torch", "my_port"))
+    assert th.side("depth_to_space.probe", "out", named).known == ""  # names inherit nothing
+    assert th.side("conv2d.seed", "out", named).known == ""
 
 
 def test_rejudge_matches_the_aggregate_verdict(tmp_path):
@@ -325,7 +339,8 @@ def test_report_command_redoes_outputs_with_new_thresholds(tmp_path):
     assert list(out.glob("heatmap_*.png"))
     assert "**unexplained**" in (out / "summary.md").read_text()
     relaxed = thresholds.DEFAULT_FILE.read_text() + (
-        '\n[[rule]]\nenv = "tf-2.21.0"\nknown = true\nreason = "synthetic 1% scale"\n'
+        '\n[[rule]]\nenv_id = "tf-2.21.0"\nknown = true\nname = "synthetic"\nmax_err = 0.05\n'
+        'reason = "synthetic 1% scale"\n'
     )
     (tmp_path / "relaxed.toml").write_text(relaxed)
     assert main(["report", str(out), "--thresholds", str(tmp_path / "relaxed.toml")]) == 0

@@ -24,6 +24,10 @@ COMMANDS = {
         "wgan_parity.commands.baseline",
         "keep a results folder's rows against the truth as a regression baseline",
     ),
+    "calibrate": (
+        "wgan_parity.commands.calibrate",
+        "keep the clean releases' errors per tensor and kernels (the clean limits' calibration)",
+    ),
     "matrix": ("wgan_parity.commands.matrix", "list the envs of a set (--json: CI matrix)"),
 }
 

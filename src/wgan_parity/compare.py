@@ -8,15 +8,19 @@ cases and tensors, then env pairs in label order with the reference last), one l
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from typing import Any, Callable, Dict, Iterator, List, Optional, Sequence, Tuple
 
+from wgan_parity import traits
+from wgan_parity.calibration import Calibration, run_errors
+from wgan_parity.calibration import none as no_calibration
 from wgan_parity.dumpfile import DumpError
 from wgan_parity.dumpset import DumpSet, Env
 from wgan_parity.engine import GroupResult, compare_group
 from wgan_parity.metrics import PairMetrics
 from wgan_parity.npzstream import Member
-from wgan_parity.thresholds import Thresholds
+from wgan_parity.thresholds import SideLimit, Thresholds
 from wgan_parity.verdict import Side, Truth, Verdict, judge, precheck
 
 METRICS = (
@@ -47,6 +51,10 @@ COLUMNS = (
     "err_b",
     "limit_a",
     "limit_b",
+    "noise_limit_a",
+    "noise_limit_b",
+    "clean_limit_a",
+    "clean_limit_b",
     "noise_rel_l2",
     "noise_max_abs",
     "nan_mismatch",
@@ -109,19 +117,25 @@ def _fmt_shape(shape: Optional[Tuple[int, ...]]) -> str:
 
 
 def compare(
-    dumps: DumpSet, th: Thresholds, jobs: int = 1, progress: Optional[Progress] = None
+    dumps: DumpSet,
+    th: Thresholds,
+    jobs: int = 1,
+    progress: Optional[Progress] = None,
+    calibration: Optional[Calibration] = None,
 ) -> Iterator[List[Row]]:
     """Yield the rows of each (case, tensor), in output order."""
     envs = dumps.compared
+    calibration = calibration if calibration is not None else no_calibration()
+    env_traits = [traits.from_meta(env.label, env.meta) for env in envs]
     truth_index = len(envs) - 1 if dumps.reference is not None else None
     noise_table = dumps.reference.meta.get("noise", {}) if dumps.reference is not None else {}
     for case, tensors in case_order(envs):
         if progress:
             progress(f"{case}: {len(tensors)} tensors x {len(envs)} dumps")
         for tensor in tensors:
-            yield _tensor_rows(
-                envs, case, tensor, truth_index, noise_table.get(f"{case}/{tensor}") or {}, th, jobs
-            )
+            noise = noise_table.get(f"{case}/{tensor}") or {}
+            judging = (th, calibration, env_traits)
+            yield _tensor_rows(envs, case, tensor, truth_index, noise, judging, jobs)
 
 
 def _tensor_rows(
@@ -130,9 +144,10 @@ def _tensor_rows(
     tensor: str,
     truth_index: Optional[int],
     noise: Dict[str, Any],
-    th: Thresholds,
+    judging: Tuple[Thresholds, Calibration, List[traits.EnvTraits]],
     jobs: int,
 ) -> List[Row]:
+    th, calibration, env_traits = judging
     opened = [_open(env, case, tensor) for env in envs]
     sides = [side for side, _ in opened]
     members = [member for _, member in opened]
@@ -159,19 +174,24 @@ def _tensor_rows(
             sides[truth_index].shape or (),
             result.sq[0] == 0.0,
         )
+    errs: Dict[int, float] = {}  # each env's error against the truth
+    nonfinite: Dict[int, int] = {k: int(where[k][0].nonfinite[where[k][1]]) for k in where}
+    for k in where:
+        if truth_index is not None and k != truth_index:
+            to_truth = measured(k, truth_index)
+            errs[k] = to_truth.rel_l2 if to_truth else math.nan
+    clean_run = run_errors((env_traits[k], e) for k, e in errs.items() if not nonfinite[k])
     for k, side in enumerate(sides):
         if k in where:
-            nonfinite = int(where[k][0].nonfinite[where[k][1]])
-            to_truth = (
-                measured(k, truth_index) if truth_index is not None and k != truth_index else None
-            )
-            err = 0.0 if k == truth_index else (to_truth.rel_l2 if to_truth else math.nan)
-            limit = None if side.is_truth else th.side(case, tensor, side.label)
+            err = 0.0 if k == truth_index else errs.get(k, math.nan)
+            limit = None
+            if not side.is_truth:
+                limit = _side_limit(th, calibration, case, tensor, env_traits[k], clean_run)
             sides[k] = Side(
                 side.label,
                 side.is_truth,
                 shape=side.shape,
-                nonfinite=nonfinite,
+                nonfinite=nonfinite[k],
                 err=err,
                 limit=limit,
             )
@@ -188,6 +208,20 @@ def _tensor_rows(
                 _row(case, tensor, a, b, members[i], members[j], values, verdict, noise, th)
             )
     return rows
+
+
+def _side_limit(
+    th: Thresholds,
+    calibration: Calibration,
+    case: str,
+    tensor: str,
+    env: traits.EnvTraits,
+    clean_run: List[Tuple[traits.EnvTraits, float]],
+) -> SideLimit:
+    """The rules' limits for ``env``, with its clean limit from the calibration and the run."""
+    limit = th.side(case, tensor, env)
+    largest = calibration.largest_for(case, tensor, env, clean_run)
+    return dataclasses.replace(limit, clean=th.clean_limit(largest))
 
 
 def _row(
@@ -218,6 +252,10 @@ def _row(
         err_b=b.err,
         limit_a=verdict.limit_a,
         limit_b=verdict.limit_b,
+        noise_limit_a=verdict.noise_limit_a,
+        noise_limit_b=verdict.noise_limit_b,
+        clean_limit_a=verdict.clean_limit_a,
+        clean_limit_b=verdict.clean_limit_b,
         noise_rel_l2=float(noise.get("rel_l2", math.nan)),
         noise_max_abs=float(noise.get("max_abs", math.nan)),
         nan_mismatch=None,

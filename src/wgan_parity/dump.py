@@ -53,6 +53,7 @@ def write_catalog_dump(
         **base_metadata(),
         "env_id": env_id or default_env_id(backend),
         "backend": backend_name,
+        "lineage": backend_lineage(backend),
         "framework": backend.framework,
         "framework_version": backend.framework_version(),
         "dtype": backend.DTYPE,
@@ -82,6 +83,12 @@ def write_catalog_dump(
 
 
 _SHORT = {"tensorflow": "tf", "torch": "torch"}
+_BUILTIN_OF = {module: name for name, module in BUILTIN.items()}
+
+
+def backend_lineage(backend: Backend) -> list:
+    """The backend's modules, base first, as backend names (``["torch", "mypkg.port"]``)."""
+    return [_BUILTIN_OF.get(m.__name__, m.__name__) for m in backend.modules]
 
 
 def default_env_id(backend: Backend) -> str:

@@ -29,13 +29,14 @@ from __future__ import annotations
 
 import math
 import re
-from typing import Any, Dict, List, Tuple
+from typing import Any, Dict, List, Optional, Tuple
 
 import numpy as np
 import pandas as pd
 
 from wgan_parity import results
 from wgan_parity.thresholds import Thresholds
+from wgan_parity.traits import EnvTraits
 
 KEY = ["case", "tensor", "env_a", "env_b"]
 MATCH = [*KEY, "isa"]
@@ -70,12 +71,19 @@ def _with_isa(df: pd.DataFrame) -> pd.DataFrame:
     return df if "isa" in df.columns else df.assign(isa="")
 
 
-def regressions(current: pd.DataFrame, baseline: pd.DataFrame, th: Thresholds) -> pd.DataFrame:
+def regressions(
+    current: pd.DataFrame,
+    baseline: pd.DataFrame,
+    th: Thresholds,
+    env_traits: Optional[Dict[str, EnvTraits]] = None,
+) -> pd.DataFrame:
     """Rows of ``current`` that regressed against ``baseline`` (both normalized pairs frames).
 
     Rows match on (case, tensor, env_a, env_b, isa): a baseline row of another kernel ISA is
-    never applied (a frame without an ``isa`` column counts as ISA "").
+    never applied (a frame without an ``isa`` column counts as ISA ""). ``env_traits`` (label
+    -> what it runs) lets rules lift the growth rule for some tensors.
     """
+    env_traits = env_traits or {}
     current, baseline = _with_isa(current), _with_isa(baseline)
     merged = current.merge(baseline, on=MATCH, how="inner", suffixes=("", "_baseline"))
     if merged.empty:
@@ -94,7 +102,7 @@ def regressions(current: pd.DataFrame, baseline: pd.DataFrame, th: Thresholds) -
             err, old, limit = row[f"err_{side}"], row[f"err_{side}_baseline"], row[f"limit_{side}"]
             if any(map(math.isnan, (err, old))) or math.isnan(limit):
                 continue
-            env = row[f"env_{side}"]
+            env = env_traits.get(row[f"env_{side}"]) or EnvTraits(row[f"env_{side}"])
             growth = th.side(row["case"], row["tensor"], env).regression_growth
             growth = th.regression_growth if growth is None else growth
             bound = max(growth * old, limit)

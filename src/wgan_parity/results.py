@@ -9,6 +9,7 @@ backends), then by numeric version, then by label.
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import math
 import re
@@ -19,12 +20,26 @@ from typing import Any, Dict, List, Optional, Tuple, Union
 import numpy as np
 import pandas as pd
 
+from wgan_parity import calibration as calibration_module
 from wgan_parity import localize, tables, verdict
-from wgan_parity.thresholds import Thresholds
+from wgan_parity import traits as traits_module
+from wgan_parity.thresholds import SideLimit, Thresholds
 
 TEXT = tables.TEXT_COLUMNS  # one list of text columns, owned by the CSV module
 FLAGS = ("ill_conditioned", "seed_ok")
 JUDGED = ("ok", "diverged", "degenerate")
+LIMIT_COLUMNS = ("noise_limit_a", "noise_limit_b", "clean_limit_a", "clean_limit_b")
+VERDICT_COLUMNS = (
+    "status",
+    "blame",
+    "closer",
+    "known",
+    "ill_conditioned",
+    "limit_a",
+    "limit_b",
+    "note",
+    *LIMIT_COLUMNS,
+)
 FRAMEWORK_RANK = {"reference": 0, "tensorflow": 1, "torch": 2}
 _LABEL_FRAMEWORK = (("reference", "reference"), ("tf-", "tensorflow"), ("torch-", "torch"))
 
@@ -44,6 +59,17 @@ class Results:
     def others(self) -> List[str]:
         """The ordered envs other than the truth."""
         return [e for e in self.order if e != self.truth]
+
+    def traits(self) -> Dict[str, traits_module.EnvTraits]:
+        """What each env label runs, from ``envs.csv`` (label-only traits when not recorded)."""
+        return env_traits(self.envs)
+
+
+def env_traits(envs: pd.DataFrame) -> Dict[str, traits_module.EnvTraits]:
+    """label -> traits for the rows of an ``envs.csv`` frame."""
+    if "env" not in envs.columns:
+        return {}
+    return {str(row["env"]): traits_module.from_env_row(row) for row in envs.to_dict("records")}
 
 
 def _flag(value: Any) -> Optional[bool]:
@@ -156,66 +182,60 @@ def _shape(text: str) -> Tuple[int, ...]:
     return () if text in ("", "scalar") else tuple(int(n) for n in text.split("x"))
 
 
-def rejudge(res: Results, th: Thresholds) -> None:
-    """Re-derive status, blame, closer, known, flags and limits of judged rows with ``th``."""
+def rejudge(
+    res: Results, th: Thresholds, calibration: Optional[calibration_module.Calibration] = None
+) -> None:
+    """Re-derive status, blame, closer, known, flags and limits of judged rows with ``th``.
+
+    The clean limits come from ``calibration`` (none: the run's own built-in envs only) and the
+    rows of the run's clean envs against the truth, as in the aggregator.
+    """
+    calibration = calibration if calibration is not None else calibration_module.none()
     df = res.pairs
+    for column in LIMIT_COLUMNS:
+        if column not in df.columns:
+            df[column] = math.nan
+    labels = res.traits()
+
+    def traits_of(label: str) -> traits_module.EnvTraits:
+        return labels.get(label) or traits_module.EnvTraits(label)
+
     truth_rows = df[df["env_b"] == res.truth] if res.truth else df.iloc[0:0]
     truths: Dict[Tuple[str, str], verdict.Truth] = {}
+    clean_run: Dict[Tuple[str, str], List[Tuple[traits_module.EnvTraits, float]]] = {}
     for r in truth_rows.itertuples(index=False):
         if r.status in JUDGED:
             truths[(r.case, r.tensor)] = verdict.Truth(
                 r.noise_rel_l2, _shape(r.shape_b), bool(r.abs_mean_b == 0.0)
             )
-    updates: Dict[str, List[Any]] = {
-        k: []
-        for k in (
-            "status",
-            "blame",
-            "closer",
-            "known",
-            "ill_conditioned",
-            "limit_a",
-            "limit_b",
-            "note",
-        )
-    }
+        if r.status in ("ok", "diverged", "degenerate"):
+            clean_run.setdefault((r.case, r.tensor), []).append((traits_of(r.env_a), r.err_a))
+    updates: Dict[str, List[Any]] = {k: [] for k in VERDICT_COLUMNS}
     side = functools.lru_cache(maxsize=None)(th.side)  # each env meets every other: reuse
+
+    def limit_of(case: str, tensor: str, label: str) -> Optional[SideLimit]:
+        if label == res.truth:
+            return None
+        env = traits_of(label)
+        run = calibration_module.run_errors(clean_run.get((case, tensor), []))
+        largest = calibration.largest_for(case, tensor, env, run)
+        return dataclasses.replace(side(case, tensor, env), clean=th.clean_limit(largest))
+
     for r in df.itertuples(index=False):
         if r.status not in JUDGED:
-            values = (
-                r.status,
-                r.blame,
-                r.closer,
-                r.known,
-                r.ill_conditioned,
-                r.limit_a,
-                r.limit_b,
-                r.note,
-            )
+            values = tuple(getattr(r, k) for k in VERDICT_COLUMNS)
         else:
             truth = truths.get((r.case, r.tensor))
             if truth is not None and _shape(r.shape_a) != truth.shape:
                 truth = None
             sides = [
                 verdict.Side(
-                    label,
-                    label == res.truth,
-                    err=err,
-                    limit=None if label == res.truth else side(r.case, r.tensor, label),
+                    label, label == res.truth, err=err, limit=limit_of(r.case, r.tensor, label)
                 )
                 for label, err in ((r.env_a, r.err_a), (r.env_b, r.err_b))
             ]
             v = verdict.judge(sides[0], sides[1], r.rel_l2, truth, th)
-            values = (
-                v.status,
-                v.blame,
-                v.closer,
-                v.known,
-                v.ill_conditioned,
-                v.limit_a,
-                v.limit_b,
-                v.note,
-            )
+            values = tuple(getattr(v, k) for k in VERDICT_COLUMNS)
         for key, value in zip(updates, values):
             updates[key].append(value)
     for key, column in updates.items():

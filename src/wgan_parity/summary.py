@@ -17,10 +17,11 @@ from typing import Dict, Iterable, List, Optional, Sequence
 
 import pandas as pd
 
-from wgan_parity import atomic, localize, tables, verdict
+from wgan_parity import atomic, localize, summary_power, tables, verdict
 from wgan_parity import baseline as baselines
 from wgan_parity.results import Results, calibrated
 from wgan_parity.thresholds import Thresholds
+from wgan_parity.traits import EnvTraits
 
 MAX_BYTES = 1 << 20
 BUDGET = 900_000  # the divergent-row list stops here, leaving room for the rest
@@ -51,8 +52,9 @@ def _seed_names() -> Dict[tuple, str]:
 class _Known:
     """Short ids (K1, K2...) for the known rules whose reasons a ``known`` cell holds."""
 
-    def __init__(self, th: Optional[Thresholds]) -> None:
+    def __init__(self, th: Optional[Thresholds], env_traits: Dict[str, EnvTraits]) -> None:
         self.side = functools.lru_cache(maxsize=None)(th.side) if th else None
+        self.env_traits = env_traits
         self.refs = {r.reason: r.reference for r in (th.rules if th else ()) if r.known}
         self.ids: Dict[str, str] = {}
 
@@ -60,7 +62,8 @@ class _Known:
         """The reason that covers ``side`` (a row's cell may join both sides' reasons)."""
         if not cell or self.side is None:
             return cell
-        return self.side(case, tensor, side).known or cell
+        env = self.env_traits.get(side) or EnvTraits(side)
+        return self.side(case, tensor, env).known or cell
 
     def split(self, cell: str) -> List[str]:
         """The rule reasons in a ``known`` cell (verdict joins several with "; ")."""
@@ -325,7 +328,7 @@ def _files(folder: Path, pictures: Sequence[Path]) -> List[str]:
 
 def render(res: Results, th: Optional[Thresholds] = None, pictures: Sequence[Path] = ()) -> str:
     """The Markdown text."""
-    df, known, seeds = res.pairs, _Known(th), _seed_names()
+    df, known, seeds = res.pairs, _Known(th, res.traits()), _seed_names()
     counts = ", ".join(f"{s} {n}" for s, n in sorted(df["status"].value_counts().items()))
     bad = sum(verdict.is_divergence(s, k) for s, k in zip(df["status"], df["known"]))
     head = [
@@ -348,7 +351,9 @@ def render(res: Results, th: Optional[Thresholds] = None, pictures: Sequence[Pat
         *_worst_pairs(df),
         *_regressions(res.folder),
         *_releases(res.folder),
+        *summary_power.seed_only(df),
         *body,
+        *summary_power.outliers(df),
         *_degenerate(df),
         *_ill_conditioned(df, res, seeds),
     ]

@@ -14,7 +14,7 @@ from typing import Any, Dict, Iterable, List, Optional, Sequence
 
 import pandas as pd
 
-from wgan_parity import atomic
+from wgan_parity import atomic, traits
 from wgan_parity.compare import COLUMNS, Row
 from wgan_parity.dumpset import Env
 
@@ -50,6 +50,7 @@ ENV_COLUMNS = (
     "framework",
     "framework_version",
     "backend",
+    "lineage",
     "dtype",
     "python",
     "numpy",
@@ -209,6 +210,7 @@ def env_rows(envs: Iterable[Env], reference: Optional[Env]) -> List[Dict[str, An
                 "stage": env.stage,
                 "error": " ".join(env.error.split()),
                 "file": env.file,
+                "lineage": ";".join(traits.lineage_of(meta)) if meta else None,
                 **{
                     k: meta.get(k)
                     for k in (

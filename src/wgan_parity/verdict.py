@@ -13,7 +13,10 @@ Each row gets the first status that applies, in this order:
    ``degenerate_noise_rel_l2``, or the truth is all zeros. No direction can be compared, so the
    row is neither pass nor fail.
 6. ``diverged`` / ``ok``. With a truth, each env side has ``err`` = its relative L2 error against
-   the truth and ``limit = max(noise_factor × noise, rel_l2_floor)``; a side with ``err > limit`` is
+   the truth and ``limit = min(noise limit, clean limit)``: the noise limit is
+   ``max(noise_factor × noise, rel_l2_floor)``; the clean limit is ``clean_factor ×`` the largest
+   error of the clean built-in releases with the same kernels (the committed calibration and the
+   run's other built-in envs; none when nothing was measured). A side with ``err > limit`` is
    *off*. The row diverges when a side is off, and ``blame`` names the off side(s), except when
    both sides are off and agree with each other (their own relative L2 difference within the
    smaller limit): the pair is consistent (``ok``, with a note) and the deviation is reported on
@@ -22,9 +25,11 @@ Each row gets the first status that applies, in this order:
 
 Flags: ``ill_conditioned`` when the noise exceeds ``ill_conditioned_noise_rel_l2`` (large relative
 errors can then be honest float32 behaviour; ``closer`` still names the side nearer the truth);
-``known`` holds the reason of a ``[[rule]] known = true`` covering every off side (such rows do not
-set the exit code's divergence bit); ``seed_ok`` is the seed's ``cosine distance < seed_cosine``,
-reported for continuity and never used here. All numbers come from ``thresholds.toml``.
+``known`` holds the reason of a ``[[rule]] known = true`` covering every off side within the
+rule's measured bound (such rows do not set the exit code's divergence bit; beyond the bound the
+note names the rule and the row is a divergence again); ``seed_ok`` is the seed's
+``cosine distance < seed_cosine``, reported for continuity and never used here. All numbers come
+from ``thresholds.toml``.
 """
 
 from __future__ import annotations
@@ -73,6 +78,10 @@ class Verdict:
     limit_a: float = math.nan
     limit_b: float = math.nan
     note: str = ""
+    noise_limit_a: float = math.nan
+    noise_limit_b: float = math.nan
+    clean_limit_a: float = math.nan
+    clean_limit_b: float = math.nan
 
 
 def is_divergence(status: str, known: str) -> bool:
@@ -136,14 +145,26 @@ def judge(a: Side, b: Side, pair_rel_l2: float, truth: Optional[Truth], th: Thre
             note=f"float64 truth is zero within float32 resolution (noise rel_l2 {noise:.3g})",
         )
     ill = bool(noise > th.ill_conditioned_noise_rel_l2)
-    limits = [math.nan if s.is_truth or s.limit is None else s.limit.limit(noise) for s in (a, b)]
-    off = [s for s, lim in zip((a, b), limits) if not s.is_truth and s.err > lim]
+    sides = (a, b)
+    noise_limits = [
+        math.nan if s.is_truth or s.limit is None else s.limit.limit(noise) for s in sides
+    ]
+    clean_limits = [math.nan if s.limit is None else s.limit.clean for s in sides]
+    limits = [math.nan if s.is_truth or s.limit is None else s.limit.applied(noise) for s in sides]
+    off = [s for s, lim in zip(sides, limits) if not s.is_truth and s.err > lim]
     closer = ""
     if not (a.is_truth or b.is_truth) and math.isfinite(a.err) and math.isfinite(b.err):
         closer = a.label if a.err < b.err else b.label if b.err < a.err else "tie"
     notes = []
     if noise != noise:
         notes.append("no noise entry in the reference: the limit is the floor")
+    for s, nl, cl in zip(sides, noise_limits, clean_limits):
+        if s in off and s.err <= nl and cl == cl:
+            notes.append(
+                f"{s.label} is an outlier among clean releases: err {s.err:.3g} > clean limit "
+                f"{cl:.3g} ({th.clean_factor:g} x the largest clean error), within the float32 "
+                f"noise limit {nl:.3g}"
+            )
     if len(off) == 2 and pair_rel_l2 <= min(limits):
         notes.append(
             f"both sides off the truth (rel_l2 {a.err:.3g} and {b.err:.3g}) the same way: they "
@@ -155,8 +176,21 @@ def judge(a: Side, b: Side, pair_rel_l2: float, truth: Optional[Truth], th: Thre
             f"both sides off the truth; they differ from each other by rel_l2 {pair_rel_l2:.3g}"
         )
     known = ""
-    if off and all(s.limit is not None and s.limit.known for s in off):
-        known = "; ".join(dict.fromkeys(s.limit.known for s in off if s.limit))
+    excused = []
+    for s, nl in zip(sides, noise_limits):
+        rule = s.limit.known_rule if s.limit is not None else None
+        if s not in off or rule is None:
+            continue
+        bound = rule.bound(nl)
+        if s.err <= bound:
+            excused.append(rule.reason)
+        else:
+            notes.append(
+                f"{s.label}: err {s.err:.3g} is beyond the bound {bound:.3g} of known rule "
+                f"'{rule.name}', so it is not excused"
+            )
+    if off and len(excused) == len(off):
+        known = "; ".join(dict.fromkeys(excused))
     if ill:
         notes.append(f"ill-conditioned (float32 noise rel_l2 {noise:.3g})")
     return Verdict(
@@ -168,4 +202,8 @@ def judge(a: Side, b: Side, pair_rel_l2: float, truth: Optional[Truth], th: Thre
         limits[0],
         limits[1],
         "; ".join(notes),
+        noise_limits[0],
+        noise_limits[1],
+        clean_limits[0],
+        clean_limits[1],
     )

@@ -76,6 +76,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="a committed results folder: rows whose status worsened or whose error grew past "
         "the thresholds' regression_growth go to regressions.csv and set exit bit 1",
     )
+    parser.add_argument(
+        "--calibration",
+        default=None,
+        metavar="FILE|none",
+        help="clean-release calibration (default: the committed data/calibration.csv.gz, from "
+        "`wgan-parity calibrate`); `none`: only this run's built-in envs calibrate each other",
+    )
     parser.add_argument("--quiet", action="store_true", help="no progress lines")
 
 
@@ -104,6 +111,7 @@ def run(args: argparse.Namespace) -> int:
     _single_threaded_blas()
     from wgan_parity import (
         atomic,
+        calibration,
         compare,
         dumpset,
         localize,
@@ -120,9 +128,14 @@ def run(args: argparse.Namespace) -> int:
 
     try:
         th = thresholds.load(args.thresholds)
+        calib = calibration.optional(args.calibration)
         if args.baseline is not None:  # fail before the long part, not after it
             baselines.pairs_file(args.baseline)
-    except (thresholds.ThresholdsError, baselines.BaselineError) as exc:
+    except (
+        thresholds.ThresholdsError,
+        baselines.BaselineError,
+        calibration.CalibrationError,
+    ) as exc:
         say(str(exc))
         return USAGE_ERROR
     bad = [
@@ -155,7 +168,9 @@ def run(args: argparse.Namespace) -> int:
                 return USAGE_ERROR
         table = tables.PairTable()
         progress = None if args.quiet else (lambda line: say(line))
-        rows_out = compare.compare(dumps, th, jobs=max(1, args.jobs), progress=progress)
+        rows_out = compare.compare(
+            dumps, th, jobs=max(1, args.jobs), progress=progress, calibration=calib
+        )
         for rows in localize.annotated(rows_out):  # issue 5: first_divergent_tap column
             table.add(rows)
     finally:
@@ -168,7 +183,10 @@ def run(args: argparse.Namespace) -> int:
     if pair is not None:
         text = seedreport.render(table.records(*pair), *pair, seed_cosine=th.seed_cosine)
         written.append(atomic.write_text(out / seedreport.file_name(*pair), text))
-    regressed = _regressions(args.baseline, out, th, written, say)  # issue 4: baseline, bisection
+    regressed = _regressions(args.baseline, out, th, written, say)
+    say(
+        f"clean limits from {calib.source} and this run's built-in envs"
+    )  # issue 4: baseline, bisection
     if regressed < 0:
         return USAGE_ERROR
     written += report.after_aggregate(out, th, table.frame, say)  # issue 5: pictures, summary
@@ -217,7 +235,7 @@ def _regressions(
         say(str(exc))
         return -1
     pairs = current.pairs.assign(isa=regress.isa_column(current.pairs, current.envs, current.truth))
-    found = regress.regressions(pairs, base, th)
+    found = regress.regressions(pairs, base, th, current.traits())
     written.append(tables.write_csv(found, out / "regressions.csv"))
     counts = {**regress.coverage(pairs, base, current.truth), "regressed": len(found)}
     written.append(baselines.write_check(check, baseline, counts))

@@ -52,14 +52,14 @@ def render(
     ``th`` to the measured columns first.
     """
 
-    from wgan_parity import heatmap, results, summary
+    from wgan_parity import calibration, heatmap, results, summary
 
     if pairs is None:
         res = results.load(folder)
     else:
         res = results.from_frames(pairs, results.read_envs(folder), folder)
     if rejudge and th is not None:
-        results.rejudge(res, th)
+        results.rejudge(res, th, calibration.load())
     pictures = heatmap.write(res, folder)
     return [*pictures, summary.write(res, th, pictures)]
 

@@ -1,0 +1,67 @@
+"""``wgan-parity calibrate RESULTS_OR_BASELINE --out FILE``: the clean-release calibration.
+
+Reads a results folder or a baseline (``pairs.csv``/``pairs.csv.gz`` and ``envs.csv``) and keeps,
+per (case, tensor, kernel configuration), the largest error against the float64 truth of its
+clean built-in TensorFlow and PyTorch envs: what good float32 implementations achieve
+(docs/verdict.md, "clean limit"). The committed ``data/calibration.csv.gz`` is made this way from
+``results/baseline``; a test fails when the two drift apart. No framework is imported.
+
+Exit codes: 0 written; 2 usage error (no results there, no reference env in them).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+USAGE_ERROR = 2
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """Declare the command's options."""
+    parser.add_argument(
+        "results",
+        type=Path,
+        metavar="RESULTS_DIR",
+        help="a results folder or baseline (pairs.csv[.gz] and envs.csv), e.g. results/baseline",
+    )
+    parser.add_argument(
+        "--out",
+        type=Path,
+        default=None,
+        help="the file to write (default: the package's data/calibration.csv.gz)",
+    )
+
+
+def run(args: argparse.Namespace) -> int:
+    """Write the calibration; return the exit code."""
+    from wgan_parity import atomic, calibration, results, tables
+
+    path = results.pairs_path(args.results)
+    if path is None:
+        print(
+            f"wgan-parity calibrate: expected pairs.csv or pairs.csv.gz in {args.results}, found "
+            "neither; pass a results folder (`aggregate --out`) or a baseline",
+            file=sys.stderr,
+        )
+        return USAGE_ERROR
+    raw = tables.read_csv(path)
+    envs = results.read_envs(args.results)
+    truth = results.from_frames(raw, envs, args.results).truth
+    if not truth:
+        print(
+            f"wgan-parity calibrate: {args.results} has no float64 reference env; the "
+            "calibration is made of errors against it: aggregate a set that includes `reference`",
+            file=sys.stderr,
+        )
+        return USAGE_ERROR
+    table = calibration.derive(raw, envs, truth)
+    out = args.out or calibration.DEFAULT_FILE
+    atomic.write_bytes(out, calibration.to_bytes(table))
+    kernels = sorted(set(table["kernels"]))
+    print(
+        f"wrote {out}: {len(table)} tensors x kernels, from {table['envs'].max()} envs at most; "
+        f"kernels: {', '.join(kernels)}"
+    )
+    return 0

@@ -1,0 +1,65 @@
+"""Two sections of ``summary.md`` about what the verdict can see.
+
+- **Outliers among clean releases**: sides off only because of the clean limit (several times
+  less accurate than every clean release with the same kernels, yet inside the float32 noise
+  limit). For a new release, that is the regression users want flagged; for a port, a real
+  difference the noise limit alone would have passed.
+- **What seed mode cannot see**: when a run compared only seed-mode cases (constant 5e-2 weights,
+  zero biases, unit norm scales), kernels are symmetric and biases zero, so a flipped or
+  transposed kernel and a dropped bias leave the forward rows unchanged.
+"""
+
+from __future__ import annotations
+
+from typing import List
+
+import pandas as pd
+
+OUTLIER_NOTE = "is an outlier among clean releases"
+SEED_BLIND = (
+    "constant 5e-2 kernels are symmetric under flips and transposes, so a flipped, transposed or "
+    "H/W-swapped kernel leaves every forward row unchanged; zero biases hide a dropped bias; unit "
+    "norm scales and zero offsets hide swapped or per-element affine parameters; identical "
+    "channels hide a channel permutation, such as depth_to_space's DCR/CRD order"
+)
+
+
+def outliers(df: pd.DataFrame) -> List[str]:
+    """Rows whose side is off only by the clean limit, grouped per env."""
+    hit = df[df["note"].astype(str).str.contains(OUTLIER_NOTE, regex=False)]
+    if hit.empty:
+        return []
+    out = [
+        "## Outliers among clean releases",
+        "",
+        f"{len(hit)} rows have a side more than `clean_factor` times less accurate than every "
+        "clean built-in release with the same kernels, while inside the float32 noise limit "
+        "(`clean_limit_a`/`_b` in pairs.csv). For a new release this is a regression; for a "
+        "port, a real difference.",
+        "",
+        "| env | rows | worst tensor | err | clean limit |",
+        "|---|---|---|---|---|",
+    ]
+    against_truth = hit[hit["err_b"] == 0.0]  # the truth is always env_b, its error 0
+    for env, part in against_truth.groupby("env_a"):
+        worst = part.loc[(part["err_a"] / part["clean_limit_a"]).idxmax()]
+        out.append(
+            f"| `{env}` | {len(part)} | {worst['case']}/{worst['tensor']} | "
+            f"{worst['err_a']:.3g} | {worst['clean_limit_a']:.3g} |"
+        )
+    return [*out, ""]
+
+
+def seed_only(df: pd.DataFrame) -> List[str]:
+    """A warning when every compared case is a seed-mode one."""
+    cases = set(df["case"].astype(str))
+    if not cases or not all(c.endswith(".seed") for c in cases):
+        return []
+    return [
+        "## What this run could not have seen",
+        "",
+        f"Every compared case is a seed-mode case ({len(cases)}). In seed mode {SEED_BLIND}. "
+        "Run the `random` and `probe` cases too (`wgan-parity dump` without `--cases`); the "
+        "selftest table in the README shows what each mode detects.",
+        "",
+    ]
