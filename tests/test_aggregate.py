@@ -479,3 +479,22 @@ def test_output_does_not_depend_on_the_number_of_threads(tmp_path, monkeypatch):
     assert (tmp_path / "1" / "pairs.csv").read_bytes() == (
         tmp_path / "3" / "pairs.csv"
     ).read_bytes()
+
+
+def test_an_internal_error_exits_3_not_1(tmp_path, monkeypatch, capsys):
+    from wgan_parity import compare
+    from wgan_parity.exitcodes import ExitCode
+
+    folder = write_set(tmp_path / "d")
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("planted bug in the comparison")
+
+    monkeypatch.setattr(compare, "compare", broken)
+    code = main(["aggregate", str(folder), "--out", str(tmp_path / "out"), "--quiet"])
+    assert code == ExitCode.INTERNAL == 3  # CI reads 1 as "diverged": a crash must not be 1
+    err = capsys.readouterr().err
+    assert "internal error (RuntimeError: planted bug in the comparison)" in err
+    log = err.split("Traceback: ", 1)[1].split(". Please", 1)[0]
+    assert "planted bug in the comparison" in Path(log).read_text()
+    assert ExitCode.DIVERGED | ExitCode.ENV_PROBLEM == 5

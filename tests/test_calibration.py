@@ -9,7 +9,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from wgan_parity import calibration, results, tables, thresholds, traits, verdict
+from wgan_parity import calibration, calibration_table, results, tables, thresholds, traits, verdict
 from wgan_parity.cli import main
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -102,7 +102,7 @@ def _clean_envs() -> pd.DataFrame:
 
 
 def test_derive_keeps_the_largest_clean_error_per_tensor_and_kernels() -> None:
-    table = calibration.derive(_clean_rows(), _clean_envs(), "reference")
+    table = calibration_table.derive(_clean_rows(), _clean_envs(), "reference")
     assert table.to_dict("records") == [
         {
             "case": "c",

@@ -10,19 +10,19 @@ less accurate than every clean release is an outlier even inside the noise limit
 Two sources, merged per tensor: the committed calibration (``data/calibration.csv.gz``, derived
 from the committed baseline by ``wgan-parity calibrate``) and the run's own built-in envs (each
 env calibrated against the others, never against itself). Kernels nothing was measured on get no
-clean limit (the noise limit alone applies).
+clean limit (the noise limit alone applies). NumPy-free and pandas-free: the comparison uses
+it; :mod:`wgan_parity.calibration_table` derives the table from results with pandas.
 """
 
 from __future__ import annotations
 
+import csv
 import gzip
 import io
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Dict, Iterable, List, Optional, Sequence, Tuple, Union
-
-import pandas as pd
 
 from wgan_parity import traits
 
@@ -71,76 +71,31 @@ class Calibration:
         return max(found) if found else math.nan
 
 
-def derive(pairs: pd.DataFrame, envs: pd.DataFrame, truth: str) -> pd.DataFrame:
-    """The calibration rows of a results folder (or baseline): clean envs' rows vs the truth.
-
-    ``pairs`` and ``envs`` are read as text; an env appearing at several ISAs (a baseline with
-    ``--add``) is told apart by the rows' ``isa`` column when there is one.
-    """
-    by_label: Dict[Tuple[str, str], traits.EnvTraits] = {}
-    for row in envs.to_dict("records"):
-        env = traits.from_env_row(row)
-        by_label[(env.label, env.isa)] = env
-        by_label.setdefault((env.label, ""), env)
-    records: Dict[Key, List[Tuple[float, str]]] = {}
-    has_isa = "isa" in pairs.columns
-    for row in pairs.to_dict("records"):
-        if truth not in (row["env_a"], row["env_b"]) or row["status"] not in JUDGED:
-            continue
-        side = "a" if row["env_b"] == truth else "b"
-        label = row[f"env_{side}"]
-        isa = str(row.get("isa") or "") if has_isa else ""
-        env = by_label.get((label, isa)) or by_label.get((label, ""))
-        if env is None or not is_clean(env):
-            continue
-        if isa and not env.isa:
-            env = traits.EnvTraits(env.label, env.framework, env.lineage, isa, env.switches)
-        err = float(row[f"err_{side}"])
-        if math.isfinite(err):
-            records.setdefault((row["case"], row["tensor"], env.kernels), []).append((err, label))
-    rows = []
-    for (case, tensor, kernels), found in sorted(records.items()):
-        err, worst = max(found)
-        rows.append([case, tensor, kernels, err, len(found), worst])
-    return pd.DataFrame(rows, columns=COLUMNS)
-
-
-def to_bytes(table: pd.DataFrame) -> bytes:
-    """The table as gzip'd CSV with mtime 0 (the same table gives the same bytes)."""
-    text = table.to_csv(index=False, float_format="%.6e", lineterminator="\n").encode("utf-8")
-    return gzip.compress(text, compresslevel=9, mtime=0)
-
-
-def from_table(table: pd.DataFrame, source: str = "") -> Calibration:
-    """A :class:`Calibration` from :func:`derive`'s table."""
-    largest = {
-        (str(c), str(t), str(k)): float(e)
-        for c, t, k, e in zip(
-            table["case"], table["tensor"], table["kernels"], table["largest_err"]
-        )
-    }
-    return Calibration(largest, source)
-
-
 def load(path: Union[str, Path, None] = None) -> Calibration:
     """The committed calibration, or ``path``'s; :class:`CalibrationError` when unreadable."""
     path = Path(path) if path is not None else DEFAULT_FILE
     try:
         raw = path.read_bytes()
-        text = gzip.decompress(raw) if raw[:2] == b"\x1f\x8b" else raw
-        table = pd.read_csv(io.BytesIO(text), dtype={"case": str, "tensor": str, "kernels": str})
-    except (OSError, ValueError, EOFError) as exc:
+        text = (gzip.decompress(raw) if raw[:2] == b"\x1f\x8b" else raw).decode("utf-8")
+        reader = csv.DictReader(io.StringIO(text))
+        missing = [c for c in COLUMNS[:4] if c not in (reader.fieldnames or [])]
+        if missing:
+            raise CalibrationError(
+                f"{path}: expected columns {COLUMNS[:4]}, missing {missing}; regenerate it with "
+                "`wgan-parity calibrate BASELINE_DIR --out FILE`"
+            )
+        largest = {
+            (row["case"], row["tensor"], row["kernels"]): float(row["largest_err"])
+            for row in reader
+        }
+    except (OSError, ValueError, EOFError, UnicodeDecodeError) as exc:
+        if isinstance(exc, CalibrationError):
+            raise
         raise CalibrationError(
             f"cannot read calibration {path}: {exc}; expected a CSV from `wgan-parity calibrate` "
             "(columns " + ", ".join(COLUMNS) + "), or pass --calibration none"
         ) from exc
-    missing = [c for c in COLUMNS[:4] if c not in table.columns]
-    if missing:
-        raise CalibrationError(
-            f"{path}: expected columns {COLUMNS[:4]}, missing {missing}; regenerate it with "
-            "`wgan-parity calibrate BASELINE_DIR --out FILE`"
-        )
-    return from_table(table, path.name)
+    return Calibration(largest, path.name)
 
 
 def none() -> Calibration:

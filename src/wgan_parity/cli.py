@@ -9,10 +9,15 @@ from __future__ import annotations
 import argparse
 import importlib
 import sys
-from pathlib import Path
-from typing import List, Optional, Sequence, Union
+import tempfile
+import traceback
+from typing import Optional, Sequence
 
 from wgan_parity import __version__
+from wgan_parity.exitcodes import ExitCode
+from wgan_parity.invocation import argv
+
+__all__ = ["COMMANDS", "argv", "build_parser", "main"]
 
 # name -> (module, one-line help); each module defines
 # ``add_arguments(parser)`` and ``run(args) -> int``.
@@ -30,13 +35,6 @@ COMMANDS = {
     ),
     "matrix": ("wgan_parity.commands.matrix", "list the envs of a set (--json: CI matrix)"),
 }
-
-
-def argv(
-    command: str, *args: Union[str, Path], python: Union[str, Path] = sys.executable
-) -> List[str]:
-    """``python -m wgan_parity COMMAND ARGS...``: how the runner, tests and benches start one."""
-    return [str(python), "-m", "wgan_parity", command, *map(str, args)]
 
 
 def build_parser(command: Optional[str] = None) -> argparse.ArgumentParser:
@@ -57,11 +55,35 @@ def build_parser(command: Optional[str] = None) -> argparse.ArgumentParser:
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
-    """Parse ``argv`` and run the chosen command; return its exit code."""
+    """Parse ``argv`` and run the chosen command; return its exit code.
+
+    An unexpected exception is an internal error: one line on stderr, the traceback in a log
+    file, and exit 3 (:class:`~wgan_parity.exitcodes.ExitCode`), never Python's 1, which CI
+    would read as "diverged".
+    """
     argv = list(sys.argv[1:] if argv is None else argv)
     command = next((a for a in argv if not a.startswith("-")), None)
     args = build_parser(command if command in COMMANDS else None).parse_args(argv)
-    return int(args._module.run(args))
+    try:
+        return int(args._module.run(args))
+    except Exception as exc:
+        log = _crash_log(command or "wgan-parity")
+        print(
+            f"wgan-parity {command}: internal error ({type(exc).__name__}: {exc}); nothing was "
+            f"decided about the numbers. Traceback: {log}. Please report it with that file.",
+            file=sys.stderr,
+        )
+        return int(ExitCode.INTERNAL)
+
+
+def _crash_log(command: str) -> str:
+    """Write the current exception's traceback to a temporary file; return its path."""
+    text = traceback.format_exc()
+    with tempfile.NamedTemporaryFile(
+        "w", prefix=f"wgan-parity-{command}-", suffix=".log", delete=False, encoding="utf-8"
+    ) as fh:
+        fh.write(text)
+    return fh.name
 
 
 if __name__ == "__main__":

@@ -21,12 +21,13 @@ from typing import List, Optional, Sequence, Tuple
 
 from wgan_parity import cachekey, locks, orchestrate
 from wgan_parity.envtable import EnvSpec, EnvTable, TableError, load_table
+from wgan_parity.exitcodes import ExitCode
 from wgan_parity.orchestrate import EnvResult, RunOptions
 from wgan_parity.progress import Progress
 from wgan_parity.venvs import Builder, StageFailed
 
 AGG_RECORD = ".aggregate.json"
-EXIT_AGGREGATE_CRASHED = 3
+EXIT_AGGREGATE_CRASHED = int(ExitCode.INTERNAL)
 # Runs `wgan-parity aggregate`, mapping an uncaught exception to exit 3: Python's own exit code
 # for a crash is 1, which would read as "diverged".
 _AGGREGATE = (

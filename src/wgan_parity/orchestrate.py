@@ -22,10 +22,16 @@ from typing import Dict, List, Optional, Sequence, Set, Tuple
 
 from wgan_parity import atomic, cachekey, hostinfo, isa, locks, pipbridge
 from wgan_parity.envtable import EnvSpec, EnvTable
+from wgan_parity.exitcodes import ExitCode
 from wgan_parity.progress import Progress
 from wgan_parity.venvs import Builder, StageFailed, find_uv, free_gb
 
-EXIT_OK, EXIT_DIVERGED, EXIT_USAGE, EXIT_ENV_FAILED = 0, 1, 2, 4
+EXIT_OK, EXIT_DIVERGED, EXIT_USAGE, EXIT_ENV_FAILED = (
+    ExitCode.OK,
+    ExitCode.DIVERGED,
+    ExitCode.USAGE,
+    ExitCode.ENV_PROBLEM,
+)
 
 
 @dataclass

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Dict, List, Optional, Sequence
 
-from wgan_parity import cli
+from wgan_parity import invocation
 from wgan_parity.envtable import EnvSpec
 
 MARKER = ".wgan-parity-env.json"
@@ -147,7 +147,7 @@ class Builder:
         Exit 1 means some cases failed but the dump was written (the aggregator reports those
         cases); exit 4 means the backend could not be loaded (the 'import' stage).
         """
-        cmd = cli.argv(
+        cmd = invocation.argv(
             "dump",
             *("--backend", env.dump_backend, "--out", out, "--env-id", env.id, "--quiet"),
             *env.dump_args,

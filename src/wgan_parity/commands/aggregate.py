@@ -22,9 +22,11 @@ import sys
 from pathlib import Path
 from typing import Any, List, Optional
 
-USAGE_ERROR = 2
-DIVERGED = 1
-ENV_PROBLEM = 4
+from wgan_parity.exitcodes import ExitCode
+
+USAGE_ERROR = ExitCode.USAGE
+DIVERGED = ExitCode.DIVERGED
+ENV_PROBLEM = ExitCode.ENV_PROBLEM
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

@@ -14,7 +14,9 @@ import argparse
 import sys
 from pathlib import Path
 
-USAGE_ERROR = 2
+from wgan_parity.exitcodes import ExitCode
+
+USAGE_ERROR = ExitCode.USAGE
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

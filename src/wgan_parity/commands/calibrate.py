@@ -15,7 +15,9 @@ import argparse
 import sys
 from pathlib import Path
 
-USAGE_ERROR = 2
+from wgan_parity.exitcodes import ExitCode
+
+USAGE_ERROR = ExitCode.USAGE
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -36,7 +38,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Write the calibration; return the exit code."""
-    from wgan_parity import atomic, calibration, results, tables
+    from wgan_parity import atomic, calibration, calibration_table, results, tables
 
     path = results.pairs_path(args.results)
     if path is None:
@@ -56,9 +58,9 @@ def run(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return USAGE_ERROR
-    table = calibration.derive(raw, envs, truth)
+    table = calibration_table.derive(raw, envs, truth)
     out = args.out or calibration.DEFAULT_FILE
-    atomic.write_bytes(out, calibration.to_bytes(table))
+    atomic.write_bytes(out, calibration_table.to_bytes(table))
     kernels = sorted(set(table["kernels"]))
     print(
         f"wrote {out}: {len(table)} tensors x kernels, from {table['envs'].max()} envs at most; "

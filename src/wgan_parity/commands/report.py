@@ -16,12 +16,14 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Callable, List, Optional
 
+from wgan_parity.exitcodes import ExitCode
+
 if TYPE_CHECKING:  # pandas is imported only when the command runs
     import pandas as pd
 
     from wgan_parity.thresholds import Thresholds
 
-USAGE_ERROR = 2
+USAGE_ERROR = ExitCode.USAGE
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
