@@ -25,6 +25,10 @@ COMMANDS = {
         "keep a results folder's rows against the truth as a regression baseline",
     ),
     "matrix": ("wgan_parity.commands.matrix", "list the envs of a set (--json: CI matrix)"),
+    "selftest": (
+        "wgan_parity.commands.selftest",
+        "plant known bugs, compare, and score detection, blame and localization",
+    ),
 }
 
 
