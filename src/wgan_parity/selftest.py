@@ -26,8 +26,10 @@ float64 reference on the same cases, aggregates them with ``wgan-parity aggregat
   divergent and not known.
 
 Only these ``pairs.csv`` columns are read: case, tensor, env_a, env_b, status, blame, known,
-first_divergent_tap, err_a, err_b, limit_a, limit_b. No framework is imported here; the dumps
-run in subprocesses and the aggregation never imports one.
+first_divergent_tap, err_a and limit_a (the reference is always ``env_b``). ``worst`` is the
+largest ``err / limit`` of the mode's judged rows: how far over (or under) its tolerance the bug
+got. No framework is imported here; the dumps run in subprocesses and the aggregation never
+imports one.
 """
 
 from __future__ import annotations
@@ -50,6 +52,8 @@ if TYPE_CHECKING:  # pandas only when scoring
 
 #: Row statuses that are a divergence (docs/verdict.md).
 DIVERGENT = ("diverged", "shape-mismatch", "non-finite")
+#: Divergences that carry no error size: never explained by the base's own error.
+BROKEN = ("shape-mismatch", "non-finite")
 #: A bug row whose base row is divergent too counts only past this factor of the base's error
 #: (the regression growth factor of data/thresholds.toml: two bits above the base's own error).
 GROWTH = 4.0
@@ -198,7 +202,7 @@ def _hits(bug_rows: pd.DataFrame, base_rows: pd.DataFrame) -> Tuple[pd.Series, p
     base = base_rows.reindex(bug_rows.index)
     base_off = base["status"].isin(DIVERGENT)
     beyond = bug_rows["err"] > GROWTH * base["err"].fillna(0.0)
-    inherited = divergent & base_off & ~(beyond | bug_rows["status"].isin(DIVERGENT[1:]))
+    inherited = divergent & base_off & ~(beyond | bug_rows["status"].isin(BROKEN))
     return divergent & ~inherited, inherited
 
 
@@ -591,6 +595,9 @@ def run(options: Options, say: Say) -> Tuple[pd.DataFrame, List[str], Dict[str, 
     )
     if failures:
         lines.append("failed dumps: " + "; ".join(f"{k}: {v}" for k, v in failures.items()))
+    legend = [f"`{b.name}` ({b.base}): {b.summary}" for b in bugs]
     table.to_csv(options.out / "selftest.csv", index=False, float_format="%.6e")
-    (options.out / "selftest.md").write_text(markdown(table, lines))
+    (options.out / "selftest.md").write_text(
+        markdown(table, lines) + "\nBugs:\n\n" + "".join(f"- {line}\n" for line in legend)
+    )
     return table, lines, failures
