@@ -228,6 +228,7 @@ def test_score_seed_mode_sees_gradients_only_and_honours_known_rules() -> None:
     seed = _table(_pairs()).loc[("fake", "seed")]
     assert (seed["detected"], seed["fwd"]) == ("yes", "no")
     assert seed["hits"] == 1, "the known residual_down.seed grad/x row must not count"
+    assert seed["excused"] == 1
     assert seed["localized"] == "n/a", "no forward divergence in the composite case"
     assert seed["seed_fwd_expected"] == "no"
 
@@ -264,7 +265,7 @@ def test_score_counts_false_alarms_of_clean_envs_only() -> None:
     table = _table(_pairs())
     assert table.loc[("(clean torch-x)", "probe"), "hits"] == 1
     assert table.loc[("(clean torch-x)", "seed"), "hits"] == 0
-    assert table.loc[("(clean torch-x)", "seed"), "inherited"] == 1  # the known seed row
+    assert table.loc[("(clean torch-x)", "seed"), "excused"] == 1  # the known seed row
     assert table.loc[("(clean tf-x)", "random"), "hits"] == 0
     lines = selftest.totals(table.reset_index())
     assert lines[0].startswith("random: detected 1/1 bugs")

@@ -12,7 +12,9 @@ float64 reference on the same cases, aggregates them with ``wgan-parity aggregat
   ``shape-mismatch`` or ``non-finite`` and not excused by a ``known`` rule, and is the bug's own:
   the clean base env's row of the same tensor is not divergent, or the bug's error exceeds
   :data:`GROWTH` times the base's (TF's float32 BatchNorm is off on its own; a TF-based bug
-  must not be credited with it). ``inherited`` counts the rows left out for that reason;
+  must not be credited with it). ``inherited`` counts the rows left out for that reason,
+  ``excused`` the divergent rows a known rule covers (a rule on every env, such as the seed-mode
+  ReLU-tie rule, hides a bug there too);
 - **fwd**: the same, counting only forward rows (``out``, ``tap/*``): what a forward-only check
   (the seed's table) would see. In seed mode the constant kernels are symmetric and the biases
   zero, so kernel-layout bugs and a dropped bias are invisible there; ``seed_fwd_expected`` is
@@ -27,9 +29,9 @@ float64 reference on the same cases, aggregates them with ``wgan-parity aggregat
 
 Only these ``pairs.csv`` columns are read: case, tensor, env_a, env_b, status, blame, known,
 first_divergent_tap, err_a and limit_a (the reference is always ``env_b``). ``worst`` is the
-largest ``err / limit`` of the mode's judged rows: how far over (or under) its tolerance the bug
-got. No framework is imported here; the dumps run in subprocesses and the aggregation never
-imports one.
+largest ``err / limit`` of the mode's judged rows, excused ones included: how far over (or
+under) its tolerance the bug got. No framework is imported here; the dumps run in subprocesses
+and the aggregation never imports one.
 """
 
 from __future__ import annotations
@@ -80,6 +82,7 @@ COLUMNS = (
     "hits",
     "judged",
     "inherited",
+    "excused",
     "worst",
     "blamed",
     "localized",
@@ -271,6 +274,7 @@ def _bug_record(
         hits=int(own.sum()),
         judged=int(judged.sum()),
         inherited=int(inherited.sum()),
+        excused=int((rows["status"].isin(DIVERGENT) & (rows["known"] != "")).sum()),
         worst=_worst(rows, judged),
         blamed=_blamed(rows, own, bug, label, pair, base_off),
         localized=localized,
@@ -291,9 +295,9 @@ def _clean_record(framework: str, label: str, mode: str, rows: pd.DataFrame) -> 
         cases=rows["case"].nunique(),
         hits=int(alarms.sum()),
         judged=int(judged.sum()),
-        inherited=int((divergent & ~alarms).sum()),
+        excused=int((divergent & ~alarms).sum()),
         worst=_worst(rows, judged),
-        note="hits: false alarms; inherited: rows a known rule excuses",
+        note="hits: false alarms",
     )
 
 
@@ -578,10 +582,15 @@ def run(options: Options, say: Say) -> Tuple[pd.DataFrame, List[str], Dict[str, 
 
     mark = time.perf_counter()
     results = options.out / "results"
-    with open(options.out / "aggregate.log", "w") as log, contextlib.redirect_stdout(log):
-        code = cli_main(["aggregate", *map(str, inputs), "--out", str(results), "--quiet"])
-    if code == 2:
-        raise SelftestError(f"wgan-parity aggregate refused the dumps; see {options.out}")
+    done = results / "pairs.csv"
+    newest = max(p.stat().st_mtime for p in inputs)
+    if options.reuse and done.exists() and done.stat().st_mtime > newest:
+        say(f"{done} is newer than every dump: not aggregated again (--reuse)")
+    else:
+        with open(options.out / "aggregate.log", "w") as log, contextlib.redirect_stdout(log):
+            code = cli_main(["aggregate", *map(str, inputs), "--out", str(results), "--quiet"])
+        if code == 2:
+            raise SelftestError(f"wgan-parity aggregate refused the dumps; see {options.out}")
     timings["aggregate"] = time.perf_counter() - mark
 
     mark = time.perf_counter()

@@ -61,7 +61,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--reuse",
         action="store_true",
-        help="keep dumps already in OUT/dumps (rescoring only: a changed bug module is not redone)",
+        help="keep dumps already in OUT/dumps, and OUT/results/pairs.csv when newer than them "
+        "(rescoring only: a changed bug module is not redumped)",
     )
 
 
