@@ -448,7 +448,14 @@ def run_dumps(jobs: Sequence[Job], parallel: int, say: Say) -> Dict[str, str]:
                 python=job.python,
             )
             with open(log, "w") as handle:
-                proc = subprocess.Popen(command, stdout=handle, stderr=subprocess.STDOUT, env=env)
+                try:
+                    proc = subprocess.Popen(
+                        command, stdout=handle, stderr=subprocess.STDOUT, env=env
+                    )
+                except OSError as exc:  # no such interpreter
+                    failures[job.label] = f"could not start {job.python}: {exc}"
+                    say(f"dump of {job.label} failed: {failures[job.label]}")
+                    continue
             running.append((job, proc, time.perf_counter()))
         time.sleep(0.05)
         for item in list(running):
@@ -461,9 +468,10 @@ def run_dumps(jobs: Sequence[Job], parallel: int, say: Say) -> Dict[str, str]:
             if code in (0, 1):
                 say(f"dumped {job.label} ({len(job.cases)} cases, {took:.1f}s)")
             else:
-                tail = job.out.with_suffix(".log").read_text(errors="replace")[-600:]
-                failures[job.label] = f"exit {code}: {tail.strip().splitlines()[-1:] or ''}"
-                say(f"dump of {job.label} failed ({failures[job.label]}); log: {job.out}.log")
+                log = job.out.with_suffix(".log")
+                last = (log.read_text(errors="replace").strip().splitlines() or [""])[-1]
+                failures[job.label] = f"exit {code}: {last}"
+                say(f"dump of {job.label} failed ({failures[job.label]}); log: {log}")
     return failures
 
 
