@@ -34,6 +34,10 @@ COMMANDS = {
         "keep the clean releases' errors per tensor and kernels (the clean limits' calibration)",
     ),
     "matrix": ("wgan_parity.commands.matrix", "list the envs of a set (--json: CI matrix)"),
+    "selftest": (
+        "wgan_parity.commands.selftest",
+        "plant known bugs, compare, and score detection, blame and localization",
+    ),
 }
 
 
