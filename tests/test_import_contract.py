@@ -29,7 +29,8 @@ COMPARE = {
     "npzstream", "seedreport", "thresholds", "traits", "verdict",
 }  # fmt: skip
 REPORT = {
-    "baseline", "calibration_table", "heatmap", "regress", "results", "summary", "summary_power",
+    "baseline", "calibration_table", "heatmap", "regress", "results", "selftest", "summary",
+    "summary_power",
     "tables",
 }  # fmt: skip
 # Optional imports the runner guards: tomli (tomllib before Python 3.11), uv (the PyPI package

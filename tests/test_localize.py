@@ -38,6 +38,16 @@ def test_rate_of_change_rule(steps, expected):
     assert localize.first_divergent(steps) == expected
 
 
+def test_a_known_base_error_upstream_is_not_the_start():
+    """A TF port's norm1 carries TF's own, known BatchNorm error (4.7x its limit); its bug acts
+    at conv1 (1e5x). The known step raises the envelope but is never the start."""
+    steps = [("shortcut", 0.1), ("norm1", 4.7), ("conv1", 1e5), ("out", 2e5)]
+    assert localize.first_divergent(steps) == "norm1"  # without knowing it is excused
+    assert localize.first_divergent(steps, [False, True, False, False]) == "conv1"
+    creeping = [("norm1", 4.7), ("conv1", 6.0)]  # only amplified: not a jump over the envelope
+    assert localize.first_divergent(creeping, [True, False]) == "conv1"  # first past, unexcused
+
+
 def _row(tensor: str, status: str, err: float, env_a: str = "port", env_b: str = "ref") -> Dict:
     return {
         "case": "blk.probe",

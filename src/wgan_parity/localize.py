@@ -19,7 +19,8 @@ applied to calibrated errors):
    are not a chain, e.g. a residual block's shortcut runs beside its main path, so the envelope
    stands in for the step's inputs). The rate of change is
    ``R_k = (c_k − m_k) / (m_k + EPS)``.
-4. The first divergent tap is the first step past tolerance (``c_k > 1``) whose error *jumped*
+4. The first divergent tap is the first step past tolerance (``c_k > 1``), and not excused by a
+   known rule within its bound, whose error *jumped*
    (``R_k ≥ JUMP``, at least doubling over everything upstream). An error that only creeps past
    the tolerance while being amplified (``c`` 0.9 then 1.1) is not where the divergence started;
    when no step jumped, the first step past tolerance is reported.
@@ -93,14 +94,19 @@ def step_error(row: Mapping[str, Any], sides: Sequence[str]) -> float:
     return max(values) if values else pair_error(row)
 
 
-def first_divergent(steps: Sequence[Tuple[str, float]]) -> str:
-    """The rule above over ``(name, c_k)`` in forward order; ``""`` if no step is past 1."""
+def first_divergent(steps: Sequence[Tuple[str, float]], excused: Sequence[bool] = ()) -> str:
+    """The rule above over ``(name, c_k)`` in forward order; ``""`` if no step is past 1.
+
+    ``excused[k]``: step *k* is off only within a known rule's bound (e.g. TF's float32
+    BatchNorm statistics under a port running on TF). It raises the envelope, so what it
+    amplifies downstream is not mistaken for a start, but it is never the start itself.
+    """
     envelope = 0.0
     first_past = ""
-    for name, value in steps:
+    for k, (name, value) in enumerate(steps):
         if value != value:  # NaN: this step says nothing
             continue
-        if value > 1.0:
+        if value > 1.0 and not (k < len(excused) and excused[k]):
             rate = math.inf if math.isinf(value) else (value - envelope) / (envelope + EPS)
             if rate >= JUMP:
                 return name
@@ -133,7 +139,8 @@ def annotate(case_rows: Sequence[Row]) -> None:
             continue
         chain = steps[key] + ([(OUTPUT, outputs[key])] if key in outputs else [])
         sides = _sides(row)
-        row[COLUMN] = first_divergent([(name, step_error(r, sides)) for name, r in chain])
+        excused = [bool(_text(r.get("known"))) for _, r in chain]
+        row[COLUMN] = first_divergent([(name, step_error(r, sides)) for name, r in chain], excused)
 
 
 def annotated(tensor_rows: Iterable[List[Row]]) -> Iterator[List[Row]]:
