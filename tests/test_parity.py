@@ -95,7 +95,7 @@ def test_matches_float64_truth(catalog_dumps: Dict, case: str, tensor: str, back
     )
     rule = side.known_rule
     if rule is not None and error > tolerance:
-        bound = rule.bound(side.limit(noise))
+        bound = rule.bound(side.limit(noise), largest, limits.rel_l2_floor)
         assert error <= bound, f"{message}; beyond the bound {bound:.3e} of known rule {rule.name}"
         pytest.xfail(f"known ({rule.name}): {message}")
     assert error <= tolerance, message

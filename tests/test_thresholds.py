@@ -93,6 +93,11 @@ def test_a_known_rule_without_a_finite_bound_is_refused():
     rule = thresholds.parse({**GOOD, "rule": [_known(max_err=0.1, max_over_limit=10.0)]}).rules[0]
     assert rule.bound(1e-3) == pytest.approx(1e-2)  # the tighter of the two
     assert rule.bound(1.0) == pytest.approx(0.1)
+    kernel = _known(max_err=0.1, max_over_clean=4.0)
+    rule = thresholds.parse({**GOOD, "rule": [kernel]}).rules[0]
+    assert rule.bound(1.0, largest_clean=1e-5) == pytest.approx(4e-5)  # 4x what clean kernels do
+    assert rule.bound(1.0) == pytest.approx(0.1)  # kernels never measured: max_err alone
+    assert rule.bound(1.0, largest_clean=0.0, floor=1e-6) == pytest.approx(4e-6)
 
 
 def test_every_checked_in_known_rule_is_bounded_below_a_lost_tensor():

@@ -221,7 +221,7 @@ def _side_limit(
     """The rules' limits for ``env``, with its clean limit from the calibration and the run."""
     limit = th.side(case, tensor, env)
     largest = calibration.largest_for(case, tensor, env, clean_run)
-    return dataclasses.replace(limit, clean=th.clean_limit(largest))
+    return dataclasses.replace(limit, clean=th.clean_limit(largest), largest_clean=largest)
 
 
 def _row(

@@ -219,7 +219,9 @@ def rejudge(
         env = traits_of(label)
         run = calibration_module.run_errors(clean_run.get((case, tensor), []))
         largest = calibration.largest_for(case, tensor, env, run)
-        return dataclasses.replace(side(case, tensor, env), clean=th.clean_limit(largest))
+        return dataclasses.replace(
+            side(case, tensor, env), clean=th.clean_limit(largest), largest_clean=largest
+        )
 
     for r in df.itertuples(index=False):
         if r.status not in JUDGED:

@@ -45,6 +45,7 @@ _RULE_KEYS = {
     "name",
     "max_err",
     "max_over_limit",
+    "max_over_clean",
     "reason",
     "reference",
     "regression_growth",
@@ -75,7 +76,10 @@ class Rule:
 
     A ``known`` rule names an expected divergence and must state its size, measured:
     ``max_err`` (the largest error against the truth it explains) and/or ``max_over_limit`` (the
-    largest multiple of the side's limit). A side beyond the bound is diverged again.
+    largest multiple of the side's limit), optionally tightened by ``max_over_clean`` (a multiple
+    of the largest error of the clean built-in releases with the same kernels, where measured: a
+    kernel rule then excuses in a port only what the framework's own kernels produce). A side
+    beyond the bound is diverged again.
     ``reference`` (a URL or a docs path) says where it is explained.
     """
 
@@ -94,6 +98,7 @@ class Rule:
     name: str = ""
     max_err: Optional[float] = None
     max_over_limit: Optional[float] = None
+    max_over_clean: Optional[float] = None
     reference: str = ""
     regression_growth: Optional[float] = None
 
@@ -117,11 +122,17 @@ class Rule:
             and _any_glob(env.isa, self.isa)
         )
 
-    def bound(self, limit: float) -> float:
-        """The largest error this known rule explains on a side whose limit is ``limit``."""
+    def bound(self, limit: float, largest_clean: float = math.nan, floor: float = 0.0) -> float:
+        """The largest error this known rule explains on a side whose limit is ``limit``.
+
+        ``largest_clean``: the largest clean error of the side's kernels (NaN: not measured);
+        ``floor``: the float32-resolution floor under a ``max_over_clean`` bound.
+        """
         bounds = [b for b in (self.max_err,) if b is not None]
         if self.max_over_limit is not None:
             bounds.append(self.max_over_limit * limit)
+        if self.max_over_clean is not None and math.isfinite(largest_clean):
+            bounds.append(self.max_over_clean * max(largest_clean, floor))
         return min(bounds) if bounds else math.inf
 
 
@@ -139,6 +150,7 @@ class SideLimit:
     regression_growth: Optional[float] = None  # None: the [verdict] setting
     known_rule: Optional[Rule] = None
     clean: float = math.nan
+    largest_clean: float = math.nan
 
     def limit(self, noise_rel_l2: float) -> float:
         """``max(noise_factor · noise, floor)``; the floor alone where the noise is unknown."""
@@ -251,7 +263,8 @@ def _rule(where: str, entry: Any) -> Rule:
                     f"{where}.{key}: expected a non-empty string, found {entry[key]!r}"
                 )
             kwargs[key] = entry[key].strip()
-    for key in ("noise_factor", "rel_l2_floor", "regression_growth", "max_err", "max_over_limit"):
+    numbers = ("noise_factor", "rel_l2_floor", "regression_growth")
+    for key in (*numbers, "max_err", "max_over_limit", "max_over_clean"):
         if key in entry:
             kwargs[key] = _number(f"{where}.{key}", entry[key])
     if "known" in entry:
@@ -275,7 +288,7 @@ def _rule(where: str, entry: Any) -> Rule:
                 "explains, measured: `max_err` (largest error against the truth) and/or "
                 "`max_over_limit` (largest multiple of the limit); found neither"
             )
-    elif kwargs.get("max_err") is not None or kwargs.get("max_over_limit") is not None:
+    elif any(kwargs.get(k) is not None for k in ("max_err", "max_over_limit", "max_over_clean")):
         raise ThresholdsError(
             f"{where}: `max_err`/`max_over_limit` bound a known rule; add known = true"
         )

@@ -181,7 +181,7 @@ def judge(a: Side, b: Side, pair_rel_l2: float, truth: Optional[Truth], th: Thre
         rule = s.limit.known_rule if s.limit is not None else None
         if s not in off or rule is None:
             continue
-        bound = rule.bound(nl)
+        bound = rule.bound(nl, s.limit.largest_clean, th.rel_l2_floor)
         if s.err <= bound:
             excused.append(rule.reason)
         else:
