@@ -25,11 +25,12 @@ from pathlib import Path
 from typing import Dict, Iterable, List, Optional, Sequence, Tuple, Union
 
 from wgan_parity import traits
+from wgan_parity.verdict import MEASURED
 
 DEFAULT_FILE = Path(__file__).resolve().parent / "data" / "calibration.csv.gz"
 COLUMNS = ["case", "tensor", "kernels", "largest_err", "envs", "worst_env"]
 CLEAN_FRAMEWORKS = ("tensorflow", "torch")
-JUDGED = ("ok", "diverged")
+JUDGED = MEASURED
 Key = Tuple[str, str, str]
 
 

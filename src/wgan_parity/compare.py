@@ -43,7 +43,7 @@ COLUMNS = (
     "blame",
     "closer",
     "known",
-    "first_divergent_tap",  # filled by wgan_parity.localize (issue 5)
+    "first_divergent_tap",  # filled by wgan_parity.localize: where a divergence starts
     "ill_conditioned",
     "seed_ok",
     *METRICS,

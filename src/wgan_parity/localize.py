@@ -35,13 +35,15 @@ from __future__ import annotations
 import math
 from typing import Any, Dict, Iterable, Iterator, List, Mapping, MutableMapping, Sequence, Tuple
 
+from wgan_parity.verdict import BROKEN, DIVERGENT, MEASURED
+
 COLUMN = "first_divergent_tap"
 TAP_PREFIX = "tap/"
 OUTPUT = "out"
 JUMP = 1.0
 EPS = 1e-3
-LOCALIZED = ("diverged", "non-finite", "shape-mismatch")
-_BROKEN = ("non-finite", "shape-mismatch")
+LOCALIZED = DIVERGENT
+_BROKEN = BROKEN
 Row = MutableMapping[str, Any]
 
 
@@ -76,7 +78,7 @@ def pair_error(row: Mapping[str, Any]) -> float:
     status = _text(row.get("status"))
     if status in _BROKEN:
         return math.inf
-    if status not in ("ok", "diverged"):
+    if status not in MEASURED:
         return math.nan
     limits = [v for v in (_num(row.get("limit_a")), _num(row.get("limit_b"))) if v > 0]
     rel = _num(row.get("rel_l2"))
@@ -88,7 +90,7 @@ def step_error(row: Mapping[str, Any], sides: Sequence[str]) -> float:
     status = _text(row.get("status"))
     if status in _BROKEN:
         return math.inf
-    if status not in ("ok", "diverged"):
+    if status not in MEASURED:
         return math.nan
     values = [v for v in (side_error(row, s) for s in sides) if v == v]
     return max(values) if values else pair_error(row)

@@ -2,7 +2,7 @@
 
 Every function takes the backend object ``ops`` first and calls other blocks through it
 (``ops.conv_mean_pool(...)``), so overriding one primitive or one composite in a user backend
-reaches every block built on it. Semantics follow tflib (see ``docs`` and conventions.md).
+reaches every block built on it. Semantics follow tflib, as ``backends/protocol.py`` states them.
 """
 
 from __future__ import annotations

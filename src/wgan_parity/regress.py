@@ -37,6 +37,7 @@ import pandas as pd
 from wgan_parity import results
 from wgan_parity.thresholds import Thresholds
 from wgan_parity.traits import EnvTraits
+from wgan_parity.verdict import MEASURED
 
 KEY = ["case", "tensor", "env_a", "env_b"]
 MATCH = [*KEY, "isa"]
@@ -136,7 +137,7 @@ def bisect(res: results.Results) -> pd.DataFrame:
             for older, newer in zip(labels, labels[1:]):
                 row = index.get((case, tensor, older, newer))
                 row = row if row is not None else index.get((case, tensor, newer, older))
-                if row is None or row.status not in ("ok", "diverged"):
+                if row is None or row.status not in MEASURED:
                     continue
                 limits = [x for x in (row.limit_a, row.limit_b) if not math.isnan(x)]
                 limit = min(limits) if limits else math.nan
@@ -204,7 +205,7 @@ def steps(res: results.Results) -> pd.DataFrame:
                 ((df["env_a"] == older) & (df["env_b"] == newer))
                 | ((df["env_a"] == newer) & (df["env_b"] == older))
             ]
-            judged = pair[pair["status"].isin(("ok", "diverged"))]
+            judged = pair[pair["status"].isin(MEASURED)]
             ratio = judged["rel_l2"] / np.fmin(judged["limit_a"], judged["limit_b"])
             worst = ratio.idxmax() if (ratio > 0).any() else None  # no "where" for no change
             compared = pair["rel_l2"].notna()

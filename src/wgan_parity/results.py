@@ -27,7 +27,7 @@ from wgan_parity.thresholds import SideLimit, Thresholds
 
 TEXT = tables.TEXT_COLUMNS  # one list of text columns, owned by the CSV module
 FLAGS = ("ill_conditioned", "seed_ok")
-JUDGED = ("ok", "diverged", "degenerate")
+JUDGED = verdict.JUDGED
 LIMIT_COLUMNS = ("noise_limit_a", "noise_limit_b", "clean_limit_a", "clean_limit_b")
 VERDICT_COLUMNS = (
     "status",
@@ -174,8 +174,8 @@ def calibrated(df: pd.DataFrame) -> pd.Series:
     limit_a = df["limit_a"].where(df["limit_a"] > 0)
     limit_b = df["limit_b"].where(df["limit_b"] > 0)
     value = df["rel_l2"] / np.fmin(limit_a, limit_b)
-    value = value.where(df["status"].isin(("ok", "diverged")), math.nan)
-    return value.mask(df["status"].isin(("non-finite", "shape-mismatch")), math.inf)
+    value = value.where(df["status"].isin(verdict.MEASURED), math.nan)
+    return value.mask(df["status"].isin(verdict.BROKEN), math.inf)
 
 
 def _shape(text: str) -> Tuple[int, ...]:
@@ -208,7 +208,7 @@ def rejudge(
             truths[(r.case, r.tensor)] = verdict.Truth(
                 r.noise_rel_l2, _shape(r.shape_b), bool(r.abs_mean_b == 0.0)
             )
-        if r.status in ("ok", "diverged", "degenerate"):
+        if r.status in verdict.JUDGED:
             clean_run.setdefault((r.case, r.tensor), []).append((traits_of(r.env_a), r.err_a))
     updates: Dict[str, List[Any]] = {k: [] for k in VERDICT_COLUMNS}
     side = functools.lru_cache(maxsize=None)(th.side)  # each env meets every other: reuse

@@ -47,13 +47,14 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Dict, List, Mapping, Optional, Sequence, Tuple
 
 from wgan_parity import bugs as bug_package
+from wgan_parity import verdict
 from wgan_parity.catalog import CATALOG
 
 if TYPE_CHECKING:  # pandas only when scoring
     import pandas as pd
 
 #: Row statuses that are a divergence (docs/verdict.md).
-DIVERGENT = ("diverged", "shape-mismatch", "non-finite")
+DIVERGENT = verdict.DIVERGENT
 #: Divergences that carry no error size: never explained by the base's own error.
 BROKEN = ("shape-mismatch", "non-finite")
 #: A bug row whose base row is divergent too counts only past this factor of the base's error

@@ -1,4 +1,4 @@
-"""The only module that touches pandas and CSV: ``pairs.csv``, ``matrix_*.csv``, ``envs.csv``.
+"""Writing the aggregate's CSV files with pandas: ``pairs.csv``, ``matrix_*.csv``, ``envs.csv``.
 
 Every file is written atomically (a temporary file in the same folder, then ``os.replace``), in a
 fixed row and column order, with floats as ``%.6e`` and empty cells for NaN/None, so that a

@@ -40,7 +40,15 @@ from typing import Optional, Sequence, Tuple
 
 from wgan_parity.thresholds import SideLimit, Thresholds
 
-STATUSES = ("ok", "diverged", "shape-mismatch", "non-finite", "missing", "degenerate", "error")
+# The status vocabulary, named once; every module that names a status imports it from here.
+OK, DIVERGED, DEGENERATE = "ok", "diverged", "degenerate"
+SHAPE_MISMATCH, NON_FINITE, MISSING, ERROR = "shape-mismatch", "non-finite", "missing", "error"
+STATUSES = (OK, DIVERGED, SHAPE_MISMATCH, NON_FINITE, MISSING, DEGENERATE, ERROR)
+MEASURED = (OK, DIVERGED)  # an error against the truth was compared with a limit
+JUDGED = (OK, DIVERGED, DEGENERATE)  # the data compared; the verdict columns apply
+BROKEN = (NON_FINITE, SHAPE_MISMATCH)  # the data cannot be compared as numbers
+DIVERGENT = (DIVERGED, *BROKEN)  # set exit bit 1 unless a bounded known rule excuses them
+ENV_PROBLEMS = (ERROR, MISSING)  # set exit bit 4
 
 
 @dataclass(frozen=True)
@@ -86,12 +94,12 @@ class Verdict:
 
 def is_divergence(status: str, known: str) -> bool:
     """Rows that set exit-code bit 1: diverged, shape-mismatch or non-finite, unless known."""
-    return status in {"diverged", "shape-mismatch", "non-finite"} and not known
+    return status in DIVERGENT and not known
 
 
 def is_env_problem(status: str) -> bool:
     """Rows that set exit-code bit 4: something a dump lacks (a failed case, a missing tensor)."""
-    return status in {"error", "missing"}
+    return status in ENV_PROBLEMS
 
 
 def _names(sides: Sequence[Side]) -> str:

@@ -173,7 +173,7 @@ def run(args: argparse.Namespace) -> int:
         rows_out = compare.compare(
             dumps, th, jobs=max(1, args.jobs), progress=progress, calibration=calib
         )
-        for rows in localize.annotated(rows_out):  # issue 5: first_divergent_tap column
+        for rows in localize.annotated(rows_out):  # where each divergence starts
             table.add(rows)
     finally:
         dumps.close()
@@ -186,12 +186,12 @@ def run(args: argparse.Namespace) -> int:
         text = seedreport.render(table.records(*pair), *pair, seed_cosine=th.seed_cosine)
         written.append(atomic.write_text(out / seedreport.file_name(*pair), text))
     regressed = _regressions(args.baseline, out, th, written, say)
-    say(
-        f"clean limits from {calib.source} and this run's built-in envs"
-    )  # issue 4: baseline, bisection
+    say(f"clean limits from {calib.source} and this run's built-in envs")
     if regressed < 0:
         return USAGE_ERROR
-    written += report.after_aggregate(out, th, table.frame, say)  # issue 5: pictures, summary
+    written += report.after_aggregate(
+        out, th, table.frame, say
+    )  # a drawing failure never costs the CSVs
     df = table.frame
     divergent = df[
         [
