@@ -69,6 +69,7 @@ def tests(session: nox.Session) -> None:
 
 @nox.session(default=False)
 def lint(session: nox.Session) -> None:
-    """ruff over the whole project."""
+    """ruff (lint and format check) over the whole project."""
     session.install("ruff>=0.6")
     session.run("ruff", "check", ".", *session.posargs)
+    session.run("ruff", "format", "--check", ".")
