@@ -250,6 +250,12 @@ def env_rows(envs: Iterable[Env], reference: Optional[Env]) -> List[Dict[str, An
     return rows
 
 
+def env_frame(envs: Iterable[Env], reference: Optional[Env]) -> pd.DataFrame:
+    """The envs as ``envs.csv`` holds them, read back as text: what the reports take."""
+    df = pd.DataFrame.from_records(env_rows(envs, reference), columns=list(ENV_COLUMNS))
+    return df.astype(object).where(df.notna(), "").astype(str)
+
+
 def write_envs(envs: Iterable[Env], reference: Optional[Env], path: Path) -> Path:
     """``envs.csv``: one row per environment (ok, failed, refused, corrupt) and its provenance."""
     df = pd.DataFrame.from_records(env_rows(envs, reference), columns=list(ENV_COLUMNS))

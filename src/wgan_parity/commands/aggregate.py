@@ -185,13 +185,15 @@ def run(args: argparse.Namespace) -> int:
     if pair is not None:
         text = seedreport.render(table.records(*pair), *pair, seed_cosine=th.seed_cosine)
         written.append(atomic.write_text(out / seedreport.file_name(*pair), text))
-    regressed = _regressions(args.baseline, out, th, written, say)
+    from wgan_parity import results
+
+    envs = tables.env_frame(dumps.envs, dumps.reference)
+    current = results.from_frames(table.frame, envs, out)  # the rows flow on in memory
+    regressed = _regressions(args.baseline, out, th, written, say, current)
     say(f"clean limits from {calib.source} and this run's built-in envs")
     if regressed < 0:
         return USAGE_ERROR
-    written += report.after_aggregate(
-        out, th, table.frame, say
-    )  # a drawing failure never costs the CSVs
+    written += report.after_aggregate(out, th, current, say)  # never costs the CSVs
     df = table.frame
     divergent = df[
         [
@@ -216,14 +218,13 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _regressions(
-    baseline: Optional[Path], out: Path, th: Any, written: List[Path], say: Any
+    baseline: Optional[Path], out: Path, th: Any, written: List[Path], say: Any, current: Any
 ) -> int:
     """Write bisect.csv, steps.csv (and regressions.csv + baseline_check.json against ``baseline``);
     return the number of regressions, or -1 when ``baseline`` is not a baseline folder."""
     from wgan_parity import baseline as baselines
-    from wgan_parity import regress, results, tables
+    from wgan_parity import regress, tables
 
-    current = results.load(out)
     written.append(tables.write_csv(regress.bisect(current), out / "bisect.csv"))
     written.append(tables.write_csv(regress.steps(current), out / "steps.csv"))
     check = out / baselines.CHECK

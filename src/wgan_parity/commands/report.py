@@ -19,8 +19,7 @@ from typing import TYPE_CHECKING, Callable, List, Optional
 from wgan_parity.exitcodes import ExitCode
 
 if TYPE_CHECKING:  # pandas is imported only when the command runs
-    import pandas as pd
-
+    from wgan_parity.results import Results
     from wgan_parity.thresholds import Thresholds
 
 USAGE_ERROR = ExitCode.USAGE
@@ -45,21 +44,19 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def render(
     folder: Path,
     th: Optional[Thresholds] = None,
-    pairs: Optional[pd.DataFrame] = None,
+    current: Optional[Results] = None,
     rejudge: bool = False,
 ) -> List[Path]:
     """Write the heatmaps and ``summary.md`` into ``folder``; return the paths written.
 
-    ``pairs`` is the aggregate's in-memory table (else ``pairs.csv`` is read); ``rejudge`` applies
-    ``th`` to the measured columns first.
+    ``current`` is the aggregate's in-memory :class:`~wgan_parity.results.Results` (else
+    ``pairs.csv`` and ``envs.csv`` are read); ``rejudge`` applies ``th`` to the measured columns
+    first.
     """
 
     from wgan_parity import calibration, heatmap, results, summary
 
-    if pairs is None:
-        res = results.load(folder)
-    else:
-        res = results.from_frames(pairs, results.read_envs(folder), folder)
+    res = results.load(folder) if current is None else current
     if rejudge and th is not None:
         results.rejudge(res, th, calibration.load())
     pictures = heatmap.write(res, folder)
@@ -67,11 +64,11 @@ def render(
 
 
 def after_aggregate(
-    folder: Path, th: Thresholds, pairs: pd.DataFrame, say: Callable[[str], None]
+    folder: Path, th: Thresholds, current: Results, say: Callable[[str], None]
 ) -> List[Path]:
     """:func:`render` at the end of ``aggregate``: a drawing failure never costs the CSVs."""
     try:
-        return render(folder, th, pairs)
+        return render(folder, th, current)
     except Exception as exc:  # the CSVs and the exit code are already decided: keep them
         say(
             f"could not write the pictures and summary.md ({type(exc).__name__}: {exc}); "
