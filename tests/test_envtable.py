@@ -11,6 +11,7 @@ import os
 import shutil
 import subprocess
 import sys
+import zipfile
 from pathlib import Path
 from typing import Dict, List, Optional
 
@@ -256,7 +257,8 @@ class FakeBuilder(Builder):
     def dump(self, env: EnvSpec, out: Path, log: Path, timeout_s: Optional[float] = None) -> str:
         self.calls.append(("dump", env.id))
         self._maybe_fail(env, "dump")
-        out.write_bytes(b"npz")
+        with zipfile.ZipFile(out, "w") as archive:  # a dump is a ZIP: the cache reads its directory
+            archive.writestr("case/out.npy", f"{env.id} {len(self.calls)}")
         return ""
 
     def cache_dir(self) -> Optional[Path]:
@@ -318,6 +320,21 @@ def test_warm_run_reuses_every_dump(project: Path) -> None:
     assert [r.status for r in run(project, builder)] == ["cached", "cached", "cached"]
     assert builder.calls == []
     assert not list((project / "dumps").glob("*.status.json"))
+
+
+def test_a_cached_dump_that_changed_on_disk_is_dumped_again(project: Path) -> None:
+    builder = FakeBuilder(project)
+    run(project, builder)
+    dump = project / "dumps" / "tf-a.npz"
+    dump.write_bytes(dump.read_bytes()[:-7])  # truncated after it was written
+    builder.calls.clear()
+    statuses = {r.env_id: r.status for r in run(project, builder)}
+    assert statuses == {"reference": "cached", "tf-a": "ok", "torch-a": "cached"}
+    assert ("dump", "tf-a") in builder.calls
+    other = project / "dumps" / "torch-a.npz"
+    with zipfile.ZipFile(other, "w") as archive:  # a valid ZIP, other content, same name
+        archive.writestr("case/out.npy", "something else entirely")
+    assert {r.env_id: r.status for r in run(project, builder)}["torch-a"] == "ok"
 
 
 def test_a_killed_dumps_temporary_is_removed_by_the_next_run(project: Path) -> None:

@@ -41,3 +41,20 @@ def write_text(path: PathLike, text: str) -> Path:
 def write_json(path: PathLike, data: Any) -> Path:
     """Write ``data`` as indented, key-sorted JSON to ``path`` atomically."""
     return write_text(path, json.dumps(data, indent=1, sort_keys=True) + "\n")
+
+
+def writable_folder(folder: PathLike) -> str:
+    """ "" when ``folder`` is (or can be made) a folder this process can write, else why not.
+
+    Checked before long work starts, so an unusable output is found in a second, not after an
+    hour of comparison. Creates the folder; writes and removes one probe file.
+    """
+    folder = Path(folder)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        probe = folder / f".write-probe-{os.getpid()}"
+        probe.write_bytes(b"")
+        probe.unlink()
+    except OSError as exc:
+        return f"{folder}: cannot write there ({exc.strerror or exc}); choose another --out"
+    return ""

@@ -11,8 +11,9 @@ from __future__ import annotations
 import ast
 import hashlib
 import json
+import zipfile
 from pathlib import Path
-from typing import Any, List, Mapping, Optional, Set
+from typing import Any, Dict, List, Mapping, Optional, Set
 
 KEY_VERSION = 2
 # What a dump executes: the CLI entry, the dump command and every backend (loaded by name).
@@ -102,6 +103,21 @@ def make_key(fields: Mapping[str, Any]) -> str:
 def file_hash(path: Path) -> str:
     """sha256 of a file's bytes."""
     return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def file_identity(path: Path) -> Optional[Dict[str, Any]]:
+    """What a dump file is, cheaply: size, mtime and a digest of its ZIP directory (every
+    member's name, size and CRC-32). None when the file is missing or not a readable ZIP (a
+    truncated or overwritten dump), so it never matches what was recorded.
+    """
+    try:
+        stat = path.stat()
+        with zipfile.ZipFile(path) as archive:
+            entries = [(i.filename, i.file_size, i.CRC) for i in archive.infolist()]
+    except (OSError, zipfile.BadZipFile, ValueError):
+        return None
+    digest = hashlib.sha256(json.dumps(entries).encode()).hexdigest()
+    return {"size": stat.st_size, "mtime_ns": stat.st_mtime_ns, "members_sha256": digest}
 
 
 def dir_hash(folder: Optional[Path]) -> Optional[str]:

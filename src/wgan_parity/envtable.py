@@ -196,6 +196,12 @@ def _strings(row: Mapping[str, Any], key: str, where: str) -> Tuple[str, ...]:
     value = row.get(key, [])
     if not isinstance(value, list) or not all(isinstance(v, str) and v.strip() for v in value):
         raise TableError(f"{where}: expected `{key}` to be a list of strings, found {value!r}")
+    control = [v for v in value if any(ord(c) < 32 or ord(c) == 127 for c in v)]
+    if control:
+        raise TableError(
+            f"{where}: `{key}` holds control characters (a newline would inject lines into the "
+            f"requirements uv reads): {control!r}; write one requirement per list item"
+        )
     return tuple(v.strip() for v in value)
 
 
@@ -207,7 +213,7 @@ def _parse_env(row: Any, n: int, python: str, disk: Mapping[str, float], path: P
     if unknown:
         raise TableError(f"{where}: unknown key(s) {unknown}; allowed: {sorted(_ENV_KEYS)}")
     env_id = row.get("id")
-    if not isinstance(env_id, str) or not _ID_RE.match(env_id):
+    if not isinstance(env_id, str) or not _ID_RE.fullmatch(env_id):  # "$" would pass a newline
         raise TableError(
             f"{where}: expected `id` of letters, digits, '.', '_' or '-' (e.g. 'torch-2.4.1'), "
             f"found {env_id!r}"

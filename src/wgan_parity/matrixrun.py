@@ -92,10 +92,8 @@ def aggregate(
     results: Sequence[EnvResult],
 ) -> int:
     """Run ``wgan-parity aggregate``; reuse ``out`` when none of its inputs changed."""
-    keys = {
-        r.env_id: (orchestrate.read_json(opts.dump_dir / f"{r.env_id}.key.json") or {}).get(
-            "key", r.status
-        )
+    keys = {  # what each input *is* now (its bytes' identity), not the key it was made under
+        r.env_id: cachekey.file_identity(opts.dump_dir / f"{r.env_id}.npz") or r.status
         for r in results
     }
     key = cachekey.make_key(

@@ -175,9 +175,14 @@ def run_env(
         key = dump_key(env, lock_file, src_hash)
         recorded = read_json(key_file) or {}
         if opts.use_cache and recorded.get("key") == key and npz.is_file():
-            progress.event(env.id, "cached", final=True)
-            reason = f"key {key[:12]} unchanged"
-            return _finish(opts, EnvResult(env.id, "cached", "dump", reason, 0.0), env.framework)
+            identity = cachekey.file_identity(npz)
+            if identity is not None and recorded.get("file") == identity:
+                progress.event(env.id, "cached", final=True)
+                reason = f"key {key[:12]} unchanged"
+                result = EnvResult(env.id, "cached", "dump", reason, 0.0)
+                return _finish(opts, result, env.framework)
+            changed = f"{npz.name} changed since it was written (size, mtime or members)"
+            progress.event(env.id, f"{changed}: re-dumping")
         ran = True
         log.write_text(f"# {env.id}: {pipbridge.describe(builder.bridged)}\n", encoding="utf-8")
         # an older dump must not stand for this one, nor a killed dump's temporary fill the disk
@@ -204,6 +209,7 @@ def run_env(
                     "framework_version": version,
                     "lock_sha256": locks.digest(lock_file),
                     "source_sha256": src_hash,
+                    "file": cachekey.file_identity(npz),
                 },
             )
         progress.event(env.id, "dumped", time.monotonic() - dump_start, final=True)

