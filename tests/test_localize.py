@@ -169,3 +169,18 @@ def test_localization_pinned_on_a_port_that_perturbs_one_op(
         f"port perturbing {target}: first_divergent_tap {taps} on rows "
         f"{list(zip(bad.tensor, bad[localize.COLUMN]))}"
     )
+
+
+def test_a_known_row_is_localized_where_its_explained_difference_starts():
+    rows = [
+        {**_row("tap/shortcut", "ok", 1e-7), "known": ""},
+        {**_row("tap/norm1", "diverged", 1e-2), "known": "by name"},
+        {**_row("out", "diverged", 1e-2), "known": "by name"},
+    ]
+    localize.annotate(rows)
+    assert rows[2][localize.COLUMN] == "norm1"  # the known difference itself starts at norm1
+    unexplained = [dict(r) for r in rows]
+    unexplained[2]["known"] = ""
+    unexplained[2]["err_a"] = unexplained[2]["rel_l2"] = 1.0  # a bug far past the known error
+    localize.annotate(unexplained)
+    assert unexplained[2][localize.COLUMN] == "out"  # not the known norm1 step

@@ -141,7 +141,10 @@ def annotate(case_rows: Sequence[Row]) -> None:
             continue
         chain = steps[key] + ([(OUTPUT, outputs[key])] if key in outputs else [])
         sides = _sides(row)
-        excused = [bool(_text(r.get("known"))) for _, r in chain]
+        # An unexplained divergence does not start at an upstream step a known rule explains;
+        # a known one is localized where its own explained difference starts.
+        unexplained = not _text(row.get("known"))
+        excused = [unexplained and bool(_text(r.get("known"))) for _, r in chain]
         row[COLUMN] = first_divergent([(name, step_error(r, sides)) for name, r in chain], excused)
 
 
