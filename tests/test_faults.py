@@ -6,9 +6,12 @@ cause. Fast: synthetic dumps only.
 
 from __future__ import annotations
 
+import struct
+import zipfile
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from wgan_parity import synthetic
@@ -62,3 +65,51 @@ def test_an_id_with_a_trailing_newline_is_refused(tmp_path) -> None:
     data = {"schema": 1, "sets": {"default": "d"}, "matrix": {"env": [row]}}
     with pytest.raises(TableError, match="expected `id`"):
         parse_table(data, tmp_path / "matrix.toml")
+
+
+def _member_data_offset(path: Path, name: str) -> int:
+    with zipfile.ZipFile(path) as archive:
+        info = archive.getinfo(name)
+    with open(path, "rb") as fh:
+        fh.seek(info.header_offset + 26)
+        name_len, extra_len = struct.unpack("<HH", fh.read(4))
+    return info.header_offset + 30 + name_len + extra_len
+
+
+def _rows(out: Path) -> pd.DataFrame:
+    return pd.read_csv(out / "pairs.csv", keep_default_na=False)
+
+
+def test_a_flipped_byte_is_an_error_of_that_file_not_a_divergence(tmp_path, capsys) -> None:
+    inputs = _two_dumps(tmp_path / "d")
+    clean_out = tmp_path / "clean"
+    assert main(["aggregate", str(inputs), "--out", str(clean_out), "--quiet"]) == 0
+    bad = inputs / "b.npz"
+    at = _member_data_offset(bad, "blk.case/out.npy") + 128 + 5  # inside the array's bytes
+    data = bytearray(bad.read_bytes())
+    data[at] ^= 0xFF
+    bad.write_bytes(bytes(data))
+    out = tmp_path / "out"
+    code = main(["aggregate", str(inputs), "--out", str(out), "--quiet"])
+    assert code & ExitCode.ENV_PROBLEM
+    assert not code & ExitCode.DIVERGED  # corruption is never reported as a divergence
+    row = _rows(out).iloc[0]
+    assert (row.status, row.blame) == ("error", "env-b")
+    assert "CRC-32" in row.note
+    assert "b.npz" in row.note
+
+
+def test_a_compressed_member_is_refused_with_the_reason(tmp_path) -> None:
+    inputs = _two_dumps(tmp_path / "d")
+    src = inputs / "b.npz"
+    packed = tmp_path / "packed.npz"
+    with zipfile.ZipFile(src) as old, zipfile.ZipFile(packed, "w", zipfile.ZIP_DEFLATED) as new:
+        for info in old.infolist():
+            new.writestr(info.filename, old.read(info.filename))
+    packed.replace(src)
+    out = tmp_path / "out"
+    code = main(["aggregate", str(inputs), "--out", str(out), "--quiet"])
+    assert code & ExitCode.ENV_PROBLEM
+    assert not code & ExitCode.DIVERGED
+    notes = " ".join(_rows(out)["note"])
+    assert "compressed" in notes

@@ -3,12 +3,14 @@
 Dumps are uncompressed ZIPs of ``.npy`` members (docs/dump-format.md), so a member's array is a
 contiguous run of bytes in the file. :class:`DumpFile` finds where, from the ZIP directory and the
 ``.npy`` header, and :class:`RawMember` reads any element range with a positional read
-(``os.preadv``, thread-safe, no copy through ``zipfile``). Members that are compressed,
-Fortran-ordered or have a header this module does not parse are read whole through
+(``os.preadv``, thread-safe, no copy through ``zipfile``). Members that are Fortran-ordered or
+have a header this module does not parse are read whole through
 :class:`~wgan_parity.dumpfile.DumpReader` instead (:class:`LoadedMember`).
 
-The fast path does not check the members' CRC-32: a truncated member is detected (its bytes run
-past the member's end), a flipped bit inside the data is not.
+Every member's CRC-32 is checked against the ZIP directory when it is opened (one sequential
+read, in blocks, before its slices are read): a flipped bit is an ``error`` row of that file, never
+a divergence. A compressed member is refused (the format is uncompressed; inflating it would need
+memory without bound). ``bench/crc_cost.py`` measures what the check costs.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from __future__ import annotations
 import os
 import struct
 import zipfile
+import zlib
 from pathlib import Path
 from typing import Dict, Optional, Tuple, Union
 
@@ -25,6 +28,8 @@ from wgan_parity.dumpfile import DumpError, DumpReader
 
 _LOCAL_HEADER = struct.Struct("<4s22xHH")
 _LOCAL_MAGIC = b"PK\x03\x04"
+CRC_BLOCK = 1 << 24  # 16 MiB per read while checking a member's CRC-32
+VERIFY_CRC = True  # bench/crc_cost.py turns it off to measure what the check costs
 
 
 def check_dtype(dtype: np.dtype, where: str) -> None:
@@ -94,8 +99,11 @@ Member = Union[RawMember, LoadedMember]
 class DumpFile:
     """One dump opened for slice reads: ``meta`` and ``keys()`` from the reader, data by member."""
 
-    def __init__(self, path: Union[str, Path], reader: Optional[DumpReader] = None) -> None:
+    def __init__(
+        self, path: Union[str, Path], reader: Optional[DumpReader] = None, verify: bool = True
+    ) -> None:
         self.path = Path(path)
+        self.verify = verify and VERIFY_CRC
         self.reader = reader or DumpReader(self.path)
         self.meta = self.reader.meta
         self._file = open(self.path, "rb")  # noqa: SIM115 - closed in close()
@@ -124,7 +132,12 @@ class DumpFile:
         info = self._infos.get(key + ".npy")
         if info is None:
             raise DumpError(f"{where} is not in the file")
-        raw = self._raw(info, where) if info.compress_type == zipfile.ZIP_STORED else None
+        if info.compress_type != zipfile.ZIP_STORED:
+            raise DumpError(
+                f"{where} is compressed (ZIP method {info.compress_type}); the dump format stores "
+                "members uncompressed (np.savez, not savez_compressed). Re-run `wgan-parity dump`."
+            )
+        raw = self._raw(info, where)
         if raw is not None:
             return raw
         array = self.reader.get(key)
@@ -139,6 +152,8 @@ class DumpFile:
                 f"{where}: bad ZIP local header (corrupt file). Re-run `wgan-parity dump`."
             )
         start = info.header_offset + _LOCAL_HEADER.size + name_len + extra_len
+        if self.verify:
+            self._check_crc(start, info, where)
         self._file.seek(start)
         try:
             version = np.lib.format.read_magic(self._file)
@@ -163,6 +178,25 @@ class DumpFile:
                 "(corrupt or truncated). Re-run `wgan-parity dump` for this environment."
             )
         return RawMember(self._file.fileno(), offset, tuple(shape), dtype, where)
+
+    def _check_crc(self, start: int, info: zipfile.ZipInfo, where: str) -> None:
+        """Compare the member's bytes with the directory's CRC-32 (:class:`DumpError` if not)."""
+        crc, done, size = 0, 0, info.compress_size
+        while done < size:
+            block = os.pread(self._file.fileno(), min(CRC_BLOCK, size - done), start + done)
+            if not block:
+                raise DumpError(
+                    f"{where}: the member ends early (file truncated). "
+                    "Re-run `wgan-parity dump` for this environment."
+                )
+            crc = zlib.crc32(block, crc)
+            done += len(block)
+        if crc != info.CRC:
+            raise DumpError(
+                f"{where}: its bytes do not match the ZIP directory's CRC-32 "
+                f"({crc:08x} != {info.CRC:08x}): the file is corrupt or was changed while it was "
+                "read. Re-run `wgan-parity dump` for this environment."
+            )
 
     def close(self) -> None:
         """Release both file handles."""
