@@ -113,3 +113,20 @@ def test_a_compressed_member_is_refused_with_the_reason(tmp_path) -> None:
     assert not code & ExitCode.DIVERGED
     notes = " ".join(_rows(out)["note"])
     assert "compressed" in notes
+
+
+def test_a_reused_out_keeps_no_stale_file_of_ours_and_nothing_of_yours(tmp_path) -> None:
+    inputs = _two_dumps(tmp_path / "d")
+    out = tmp_path / "out"
+    opts = ["--quiet", "--matrix", "rel_l2", "--seed-report", "env-a", "env-b"]
+    assert main(["aggregate", str(inputs), "--out", str(out), *opts]) == 0
+    assert (out / "matrix_rel_l2.csv").is_file()
+    seed_reports = [p.name for p in out.glob("seed_report*")]
+    assert seed_reports
+    mine = out / "notes.txt"
+    mine.write_text("the user's own file")
+    assert main(["aggregate", str(inputs), "--out", str(out), "--quiet"]) == 0
+    assert not (out / "matrix_rel_l2.csv").exists()  # written last time, not this time
+    assert not [p for p in out.glob("seed_report*")]
+    assert mine.read_text() == "the user's own file"  # never a file the tool did not write
+    assert (out / "matrix_cosine.csv").is_file()

@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import os
 from pathlib import Path
-from typing import Any, Callable, Union
+from typing import Any, Callable, List, Union
 
 PathLike = Union[str, Path]
 
@@ -58,3 +58,29 @@ def writable_folder(folder: PathLike) -> str:
     except OSError as exc:
         return f"{folder}: cannot write there ({exc.strerror or exc}); choose another --out"
     return ""
+
+
+OUTPUTS = ".wgan-parity-outputs.json"  # in an output folder: the files the last run wrote
+
+
+def replace_outputs(folder: PathLike, written: List[Path]) -> List[str]:
+    """Record ``written`` as ``folder``'s outputs; remove what the previous run wrote and this
+    one did not (a stale heatmap, matrix or seed report). Only files a manifest lists are ever
+    removed: never a file the tool did not write. Returns the names removed."""
+    folder = Path(folder)
+    manifest = folder / OUTPUTS
+    try:
+        before = json.loads(manifest.read_text(encoding="utf-8")).get("files", [])
+    except (OSError, ValueError, AttributeError):
+        before = []
+    now = sorted({Path(p).resolve().relative_to(folder.resolve()).as_posix() for p in written})
+    removed = []
+    for name in before:
+        if not isinstance(name, str) or name in now or "/" in name or name.startswith("."):
+            continue
+        stale = folder / name
+        if stale.is_file():
+            stale.unlink()
+            removed.append(name)
+    write_json(manifest, {"files": now})
+    return removed

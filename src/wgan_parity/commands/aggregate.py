@@ -220,7 +220,10 @@ def run(args: argparse.Namespace) -> int:
         )
     if len(divergent) > 20:
         print(f"  ... and {len(divergent) - 20} more rows in pairs.csv")
+    removed = atomic.replace_outputs(out, written)
     print("wrote " + ", ".join(str(p) for p in written))
+    if removed:
+        print("removed from an earlier run into the same --out: " + ", ".join(removed))
     diverged = len(divergent) or regressed
     return (DIVERGED if diverged else 0) | (ENV_PROBLEM if problems or env_rows.any() else 0)
 
