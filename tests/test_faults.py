@@ -6,6 +6,7 @@ cause. Fast: synthetic dumps only.
 
 from __future__ import annotations
 
+import os
 import struct
 import zipfile
 from pathlib import Path
@@ -130,3 +131,31 @@ def test_a_reused_out_keeps_no_stale_file_of_ours_and_nothing_of_yours(tmp_path)
     assert not [p for p in out.glob("seed_report*")]
     assert mine.read_text() == "the user's own file"  # never a file the tool did not write
     assert (out / "matrix_cosine.csv").is_file()
+
+
+def test_dump_refuses_an_unusable_out_before_running_any_case(tmp_path, capsys) -> None:
+    folder = tmp_path / "a-folder"
+    folder.mkdir()
+    code = main(["dump", "--backend", "reference32", "--out", str(folder), "--quiet"])
+    assert code == ExitCode.USAGE
+    assert "is a folder" in capsys.readouterr().err
+    blocked = tmp_path / "file"
+    blocked.write_text("x")
+    code = main(["dump", "--backend", "reference32", "--out", str(blocked / "d.npz"), "--quiet"])
+    assert code == ExitCode.USAGE
+    assert "cannot write there" in capsys.readouterr().err
+
+
+def test_a_killed_writers_temporary_is_removed_by_the_next_writer(tmp_path) -> None:
+    from wgan_parity.dumpfile import DumpWriter
+
+    out = tmp_path / "env.npz"
+    orphan = tmp_path / "env.npz.tmp-999999999"  # no such process
+    orphan.write_bytes(b"half a zip")
+    mine = tmp_path / f"env.npz.tmp-{os.getppid()}"  # a live process's: left alone
+    mine.write_bytes(b"in progress")
+    with DumpWriter(out) as writer:
+        writer.add("c/out", np.zeros(2, dtype=np.float32))
+        writer.close({"schema_version": 1})
+    assert not orphan.exists()
+    assert mine.exists()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import glob
 import json
 import os
 import zipfile
@@ -30,6 +31,27 @@ def decode_meta(array: np.ndarray) -> Dict[str, Any]:
     return json.loads(array.tobytes().decode("utf-8"))
 
 
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's live process
+        return True
+    return True
+
+
+def remove_orphans(path: Path) -> List[Path]:
+    """Remove ``PATH.tmp-<pid>`` files a killed writer left, whose process is gone."""
+    removed = []
+    for tmp in path.parent.glob(f"{glob.escape(path.name)}.tmp-*"):
+        pid = tmp.name.rsplit("-", 1)[-1]
+        if pid.isdigit() and int(pid) != os.getpid() and not _alive(int(pid)):
+            tmp.unlink(missing_ok=True)
+            removed.append(tmp)
+    return removed
+
+
 class DumpWriter:
     """Stream tensors into ``PATH.tmp-<pid>`` and rename to ``PATH`` on :meth:`close`.
 
@@ -40,6 +62,7 @@ class DumpWriter:
     def __init__(self, path: PathLike) -> None:
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
+        remove_orphans(self.path)
         self._tmp = self.path.with_name(f"{self.path.name}.tmp-{os.getpid()}")
         self._zip = zipfile.ZipFile(self._tmp, "w", zipfile.ZIP_STORED, allowZip64=True)
         self._keys: set = set()

@@ -7,9 +7,11 @@ not be loaded (no dump written); 2 usage error.
 from __future__ import annotations
 
 import argparse
+import signal
 import sys
 from pathlib import Path
 
+from wgan_parity.atomic import writable_folder
 from wgan_parity.backends import BackendError
 from wgan_parity.catalog import select
 from wgan_parity.flags import Flags
@@ -64,6 +66,18 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--quiet", action="store_true", help="no per-case progress lines")
 
 
+def _unusable_out(out: Path) -> str:
+    """ "" when a dump can be written to ``out``, else what is wrong and what to do."""
+    if out.is_dir():
+        return f"--out {out} is a folder; expected the .npz file to write, e.g. {out / 'env.npz'}"
+    unwritable = writable_folder(out.parent)
+    return f"--out {out}: {unwritable}" if unwritable else ""
+
+
+def _terminated(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt(f"terminated by signal {signum}")
+
+
 def run(args: argparse.Namespace) -> int:
     """Write the dump; return the exit code."""
     from wgan_parity.dump import write_catalog_dump
@@ -81,6 +95,11 @@ def run(args: argparse.Namespace) -> int:
     except ValueError as exc:
         print(f"wgan-parity dump: {exc}", file=sys.stderr)
         return 2
+    unusable = _unusable_out(args.out)  # before any case runs, not after all of them
+    if unusable:
+        print(f"wgan-parity dump: {unusable}", file=sys.stderr)
+        return 2
+    signal.signal(signal.SIGTERM, _terminated)  # like Ctrl-C: the temporary file is removed
 
     def progress(line: str) -> None:
         if not args.quiet:
