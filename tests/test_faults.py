@@ -6,7 +6,9 @@ cause. Fast: synthetic dumps only.
 
 from __future__ import annotations
 
+import io
 import os
+import shutil
 import struct
 import zipfile
 from pathlib import Path
@@ -159,3 +161,24 @@ def test_a_killed_writers_temporary_is_removed_by_the_next_writer(tmp_path) -> N
         writer.close({"schema_version": 1})
     assert not orphan.exists()
     assert mine.exists()
+
+
+def test_same_metadata_over_different_tensors_is_never_dropped_silently(tmp_path, capsys) -> None:
+    inputs = _two_dumps(tmp_path / "d")
+    src, twin = inputs / "b.npz", inputs / "b-copy.npz"
+    with zipfile.ZipFile(src) as old, zipfile.ZipFile(twin, "w") as new:
+        for info in old.infolist():
+            data = old.read(info.filename)
+            if info.filename == "blk.case/out.npy":
+                buffer = io.BytesIO()
+                np.save(buffer, np.full((2, 3), 7.0, dtype=np.float32))
+                data = buffer.getvalue()
+            new.writestr(info.filename, data)
+    out = tmp_path / "out"
+    main(["aggregate", str(inputs), "--out", str(out), "--quiet"])
+    envs = sorted(pd.read_csv(out / "envs.csv")["env"])
+    assert envs == ["env-a", "env-b", "env-b~2"]
+    assert "same metadata but different tensors" in capsys.readouterr().err
+    shutil.copy(src, inputs / "b-same.npz")  # a true copy is still compared once
+    main(["aggregate", str(inputs), "--out", str(tmp_path / "out2"), "--quiet"])
+    assert len(pd.read_csv(tmp_path / "out2" / "envs.csv")) == 3

@@ -173,18 +173,31 @@ def _reconcile(envs: List[Env]) -> List[Env]:
 
 
 def _drop_duplicates(envs: List[Env], messages: List[str]) -> List[Env]:
+    """Drop a second copy of the same dump (same metadata *and* same tensors); two files with the
+    same metadata over different tensors are both kept (labelled ``~2``) and reported."""
     seen: Dict[str, Env] = {}
+    same_meta: Dict[str, Env] = {}
     kept = []
     for env in envs:
-        digest = _meta_digest(env.meta) if env.dump is not None else None
-        if digest is not None and digest in seen:
+        if env.dump is None:
+            kept.append(env)
+            continue
+        meta = _meta_digest(env.meta)
+        identity = f"{meta}:{env.dump.content_digest()}"
+        if identity in seen:
             messages.append(
-                f"note: {env.file} is the same dump as {seen[digest].file}; compared once"
+                f"note: {env.file} is the same dump as {seen[identity].file}; compared once"
             )
             env.dump.close()
             continue
-        if digest is not None:
-            seen[digest] = env
+        if meta in same_meta:
+            messages.append(
+                f"warning: {env.file} and {same_meta[meta].file} have the same metadata but "
+                "different tensors; both are compared (the second is labelled ~2). One was "
+                "probably changed after it was written: re-run `wgan-parity dump` for it"
+            )
+        seen[identity] = env
+        same_meta.setdefault(meta, env)
         kept.append(env)
     return kept
 

@@ -15,6 +15,7 @@ memory without bound). ``bench/crc_cost.py`` measures what the check costs.
 
 from __future__ import annotations
 
+import hashlib
 import os
 import struct
 import zipfile
@@ -118,6 +119,12 @@ class DumpFile:
                 f"{self.path.name}: unreadable ZIP directory ({exc}). "
                 "Re-run `wgan-parity dump` for this environment."
             ) from exc
+
+    def content_digest(self) -> str:
+        """sha256 of every member's name, size and CRC-32 (from the ZIP directory): equal for
+        the same tensors, different for the same metadata over other data."""
+        entries = sorted((i.filename, i.file_size, i.CRC) for i in self._infos.values())
+        return hashlib.sha256(repr(entries).encode()).hexdigest()
 
     def keys(self):
         """Tensor keys, metadata excluded."""
