@@ -10,6 +10,7 @@ import io
 import os
 import shutil
 import struct
+import sys
 import zipfile
 from pathlib import Path
 
@@ -182,3 +183,28 @@ def test_same_metadata_over_different_tensors_is_never_dropped_silently(tmp_path
     shutil.copy(src, inputs / "b-same.npz")  # a true copy is still compared once
     main(["aggregate", str(inputs), "--out", str(tmp_path / "out2"), "--quiet"])
     assert len(pd.read_csv(tmp_path / "out2" / "envs.csv")) == 3
+
+
+def test_a_killed_stage_says_which_signal_not_no_output(tmp_path) -> None:
+    from wgan_parity.venvs import Builder, StageFailed
+
+    builder = Builder(tmp_path, tmp_path / "envs", uv=None)
+    suicide = [sys.executable, "-c", "import os, signal; os.kill(os.getpid(), signal.SIGKILL)"]
+    with pytest.raises(StageFailed) as failed:
+        builder._run("dump", suicide, tmp_path / "dump.log")
+    assert failed.value.stage == "dump"
+    assert failed.value.reason.startswith("killed by SIGKILL (out of memory?")
+    assert "killed by SIGKILL" in (tmp_path / "dump.log").read_text()
+
+
+def test_a_user_backend_that_does_not_even_import_is_an_import_failure(tmp_path, capsys) -> None:
+    (tmp_path / "broken_port.py").write_text('BASE = "reference32"\ndef conv2d(:\n')
+    sys.path.insert(0, str(tmp_path))
+    try:
+        out = tmp_path / "d.npz"
+        code = main(["dump", "--backend", "broken_port", "--out", str(out), "--quiet"])
+    finally:
+        sys.path.remove(str(tmp_path))
+    assert code == ExitCode.ENV_PROBLEM  # the runner reads 4 as the 'import' stage
+    assert "SyntaxError" in capsys.readouterr().err
+    assert not out.exists()

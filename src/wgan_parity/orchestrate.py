@@ -195,7 +195,7 @@ def run_env(
         dump_start = time.monotonic()
         note = builder.dump(env, npz, log, opts.timeout_s)
         if not npz.is_file():
-            raise StageFailed("dump", f"wgan-parity dump exited 0 but wrote no {npz.name}")
+            raise StageFailed("dump", f"wgan-parity dump finished but wrote no {npz.name}")
         if cachekey.dump_source_hash(table.root / "src" / "wgan_parity") != src_hash:
             # the env runs the checkout (editable install): an edit since the run began may or
             # may not be in this dump, so it gets no key and the next run redoes it

@@ -11,6 +11,7 @@ import contextlib
 import json
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import time
@@ -61,6 +62,16 @@ def free_gb(path: Path) -> float:
     while not path.exists():
         path = path.parent
     return shutil.disk_usage(path).free / GB
+
+
+def killed_by(signum: int) -> str:
+    """A one-line reason for a process killed by ``signum``."""
+    try:
+        name = signal.Signals(signum).name
+    except ValueError:
+        name = f"signal {signum}"
+    hint = " (out of memory? see `dmesg`)" if signum == signal.SIGKILL else ""
+    return f"killed by {name}{hint}"
 
 
 def last_line(text: str, limit: int = 300) -> str:
@@ -207,6 +218,8 @@ class Builder:
                 errors="replace",
             )
             output, code = done.stdout or "", done.returncode
+            if code < 0:  # killed by a signal: say which, not "(no output)"
+                output += f"\n{killed_by(-code)}"
         except subprocess.TimeoutExpired as exc:
             output, code = f"{exc.output or ''}\ntimed out after {timeout_s} s", -1
         except OSError as exc:

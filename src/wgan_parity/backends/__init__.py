@@ -68,15 +68,15 @@ def import_backend_module(name: str) -> ModuleType:
     module_name = BUILTIN.get(name, name)
     try:
         return importlib.import_module(module_name)
-    except ImportError as exc:
-        if name in BUILTIN:
+    except Exception as exc:  # a user's module may fail to import in any way (SyntaxError...)
+        if name in BUILTIN and isinstance(exc, ImportError):
             raise BackendError(
                 f"backend {name!r} needs its framework installed ({exc}). "
                 f"Install it, e.g. `pip install 'wgan-parity[{name}]'`."
             ) from exc
         raise BackendError(
             f"backend {name!r}: expected a built-in name ({sorted(BUILTIN)}) or an importable "
-            f"module path, but importing it failed: {exc}"
+            f"module path, but importing it failed: {type(exc).__name__}: {exc}"
         ) from exc
 
 
