@@ -23,7 +23,7 @@ import nox
 ROOT = Path(__file__).resolve().parent
 sys.path.insert(0, str(ROOT / "src"))  # the runner modules are standard-library only
 
-from wgan_parity import envtable, matrixrun, pipbridge  # noqa: E402
+from wgan_parity.matrix import envtable, matrixrun, pipbridge  # noqa: E402
 
 nox.needs_version = ">=2024.3.2"
 nox.options.default_venv_backend = "uv|virtualenv"

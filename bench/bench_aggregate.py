@@ -10,8 +10,9 @@ Reported for each N: the aggregator's wall time and peak RSS (a fresh process, p
 and the yardsticks:
   (a) the seed's method: ``scipy.spatial.distance.cosine`` on float32 data, every pair; its false
       zeros (exactly 0.0 where the honest value is not) and negative values are counted;
-  (b) a straightforward correct per-pair float64 loop: :func:`wgan_parity.metrics.compare_pair`
-      on every pair (at large N on a sample of pairs, extrapolated to all of them);
+  (b) a straightforward correct per-pair float64 loop,
+      :func:`~wgan_parity.compare.metrics.compare_pair`, on every pair (at large N on a sample
+      of pairs, extrapolated to all of them);
   (c) the floor: one streaming read of every dump file, raw (``readinto``) and through ``np.load``.
 
 Usage: python bench/bench_aggregate.py [--ns 2 8 32] [--cases GLOB ...] [--workdir DIR] [--keep]
@@ -37,9 +38,9 @@ from typing import Dict, List, Tuple
 
 import numpy as np
 
-from wgan_parity import metrics
-from wgan_parity.dumpfile import DumpWriter
-from wgan_parity.synthetic import metadata
+from wgan_parity.compare import metrics
+from wgan_parity.dump.dumpfile import DumpWriter
+from wgan_parity.dump.synthetic import metadata
 
 DEFAULT_CASES = (
     "conv2d.seed",
@@ -55,11 +56,11 @@ Spec = List[Tuple[str, Tuple[int, ...]]]
 def catalog_spec(patterns: List[str]) -> Spec:
     """(key, shape) of every tensor the selected catalog cases dump, in dump order."""
     from wgan_parity.backends import load_backend
-    from wgan_parity.blocks import BLOCKS
-    from wgan_parity.catalog import select
-    from wgan_parity.fixtures import make_fixtures
-    from wgan_parity.flags import Flags
-    from wgan_parity.runner import run_case
+    from wgan_parity.core.blocks import BLOCKS
+    from wgan_parity.core.catalog import select
+    from wgan_parity.core.fixtures import make_fixtures
+    from wgan_parity.core.flags import Flags
+    from wgan_parity.dump.runner import run_case
 
     ops = load_backend("reference", Flags())
     spec: Spec = []
@@ -118,7 +119,7 @@ def write_dataset(folder: Path, spec: Spec, n_envs: int) -> List[Path]:
 CHILD = """
 import json, sys, time
 from wgan_parity.cli import main
-from wgan_parity.resources import peak_rss_mb
+from wgan_parity.dump.resources import peak_rss_mb
 t = time.perf_counter(); rc = main(sys.argv[1:]); wall = time.perf_counter() - t
 print(json.dumps({"rc": rc, "wall_s": wall, "peak_rss_mb": peak_rss_mb()}))
 """

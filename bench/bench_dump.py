@@ -22,7 +22,7 @@ import time
 from pathlib import Path
 
 from wgan_parity.cli import argv
-from wgan_parity.dumpfile import DumpReader
+from wgan_parity.dump.dumpfile import DumpReader
 
 IMPORTS = {
     "reference": "import autograd, numpy",

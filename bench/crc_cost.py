@@ -13,8 +13,8 @@ import tempfile
 import time
 from pathlib import Path
 
-from wgan_parity import npzstream
 from wgan_parity.cli import main
+from wgan_parity.compare import npzstream
 
 
 def timed(folder: Path, verify: bool) -> float:

@@ -13,7 +13,7 @@ import sys
 
 import numpy as np
 
-from wgan_parity.dumpfile import DumpReader
+from wgan_parity.dump.dumpfile import DumpReader
 
 
 def main(first: str, second: str) -> int:

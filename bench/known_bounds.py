@@ -17,7 +17,8 @@ import sys
 from pathlib import Path
 from typing import Dict, List
 
-from wgan_parity import results, tables, thresholds, traits
+from wgan_parity.compare import thresholds, traits
+from wgan_parity.report import results, tables
 
 
 def measure(folder: Path, th: thresholds.Thresholds, found: Dict[str, List[tuple]]) -> None:

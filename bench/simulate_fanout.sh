@@ -29,7 +29,7 @@ link() { ln "$1" "$2" 2>/dev/null || cp "$1" "$2"; }  # a hard link is a copy th
 log "plan: set $SET; work folder $WORK"
 matrix=$(PYTHONPATH=src python -m wgan_parity matrix --json --set "$SET")
 ids=$(python -c 'import json, sys; print(" ".join(e["env_id"] for e in json.load(sys.stdin)["include"]))' <<<"$matrix")
-report_python=$(PYTHONPATH=src python -c 'from wgan_parity.envtable import load_table; print(load_table().report.python)')
+report_python=$(PYTHONPATH=src python -c 'from wgan_parity.matrix.envtable import load_table; print(load_table().report.python)')
 
 mkdir -p "$WORK/merged"
 for id in $ids; do

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from typing import Any, Optional
 
-from wgan_parity import model
+from wgan_parity.core import model
 
 BASE = "tensorflow"
 SEED_BLOCK_NAMES = {"down": "ResidualBlock_Down", "up": "ResidualBlock_Up"}

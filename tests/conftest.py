@@ -15,7 +15,7 @@ from typing import Dict
 import pytest
 
 from wgan_parity.cli import argv
-from wgan_parity.dumpfile import DumpReader
+from wgan_parity.dump.dumpfile import DumpReader
 
 BACKENDS = ("reference", "tensorflow", "torch")
 

@@ -11,9 +11,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from wgan_parity import synthetic
 from wgan_parity.cli import main
-from wgan_parity.dumpfile import encode_meta, write_dump
+from wgan_parity.dump import synthetic
+from wgan_parity.dump.dumpfile import encode_meta, write_dump
 
 RNG = np.random.default_rng(7)
 TRUTH = {
@@ -468,7 +468,7 @@ def test_two_envs_off_the_truth_the_same_way_agree_as_a_pair(tmp_path):
 
 
 def test_output_does_not_depend_on_the_number_of_threads(tmp_path, monkeypatch):
-    from wgan_parity import blockpass, engine
+    from wgan_parity.compare import blockpass, engine
 
     monkeypatch.setattr(engine, "BLOCK_BYTES", 32 * 3 * 80)  # 80-element blocks for 3 dumps
     monkeypatch.setattr(blockpass, "CHUNK", 64)
@@ -482,7 +482,7 @@ def test_output_does_not_depend_on_the_number_of_threads(tmp_path, monkeypatch):
 
 
 def test_an_internal_error_exits_3_not_1(tmp_path, monkeypatch, capsys):
-    from wgan_parity import compare
+    from wgan_parity.compare import rows as compare
     from wgan_parity.exitcodes import ExitCode
 
     folder = write_set(tmp_path / "d")

@@ -16,8 +16,8 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from wgan_parity import isa
 from wgan_parity.cli import argv, main
+from wgan_parity.core import isa
 
 pytestmark = pytest.mark.frameworks
 CLEAN = {"ok", "degenerate"}

@@ -12,7 +12,7 @@ import pytest
 
 from wgan_parity.backends import BUILTIN, BackendError, import_backend_module, load_backend
 from wgan_parity.backends.protocol import COMPOSITES, CONSTANTS, PRIMITIVES
-from wgan_parity.model import COMPOSITE_IMPLS
+from wgan_parity.core.model import COMPOSITE_IMPLS
 
 REFERENCE = import_backend_module("reference")
 

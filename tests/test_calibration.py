@@ -9,8 +9,9 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from wgan_parity import calibration, calibration_table, results, tables, thresholds, traits, verdict
 from wgan_parity.cli import main
+from wgan_parity.compare import calibration, thresholds, traits, verdict
+from wgan_parity.report import calibration_table, results, tables
 
 ROOT = Path(__file__).resolve().parents[1]
 BASELINE = ROOT / "results" / "baseline"

@@ -7,9 +7,9 @@ import dataclasses
 import numpy as np
 import pytest
 
-from wgan_parity.blocks import BLOCKS
-from wgan_parity.catalog import CATALOG, Case, validate
-from wgan_parity.fixtures import SEED_WEIGHT, catalog_hash, make_fixtures
+from wgan_parity.core.blocks import BLOCKS
+from wgan_parity.core.catalog import CATALOG, Case, validate
+from wgan_parity.core.fixtures import SEED_WEIGHT, catalog_hash, make_fixtures
 
 SEED_ROWS = {
     "gen_data",

@@ -9,10 +9,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from wgan_parity import SCHEMA_VERSION, isa
-from wgan_parity.catalog import select
-from wgan_parity.dump import write_catalog_dump
-from wgan_parity.dumpfile import (
+from wgan_parity import SCHEMA_VERSION
+from wgan_parity.core import isa
+from wgan_parity.core.catalog import select
+from wgan_parity.dump.catalog_dump import write_catalog_dump
+from wgan_parity.dump.dumpfile import (
     META_KEY,
     DumpError,
     DumpReader,

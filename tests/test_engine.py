@@ -7,8 +7,8 @@ import math
 import numpy as np
 import pytest
 
-from wgan_parity import blockpass, engine, metrics
-from wgan_parity.npzstream import LoadedMember
+from wgan_parity.compare import blockpass, engine, metrics
+from wgan_parity.compare.npzstream import LoadedMember
 
 RNG = np.random.default_rng(11)
 SIZE = 10_007  # not a multiple of any block or chunk

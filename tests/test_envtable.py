@@ -17,12 +17,13 @@ from typing import Dict, List, Optional
 
 import pytest
 
-from wgan_parity import cachekey, hostinfo, locks, matrixrun, orchestrate, pipbridge, toxgen
 from wgan_parity.commands import matrix as matrix_command
-from wgan_parity.envtable import EnvSpec, TableError, load_table, parse_table
-from wgan_parity.orchestrate import EnvResult, RunOptions
-from wgan_parity.progress import Progress
-from wgan_parity.venvs import Builder, StageFailed
+from wgan_parity.core import hostinfo
+from wgan_parity.matrix import cachekey, locks, matrixrun, orchestrate, pipbridge, toxgen
+from wgan_parity.matrix.envtable import EnvSpec, TableError, load_table, parse_table
+from wgan_parity.matrix.orchestrate import EnvResult, RunOptions
+from wgan_parity.matrix.progress import Progress
+from wgan_parity.matrix.venvs import Builder, StageFailed
 
 ROOT = Path(__file__).resolve().parents[1]
 SRC_PACKAGE = ROOT / "src" / "wgan_parity"
@@ -293,8 +294,9 @@ def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     )
     pkg = tmp_path / "src" / "wgan_parity"
     pkg.mkdir(parents=True)
-    (pkg / "catalog.py").write_text("CASES = 1\n", encoding="utf-8")
-    (pkg / "cli.py").write_text("import wgan_parity.catalog\n", encoding="utf-8")
+    (pkg / "core").mkdir()
+    (pkg / "core" / "catalog.py").write_text("CASES = 1\n", encoding="utf-8")
+    (pkg / "cli.py").write_text("import wgan_parity.core.catalog\n", encoding="utf-8")
     (pkg / "orchestrate.py").write_text("# runner only\n", encoding="utf-8")
     (tmp_path / "matrix.toml").write_text(MATRIX.format(tf_pin="tensorflow-cpu==2.21.0"))
     monkeypatch.setattr(locks, "compile_lock", fake_compile)
@@ -364,7 +366,7 @@ def test_source_change_reruns_all_but_runner_change_reruns_none(project: Path) -
     run(project, builder)
     (project / "src" / "wgan_parity" / "orchestrate.py").write_text("# edited\n")
     assert {r.status for r in run(project, builder)} == {"cached"}
-    (project / "src" / "wgan_parity" / "catalog.py").write_text("CASES = 2\n")
+    (project / "src" / "wgan_parity" / "core" / "catalog.py").write_text("CASES = 2\n")
     assert {r.status for r in run(project, builder)} == {"ok"}
     assert ("install", "reference") not in builder.calls[3:], "same lock: no reinstall"
 
@@ -373,7 +375,7 @@ def test_dump_code_edited_during_a_dump_is_not_cached(project: Path) -> None:
     class EditingBuilder(FakeBuilder):
         def dump(self, env: EnvSpec, out: Path, log: Path, timeout_s=None) -> str:
             if env.id == "tf-a":  # the user edits the checkout while this env dumps
-                (project / "src" / "wgan_parity" / "catalog.py").write_text("CASES = 9\n")
+                (project / "src" / "wgan_parity" / "core" / "catalog.py").write_text("CASES = 9\n")
             return super().dump(env, out, log, timeout_s)
 
     results = run(project, EditingBuilder(project))
@@ -405,7 +407,7 @@ def test_delete_venvs_and_prune_cache_spare_what_later_envs_need(project: Path) 
 @pytest.mark.parametrize("stage", ["install", "import", "dump"])
 def test_a_failing_env_is_recorded_and_the_rest_completes(project: Path, stage: str) -> None:
     run(project, FakeBuilder(project))  # an earlier good dump must not survive the failure
-    (project / "src" / "wgan_parity" / "catalog.py").write_text("CASES = 3\n")
+    (project / "src" / "wgan_parity" / "core" / "catalog.py").write_text("CASES = 3\n")
     results = run(project, FakeBuilder(project, fail={"tf-a": stage}))
     assert [r.status for r in results] == ["ok", "failed", "ok"]
     status = json.loads((project / "dumps" / "tf-a.status.json").read_text())
@@ -501,10 +503,17 @@ def test_dump_key_covers_dump_code_only(tmp_path: Path) -> None:
     package = tmp_path / "wgan_parity"
     shutil.copytree(SRC_PACKAGE, package, ignore=shutil.ignore_patterns("__pycache__"))
     before = cachekey.dump_source_hash(package)
-    for report_side in ("heatmap.py", "summary.py", "orchestrate.py", "data/thresholds.toml"):
+    report_side_files = (
+        "report/heatmap.py",
+        "report/summary.py",
+        "matrix/orchestrate.py",
+        "data/thresholds.toml",
+    )
+    for report_side in report_side_files:
         (package / report_side).write_text((package / report_side).read_text() + "\n# edit\n")
         assert cachekey.dump_source_hash(package) == before, report_side
-    (package / "blocks.py").write_text((package / "blocks.py").read_text() + "\n# edit\n")
+    blocks = package / "core" / "blocks.py"
+    blocks.write_text(blocks.read_text() + "\n# edit\n")
     assert cachekey.dump_source_hash(package) != before
 
 
@@ -535,7 +544,7 @@ def test_dump_key_closure_holds_every_module_a_dump_loads(tmp_path: Path) -> Non
     closure = {p.resolve() for p in cachekey.dump_source_files(SRC_PACKAGE)}
     assert loaded, "the dump loaded no wgan_parity module?"
     assert loaded <= closure, sorted(loaded - closure)
-    assert (SRC_PACKAGE / "heatmap.py").resolve() not in closure
+    assert (SRC_PACKAGE / "report" / "heatmap.py").resolve() not in closure
 
 
 def test_pip_fallback_names_a_missing_interpreter(tmp_path: Path) -> None:

@@ -23,7 +23,7 @@ import pytest
 
 from _workflow import run_step
 from wgan_parity.cli import argv, main
-from wgan_parity.dumpfile import DumpReader, write_dump
+from wgan_parity.dump.dumpfile import DumpReader, write_dump
 
 PLATFORM_B = {
     "system": "Linux",

@@ -18,10 +18,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from wgan_parity import synthetic
 from wgan_parity.cli import main
-from wgan_parity.envtable import TableError, parse_table
+from wgan_parity.dump import synthetic
 from wgan_parity.exitcodes import ExitCode
+from wgan_parity.matrix.envtable import TableError, parse_table
 
 
 def _two_dumps(folder: Path) -> Path:
@@ -150,7 +150,7 @@ def test_dump_refuses_an_unusable_out_before_running_any_case(tmp_path, capsys) 
 
 
 def test_a_killed_writers_temporary_is_removed_by_the_next_writer(tmp_path) -> None:
-    from wgan_parity.dumpfile import DumpWriter
+    from wgan_parity.dump.dumpfile import DumpWriter
 
     out = tmp_path / "env.npz"
     orphan = tmp_path / "env.npz.tmp-999999999"  # no such process
@@ -186,7 +186,7 @@ def test_same_metadata_over_different_tensors_is_never_dropped_silently(tmp_path
 
 
 def test_a_killed_stage_says_which_signal_not_no_output(tmp_path) -> None:
-    from wgan_parity.venvs import Builder, StageFailed
+    from wgan_parity.matrix.venvs import Builder, StageFailed
 
     builder = Builder(tmp_path, tmp_path / "envs", uv=None)
     suicide = [sys.executable, "-c", "import os, signal; os.kill(os.getpid(), signal.SIGKILL)"]

@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from wgan_parity import hostinfo, isa
 from wgan_parity.cli import argv
-from wgan_parity.dumpfile import DumpReader
+from wgan_parity.core import hostinfo, isa
+from wgan_parity.dump.dumpfile import DumpReader
 
 AVX512 = ["sse4_2", "avx", "fma", "avx2", "avx512f", "avx512dq", "avx512bw", "avx512vl"]
 AVX2 = ["sse4_2", "avx", "fma", "avx2"]

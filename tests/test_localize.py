@@ -17,10 +17,10 @@ from typing import Dict, List
 import pandas as pd
 import pytest
 
-from wgan_parity import localize
-from wgan_parity.catalog import select
 from wgan_parity.cli import main
-from wgan_parity.dump import write_catalog_dump
+from wgan_parity.compare import localize
+from wgan_parity.core.catalog import select
+from wgan_parity.dump.catalog_dump import write_catalog_dump
 
 
 @pytest.mark.parametrize(
@@ -95,7 +95,7 @@ SHIFT_PORT = '''
     """Adds 1e-3 to channel 0 of the output of one op inside the residual block: {target}."""
     import numpy as np
 
-    from wgan_parity import model
+    from wgan_parity.core import model
 
     BASE = "reference32"
     TARGET = "{target}"

@@ -7,7 +7,7 @@ import math
 import numpy as np
 import pytest
 
-from wgan_parity import metrics as m
+from wgan_parity.compare import metrics as m
 
 RNG = np.random.default_rng(20261127)
 X = RNG.standard_normal(1000)

@@ -18,12 +18,12 @@ from typing import Dict, List, Tuple
 import numpy as np
 import pytest
 
-from wgan_parity import calibration, thresholds, traits
 from wgan_parity.backends import load_backend
-from wgan_parity.catalog import CATALOG, Case
-from wgan_parity.fixtures import make_fixtures
-from wgan_parity.metrics import rel_l2
-from wgan_parity.runner import run_case
+from wgan_parity.compare import calibration, thresholds, traits
+from wgan_parity.compare.metrics import rel_l2
+from wgan_parity.core.catalog import CATALOG, Case
+from wgan_parity.core.fixtures import make_fixtures
+from wgan_parity.dump.runner import run_case
 
 FRAMEWORKS = ("tensorflow", "torch")
 

@@ -111,9 +111,9 @@ def test_norm_gradients_match_finite_differences(norm: str) -> None:
 
 @pytest.mark.parametrize(("resample", "norm"), [("down", "layer"), ("up", "batch")])
 def test_residual_block_gradients_match_finite_differences(resample: str, norm: str) -> None:
-    from wgan_parity.blocks import residual_params
-    from wgan_parity.catalog import Case
-    from wgan_parity.fixtures import make_param
+    from wgan_parity.core.blocks import residual_params
+    from wgan_parity.core.catalog import Case
+    from wgan_parity.core.fixtures import make_param
 
     case = Case("fd", "residual_block", (), "random", 7, "residual")
     args = {k: make_param(case, k, s) for k, s in residual_params("", 3, 2, resample).items()}
@@ -122,9 +122,9 @@ def test_residual_block_gradients_match_finite_differences(resample: str, norm: 
 
 
 def test_gradient_penalty_double_backward_matches_finite_differences() -> None:
-    from wgan_parity.blocks import discriminator_params
-    from wgan_parity.catalog import Case
-    from wgan_parity.fixtures import make_param
+    from wgan_parity.core.blocks import discriminator_params
+    from wgan_parity.core.catalog import Case
+    from wgan_parity.core.fixtures import make_param
 
     case = Case("fd", "gradient_penalty", (), "random", 11, "gradient")
     args = {k: make_param(case, k, s) for k, s in discriminator_params(1).items()}
@@ -139,7 +139,7 @@ def test_gradient_penalty_hand_computed_on_a_linear_critic() -> None:
         def good_discriminator(x, p, dim, taps=None):
             return ops.linear(x, p["v"], np.zeros(1))[:, 0]
 
-    from wgan_parity.model import gradient_penalty
+    from wgan_parity.core.model import gradient_penalty
 
     shim = type(
         "Shim",

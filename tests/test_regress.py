@@ -9,8 +9,9 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from wgan_parity import baseline, regress, results, tables, thresholds
-from wgan_parity.traits import EnvTraits
+from wgan_parity.compare import thresholds
+from wgan_parity.compare.traits import EnvTraits
+from wgan_parity.report import baseline, regress, results, tables
 
 TH = thresholds.load()
 

@@ -15,19 +15,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from wgan_parity import (
-    heatmap,
-    localize,
-    regress,
-    results,
-    summary,
-    synthetic,
-    tables,
-    thresholds,
-    verdict,
-)
 from wgan_parity.cli import main
-from wgan_parity.traits import EnvTraits
+from wgan_parity.compare import localize, thresholds, verdict
+from wgan_parity.compare.traits import EnvTraits
+from wgan_parity.dump import synthetic
+from wgan_parity.report import heatmap, regress, results, summary, tables
 
 PNG = b"\x89PNG\r\n\x1a\n"
 CASES = (

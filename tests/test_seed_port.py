@@ -23,9 +23,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from wgan_parity import metrics
 from wgan_parity.cli import argv, main
-from wgan_parity.npzstream import DumpFile
+from wgan_parity.compare import metrics
+from wgan_parity.compare.npzstream import DumpFile
 
 pytestmark = pytest.mark.frameworks
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"

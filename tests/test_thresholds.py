@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from wgan_parity import thresholds
-from wgan_parity.thresholds import ThresholdsError
-from wgan_parity.traits import EnvTraits
+from wgan_parity.compare import thresholds
+from wgan_parity.compare.thresholds import ThresholdsError
+from wgan_parity.compare.traits import EnvTraits
 
 TORCH = EnvTraits("torch-2.13.0", "torch", ("torch",), "avx512", (("device", "cpu"),))
 TF = EnvTraits("tf-2.21.0", "tensorflow", ("tensorflow",), "avx512", (("onednn", True),))

@@ -18,7 +18,7 @@ from typing import Any, Dict, List
 import pytest
 
 from _workflow import WORKFLOW, job, load, run_step
-from wgan_parity.envtable import load_table
+from wgan_parity.matrix.envtable import load_table
 
 ROOT = Path(__file__).resolve().parents[1]
 TABLE = load_table(ROOT / "matrix.toml")

@@ -1,8 +1,8 @@
 """Atomic file writes: a temporary file in the target's folder, then ``os.replace``.
 
 A reader (or a crash) never sees half a file, and a failed write leaves the old file in place and
-no temporary behind. The streaming dump writer (:mod:`wgan_parity.dumpfile`) does the same on its
-own, because it writes member by member.
+no temporary behind. The streaming dump writer (:mod:`~wgan_parity.dump.dumpfile`) does the
+same on its own, because it writes member by member.
 """
 
 from __future__ import annotations

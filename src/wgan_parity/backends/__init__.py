@@ -15,8 +15,8 @@ from types import ModuleType
 from typing import Any, Dict, Optional
 
 from wgan_parity.backends.protocol import COMPOSITES, CONSTANTS, PRIMITIVES
-from wgan_parity.flags import Flags
-from wgan_parity.model import COMPOSITE_IMPLS
+from wgan_parity.core.flags import Flags
+from wgan_parity.core.model import COMPOSITE_IMPLS
 
 #: Built-in backends: name -> module. Nothing is imported until asked for.
 BUILTIN: Dict[str, str] = {

@@ -44,7 +44,7 @@ PRIMITIVES: Tuple[str, ...] = (
 #: Module-level constants every backend module defines.
 CONSTANTS: Tuple[str, ...] = ("FRAMEWORK", "DTYPE")
 
-#: Composite blocks written once in :mod:`wgan_parity.model`; a user backend may override any.
+#: Composite blocks written once in :mod:`wgan_parity.core.model`; a user backend may override any.
 COMPOSITES: Tuple[str, ...] = (
     "mean_pool",
     "conv_mean_pool",

@@ -17,7 +17,7 @@ import numpy as np
 from autograd.extend import defvjp, primitive
 from autograd.tracer import getval
 
-from wgan_parity.flags import Flags
+from wgan_parity.core.flags import Flags
 
 FRAMEWORK = "reference"
 DTYPE = "float64"

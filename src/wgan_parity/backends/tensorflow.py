@@ -15,7 +15,7 @@ from typing import Any, Callable, Dict, Mapping, Optional, Sequence, Tuple
 
 import numpy as np
 
-from wgan_parity.flags import Flags
+from wgan_parity.core.flags import Flags
 
 FRAMEWORK = "tensorflow"
 DTYPE = "float32"

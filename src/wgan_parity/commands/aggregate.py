@@ -4,7 +4,7 @@ Reads ``.npz`` dumps and ``<env_id>.status.json`` failure records (a directory s
 such file in it), compares every pair of compatible dumps plus every dump against the float64
 reference on every (case, tensor), and writes into ``--out``: ``pairs.csv``, ``matrix_cosine.csv``
 (and ``matrix_<metric>.csv`` for each ``--matrix``), ``envs.csv``, and with ``--seed-report A B``
-``seed_report_<A>_vs_<B>.txt``. The verdict rule is in :mod:`wgan_parity.verdict`.
+``seed_report_<A>_vs_<B>.txt``. The verdict rule is in :mod:`wgan_parity.compare.verdict`.
 
 Exit codes (bits, so 5 = both):
   0  everything was compared and nothing diverged;
@@ -111,19 +111,12 @@ def _resolve(label: str, labels: List[str], truth: str) -> str:
 def run(args: argparse.Namespace) -> int:
     """Aggregate; return the exit code described in the module docstring."""
     _single_threaded_blas()
-    from wgan_parity import (
-        atomic,
-        calibration,
-        compare,
-        dumpset,
-        localize,
-        seedreport,
-        tables,
-        thresholds,
-        verdict,
-    )
-    from wgan_parity import baseline as baselines
+    from wgan_parity import atomic
     from wgan_parity.commands import report
+    from wgan_parity.compare import calibration, dumpset, localize, thresholds, verdict
+    from wgan_parity.compare import rows as compare
+    from wgan_parity.report import baseline as baselines
+    from wgan_parity.report import seedreport, tables
 
     def say(line: str) -> None:
         print(f"wgan-parity aggregate: {line}", file=sys.stderr, flush=True)
@@ -193,7 +186,7 @@ def run(args: argparse.Namespace) -> int:
     if pair is not None:
         text = seedreport.render(table.records(*pair), *pair, seed_cosine=th.seed_cosine)
         written.append(atomic.write_text(out / seedreport.file_name(*pair), text))
-    from wgan_parity import results
+    from wgan_parity.report import results
 
     envs = tables.env_frame(dumps.envs, dumps.reference)
     current = results.from_frames(table.frame, envs, out)  # the rows flow on in memory
@@ -233,8 +226,8 @@ def _regressions(
 ) -> int:
     """Write bisect.csv, steps.csv (and regressions.csv + baseline_check.json against ``baseline``);
     return the number of regressions, or -1 when ``baseline`` is not a baseline folder."""
-    from wgan_parity import baseline as baselines
-    from wgan_parity import regress, tables
+    from wgan_parity.report import baseline as baselines
+    from wgan_parity.report import regress, tables
 
     written.append(tables.write_csv(regress.bisect(current), out / "bisect.csv"))
     written.append(tables.write_csv(regress.steps(current), out / "steps.csv"))

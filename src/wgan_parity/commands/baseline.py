@@ -40,7 +40,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Write the baseline; return the exit code."""
-    from wgan_parity import baseline
+    from wgan_parity.report import baseline
 
     try:
         written = baseline.write(args.results, args.out, add=args.add)

@@ -38,7 +38,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Write the calibration; return the exit code."""
-    from wgan_parity import atomic, calibration, calibration_table, results, tables
+    from wgan_parity import atomic
+    from wgan_parity.compare import calibration
+    from wgan_parity.report import calibration_table, results, tables
 
     path = results.pairs_path(args.results)
     if path is None:

@@ -13,9 +13,9 @@ from pathlib import Path
 
 from wgan_parity.atomic import writable_folder
 from wgan_parity.backends import BackendError
-from wgan_parity.catalog import select
-from wgan_parity.flags import Flags
-from wgan_parity.isa import CAP_SETTINGS
+from wgan_parity.core.catalog import select
+from wgan_parity.core.flags import Flags
+from wgan_parity.core.isa import CAP_SETTINGS
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -80,7 +80,7 @@ def _terminated(signum: int, frame: object) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Write the dump; return the exit code."""
-    from wgan_parity.dump import write_catalog_dump
+    from wgan_parity.dump.catalog_dump import write_catalog_dump
 
     flags = Flags(
         deterministic=not args.nondeterministic,

@@ -16,7 +16,7 @@ import sys
 from pathlib import Path
 from typing import Any, Dict, List
 
-from wgan_parity.envtable import EnvSpec, TableError, load_table
+from wgan_parity.matrix.envtable import EnvSpec, TableError, load_table
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

@@ -19,8 +19,8 @@ from typing import TYPE_CHECKING, Callable, List, Optional
 from wgan_parity.exitcodes import ExitCode
 
 if TYPE_CHECKING:  # pandas is imported only when the command runs
-    from wgan_parity.results import Results
-    from wgan_parity.thresholds import Thresholds
+    from wgan_parity.compare.thresholds import Thresholds
+    from wgan_parity.report.results import Results
 
 USAGE_ERROR = ExitCode.USAGE
 
@@ -49,12 +49,13 @@ def render(
 ) -> List[Path]:
     """Write the heatmaps and ``summary.md`` into ``folder``; return the paths written.
 
-    ``current`` is the aggregate's in-memory :class:`~wgan_parity.results.Results` (else
+    ``current`` is the aggregate's in-memory :class:`~wgan_parity.report.results.Results` (else
     ``pairs.csv`` and ``envs.csv`` are read); ``rejudge`` applies ``th`` to the measured columns
     first.
     """
 
-    from wgan_parity import calibration, heatmap, results, summary
+    from wgan_parity.compare import calibration
+    from wgan_parity.report import heatmap, results, summary
 
     res = results.load(folder) if current is None else current
     if rejudge and th is not None:
@@ -79,12 +80,12 @@ def after_aggregate(
 
 def run(args: argparse.Namespace) -> int:
     """Render; return the exit code described in the module docstring."""
-    from wgan_parity import thresholds
+    from wgan_parity.compare import thresholds
 
     def say(line: str) -> None:
         print(f"wgan-parity report: {line}", file=sys.stderr, flush=True)
 
-    from wgan_parity.results import pairs_path
+    from wgan_parity.report.results import pairs_path
 
     folder: Path = args.results
     if pairs_path(folder) is None:

@@ -4,7 +4,7 @@ Dumps every planted-bug backend of ``wgan_parity.bugs`` on the cases it touches,
 dumps of its base framework and the float64 reference on the same cases (or subsets of full
 dumps given with ``--dumps``), aggregates them, and writes ``selftest.csv`` and ``selftest.md``
 into ``--out`` (the table is printed too). The rule of each column is in
-:mod:`wgan_parity.selftest`. Run it with a Python that has pandas; every dump runs in a
+:mod:`wgan_parity.report.selftest`. Run it with a Python that has pandas; every dump runs in a
 subprocess of ``--torch-python``/``--tf-python``/``--reference-python`` (default: this one),
 with this process's ``wgan_parity`` first on PYTHONPATH.
 
@@ -68,7 +68,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Run the selftest; return the exit code described in the module docstring."""
-    from wgan_parity import selftest
+    from wgan_parity.report import selftest
 
     def say(line: str) -> None:
         print(f"wgan-parity selftest: {line}", file=sys.stderr, flush=True)

@@ -1,0 +1,184 @@
+"""What each catalog block needs: parameter specs, input and output shapes, and how to apply it.
+
+Parameter specs mirror tflib's initialisers, so the ``random`` weight mode draws what tflib would:
+conv kernels uniform with stdev ``sqrt(4/(fan_in+fan_out))`` (He) or ``sqrt(2/(fan_in+fan_out))``,
+linear weights with ``sqrt(2/(in+out))``, all times ``sqrt(3)`` for the uniform half-width.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Callable, Dict, Mapping, Optional, Tuple
+
+import numpy as np
+
+from wgan_parity.core.model import Taps, join
+
+Shape = Tuple[int, ...]
+Config = Mapping[str, Any]
+
+
+@dataclass(frozen=True)
+class ParamSpec:
+    """Shape and initialiser of one parameter: ``init`` is weight, bias, scale or offset."""
+
+    shape: Shape
+    init: str
+    stdev: float = 0.0
+
+
+def conv_params(
+    scope: str, cin: int, cout: int, k: int, bias: bool = True, he: bool = True
+) -> Dict[str, ParamSpec]:
+    """An OIHW kernel (and bias) with tflib's Conv2D initialiser."""
+    fan_in, fan_out = cin * k * k, cout * k * k
+    stdev = float(np.sqrt((4.0 if he else 2.0) / (fan_in + fan_out)))
+    specs = {join(scope, "w"): ParamSpec((cout, cin, k, k), "weight", stdev)}
+    if bias:
+        specs[join(scope, "b")] = ParamSpec((cout,), "bias")
+    return specs
+
+
+def linear_params(scope: str, nin: int, nout: int) -> Dict[str, ParamSpec]:
+    """An ``(in, out)`` weight and a bias with tflib's Linear (Glorot uniform) initialiser."""
+    stdev = float(np.sqrt(2.0 / (nin + nout)))
+    return {
+        join(scope, "w"): ParamSpec((nin, nout), "weight", stdev),
+        join(scope, "b"): ParamSpec((nout,), "bias"),
+    }
+
+
+def norm_params(scope: str, channels: int) -> Dict[str, ParamSpec]:
+    """Per-channel scale and offset (tflib LayerNorm and BatchNorm alike)."""
+    return {
+        join(scope, "scale"): ParamSpec((channels,), "scale"),
+        join(scope, "offset"): ParamSpec((channels,), "offset"),
+    }
+
+
+def residual_params(scope: str, cin: int, cout: int, resample: str) -> Dict[str, ParamSpec]:
+    """Parameters of a tflib ResidualBlock with ``resample`` 'down' or 'up'."""
+    mid = cin if resample == "down" else cout
+    specs = conv_params(join(scope, "shortcut"), cin, cout, 1, bias=True, he=False)
+    specs.update(norm_params(join(scope, "norm1"), cin))
+    specs.update(conv_params(join(scope, "conv1"), cin, mid, 3, bias=False))
+    specs.update(norm_params(join(scope, "norm2"), mid))
+    specs.update(conv_params(join(scope, "conv2"), mid, cout, 3, bias=True))
+    return specs
+
+
+def generator_params(dim: int) -> Dict[str, ParamSpec]:
+    """GoodGenerator(dim) parameters."""
+    specs = linear_params("input", 128, 4 * 4 * 8 * dim)
+    for i, (cin, cout) in enumerate([(8, 8), (8, 4), (4, 2), (2, 1)], start=1):
+        specs.update(residual_params(f"res{i}", cin * dim, cout * dim, "up"))
+    specs.update(norm_params("output_norm", dim))
+    specs.update(conv_params("output", dim, 3, 3))
+    return specs
+
+
+def discriminator_params(dim: int) -> Dict[str, ParamSpec]:
+    """GoodDiscriminator(dim) parameters."""
+    specs = conv_params("input", 3, dim, 3, he=False)
+    for i, (cin, cout) in enumerate([(1, 2), (2, 4), (4, 8), (8, 8)], start=1):
+        specs.update(residual_params(f"res{i}", cin * dim, cout * dim, "down"))
+    specs.update(linear_params("output", 4 * 4 * 8 * dim, 1))
+    return specs
+
+
+@dataclass(frozen=True)
+class Block:
+    """How to build and run one kind of catalog case."""
+
+    params: Callable[[Config], Dict[str, ParamSpec]]
+    input_shape: Callable[[Config], Shape]
+    output_shape: Callable[[Config], Shape]
+    apply: Callable[[Any, Mapping[str, Any], Config, Optional[Taps]], Any]
+
+
+def _nchw(c: Config) -> Shape:
+    return (c["batch"], c["cin"], c["h"], c["w"])
+
+
+def _conv(c: Config) -> Dict[str, ParamSpec]:
+    return conv_params("", c["cin"], c["cout"], c["k"])
+
+
+def _scaled(c: Config, factor: float) -> Shape:
+    return (c["batch"], c["cout"], int(c["h"] * factor), int(c["w"] * factor))
+
+
+BLOCKS: Dict[str, Block] = {
+    "identity": Block(
+        lambda c: {},
+        lambda c: tuple(c["shape"]),
+        lambda c: tuple(c["shape"]),
+        lambda ops, a, c, t: a["x"],
+    ),
+    "depth_to_space": Block(
+        lambda c: {},
+        _nchw,
+        lambda c: (c["batch"], c["cin"] // 4, 2 * c["h"], 2 * c["w"]),
+        lambda ops, a, c, t: ops.depth_to_space(a["x"], 2),
+    ),
+    "conv2d": Block(
+        _conv,
+        _nchw,
+        lambda c: _scaled(c, 1),
+        lambda ops, a, c, t: ops.conv2d(a["x"], a["w"], a["b"]),
+    ),
+    "conv_mean_pool": Block(
+        _conv,
+        _nchw,
+        lambda c: _scaled(c, 0.5),
+        lambda ops, a, c, t: ops.conv_mean_pool(a["x"], a["w"], a["b"]),
+    ),
+    "mean_pool_conv": Block(
+        _conv,
+        _nchw,
+        lambda c: _scaled(c, 0.5),
+        lambda ops, a, c, t: ops.mean_pool_conv(a["x"], a["w"], a["b"]),
+    ),
+    "upsample_conv": Block(
+        _conv,
+        _nchw,
+        lambda c: _scaled(c, 2),
+        lambda ops, a, c, t: ops.upsample_conv(a["x"], a["w"], a["b"]),
+    ),
+    "residual_block": Block(
+        lambda c: residual_params("", c["cin"], c["cout"], c["resample"]),
+        _nchw,
+        lambda c: _scaled(c, 0.5 if c["resample"] == "down" else 2),
+        lambda ops, a, c, t: ops.residual_block(a["x"], a, "", c["resample"], c["norm"], t),
+    ),
+    "layer_norm": Block(
+        lambda c: norm_params("", c["cin"]),
+        _nchw,
+        _nchw,
+        lambda ops, a, c, t: ops.layer_norm(a["x"], a["scale"], a["offset"], 1e-5),
+    ),
+    "batch_norm": Block(
+        lambda c: norm_params("", c["cin"]),
+        _nchw,
+        _nchw,
+        lambda ops, a, c, t: ops.batch_norm(a["x"], a["scale"], a["offset"], 1e-5),
+    ),
+    "good_generator": Block(
+        lambda c: generator_params(c["dim"]),
+        lambda c: (c["batch"], 128),
+        lambda c: (c["batch"], 3 * 64 * 64),
+        lambda ops, a, c, t: ops.good_generator(a["x"], a, c["dim"], t),
+    ),
+    "good_discriminator": Block(
+        lambda c: discriminator_params(c["dim"]),
+        lambda c: (c["batch"], 3 * 64 * 64),
+        lambda c: (c["batch"],),
+        lambda ops, a, c, t: ops.good_discriminator(a["x"], a, c["dim"], t),
+    ),
+    "gradient_penalty": Block(
+        lambda c: discriminator_params(c["dim"]),
+        lambda c: (c["batch"], 3 * 64 * 64),
+        lambda c: (),
+        lambda ops, a, c, t: ops.gradient_penalty(a["x"], a, c["dim"], t),
+    ),
+}

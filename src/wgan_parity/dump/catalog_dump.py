@@ -1,0 +1,133 @@
+"""Run the case catalog on one backend and stream every tensor into one dump file."""
+
+from __future__ import annotations
+
+import time
+import traceback
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Callable, Dict, Iterable, Optional
+
+import numpy as np
+
+from wgan_parity.backends import BUILTIN, Backend, load_backend
+from wgan_parity.core import isa
+from wgan_parity.core.catalog import CATALOG, Case
+from wgan_parity.core.fixtures import catalog_hash, make_fixtures
+from wgan_parity.core.flags import Flags
+from wgan_parity.dump.dumpfile import DumpWriter
+from wgan_parity.dump.noise import blas_threads
+from wgan_parity.dump.noise import measure as measure_noise
+from wgan_parity.dump.provenance import base_metadata, platform_info
+from wgan_parity.dump.resources import peak_rss_mb, reset_peak_rss
+from wgan_parity.dump.runner import run_case
+
+Progress = Callable[[str], None]
+
+
+def write_catalog_dump(
+    backend_name: str,
+    out: Path,
+    cases: Iterable[Case] = CATALOG,
+    env_id: Optional[str] = None,
+    flags: Optional[Flags] = None,
+    progress: Progress = lambda line: None,
+) -> Dict[str, Any]:
+    """Run ``cases`` on ``backend_name``, write ``out`` atomically and return its metadata.
+
+    A case that raises is recorded with its error and the dump goes on. The catalog hash always
+    covers the full catalog, so dumps of different case selections remain comparable.
+    """
+    started = time.perf_counter()
+    flags = flags or Flags()
+    if flags.max_isa:  # before the framework starts: its kernels are chosen then
+        isa.apply_cap(flags.max_isa)
+    backend = load_backend(backend_name, flags)
+    import_s = time.perf_counter() - started
+    twin = (
+        load_backend("reference32", flags)
+        if backend.framework == "reference" and backend.DTYPE == "float64"
+        else None
+    )
+    meta: Dict[str, Any] = {
+        **base_metadata(),
+        "env_id": env_id or default_env_id(backend),
+        "backend": backend_name,
+        "lineage": backend_lineage(backend),
+        "framework": backend.framework,
+        "framework_version": backend.framework_version(),
+        "dtype": backend.DTYPE,
+        "flags": {**flags.as_dict(), **backend.flags, "numpy_blas": blas_threads()},
+        "platform": platform_info(list(backend.flags.get("gpus") or []), backend.framework),
+        "created_utc": datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "import_s": round(import_s, 3),
+        "cases": {},
+        "noise": {},
+    }
+    digests: Dict[str, str] = {}
+    with DumpWriter(out) as writer:
+        for case in cases:
+            record, tensors = _run_one(backend, twin, case, digests, meta["noise"])
+            meta["cases"][case.name] = record
+            for name, array in tensors.items():
+                writer.add(f"{case.name}/{name}", array)
+            progress(
+                f"{case.name}: {record['status']} in {record['wall_s']:.2f}s, "
+                f"peak {record['peak_rss_mb']:.0f} MiB"
+                + (f" ({record['error']})" if record["error"] else "")
+            )
+        meta["catalog_hash"] = catalog_hash(CATALOG, digests)
+        meta["wall_s"] = round(time.perf_counter() - started, 3)
+        writer.close(meta)
+    return meta
+
+
+_SHORT = {"tensorflow": "tf", "torch": "torch"}
+_BUILTIN_OF = {module: name for name, module in BUILTIN.items()}
+
+
+def backend_lineage(backend: Backend) -> list:
+    """The backend's modules, base first, as backend names (``["torch", "mypkg.port"]``)."""
+    return [_BUILTIN_OF.get(m.__name__, m.__name__) for m in backend.modules]
+
+
+def default_env_id(backend: Backend) -> str:
+    """``tf-<version>`` / ``torch-<version>`` as in matrix.toml; user backends prefix their name."""
+    if backend.framework not in _SHORT:
+        return backend.name
+    release = f"{_SHORT[backend.framework]}-{backend.framework_version()}"
+    return release if backend.name in BUILTIN else f"{backend.name}@{release}"
+
+
+def _run_one(
+    backend: Backend,
+    twin: Optional[Backend],
+    case: Case,
+    digests: Dict[str, str],
+    noise: Dict[str, Dict[str, float]],
+) -> tuple:
+    reset_peak_rss()
+    started = time.perf_counter()
+    tensors: Dict[str, np.ndarray] = {}
+    error = None
+    try:
+        fixtures = make_fixtures(case)
+        digests[case.name] = fixtures.digest()
+        tensors = run_case(backend, case, fixtures)
+        if twin is not None:
+            measured = measure_noise(twin, case, fixtures, tensors)
+            noise.update({f"{case.name}/{k}": v for k, v in measured.items()})
+    except Exception as exc:  # a case a framework cannot run is recorded, not raised
+        error = f"{type(exc).__name__}: {exc}".strip()
+        tensors = {}
+        last = traceback.extract_tb(exc.__traceback__)[-1:]
+        if last:
+            error += f" [at {Path(last[0].filename).name}:{last[0].lineno}]"
+    record = {
+        "status": "error" if error else "ok",
+        "error": error,
+        "wall_s": round(time.perf_counter() - started, 3),
+        "peak_rss_mb": round(peak_rss_mb(), 1),
+        "tensors": list(tensors),
+    }
+    return record, tensors

@@ -1,0 +1,308 @@
+"""The matrix runner shared by nox and tox: lock, install, import, dump, cache, record.
+
+For each env: make sure its lock is current, reuse its dump when the cache key is unchanged,
+else check free disk, (re)build the venv when its lock changed, import the framework, run
+``wgan-parity dump``. An env that fails leaves ``<dump_dir>/<env_id>.status.json`` (read by the
+aggregator into envs.csv) and no dump; a failure in one env never stops the others.
+
+Exit codes (bits, shared with ``wgan-parity aggregate``): 0 = everything ran and nothing
+diverged, 1 = diverged or regressed, 4 = some env could not run, 5 = both; 2 = usage or
+configuration error; 3 = the aggregator crashed.
+"""
+
+from __future__ import annotations
+
+import glob
+import json
+import os
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Dict, List, Optional, Sequence, Set, Tuple
+
+from wgan_parity import atomic
+from wgan_parity.core import hostinfo, isa
+from wgan_parity.exitcodes import ExitCode
+from wgan_parity.matrix import cachekey, locks, pipbridge
+from wgan_parity.matrix.envtable import EnvSpec, EnvTable
+from wgan_parity.matrix.progress import Progress
+from wgan_parity.matrix.venvs import Builder, StageFailed, find_uv, free_gb
+
+EXIT_OK, EXIT_DIVERGED, EXIT_USAGE, EXIT_ENV_FAILED = (
+    ExitCode.OK,
+    ExitCode.DIVERGED,
+    ExitCode.USAGE,
+    ExitCode.ENV_PROBLEM,
+)
+
+
+@dataclass
+class RunOptions:
+    """How to run a selection of envs."""
+
+    dump_dir: Path
+    envs_dir: Path
+    use_cache: bool = True
+    locked: bool = False
+    delete_venvs: bool = False
+    prune_cache: bool = False
+    min_free_gb: float = 15.0
+    timeout_s: Optional[float] = None
+
+
+@dataclass
+class EnvResult:
+    """What happened to one env; also the content of ``<env_id>.status.json``."""
+
+    env_id: str
+    status: str  # ok | cached | failed
+    stage: str  # install | import | dump
+    reason: str
+    duration_s: float
+
+
+def write_json(path: Path, data: object) -> None:
+    """Write JSON atomically (temp file in the same folder, then rename)."""
+    atomic.write_json(path, data)
+
+
+def read_json(path: Path) -> Optional[dict]:
+    """Parsed JSON, or None when missing or unreadable."""
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+
+
+def ensure_ignored(folder: Path) -> None:
+    """Create ``folder`` with a ``.gitignore`` of ``*`` so git never sees its content."""
+    folder.mkdir(parents=True, exist_ok=True)
+    marker = folder / ".gitignore"
+    if not marker.exists():
+        marker.write_text("# created by wgan-parity: machine-local outputs\n*\n", encoding="utf-8")
+
+
+def make_builder(table: EnvTable, opts: RunOptions) -> Builder:
+    """A builder using uv when found, with the user's pip config bridged into uv."""
+    bridged = pipbridge.uv_environ(os.environ)
+    environ = {**os.environ, **bridged}
+    return Builder(
+        project_root=table.root,
+        envs_dir=opts.envs_dir,
+        uv=find_uv(environ),
+        environ=environ,
+        bridged=bridged,
+    )
+
+
+def ensure_lock(table: EnvTable, env: EnvSpec, builder: Builder, locked: bool) -> Path:
+    """The env's current lock; re-locked when missing or stale unless ``locked``."""
+    path = locks.lock_path(table, env)
+    if locks.is_current(table, env):
+        return path
+    what = "missing" if not path.exists() else "stale (its env changed in matrix.toml)"
+    if locked:
+        fix = f"run `nox -s lock -- --env {env.id}`"
+        raise StageFailed("install", f"lock {path.name} is {what} (--locked); {fix}")
+    try:
+        return locks.compile_lock(table, env, builder.uv, builder.environ)
+    except locks.LockError as exc:
+        raise StageFailed("install", str(exc).splitlines()[0], detail=str(exc)) from exc
+
+
+def dump_key(env: EnvSpec, lock_file: Path, src_hash: str) -> str:
+    """The cache key of ``env``'s dump."""
+    return cachekey.make_key(
+        {
+            "env_id": env.id,
+            "backend": env.dump_backend,
+            "dump_args": list(env.dump_args),
+            "python": env.python,
+            "lock_sha256": locks.digest(lock_file),
+            "source_sha256": src_hash,
+            # kernels are chosen by the ISA in effect (CPU, capped by ATEN_/ONEDNN_ variables)
+            "isa": isa.kernel_isa(env.framework),
+            "isa_caps": isa.caps_in_effect(env.framework),
+        }
+    )
+
+
+def ensure_venv(
+    env: EnvSpec, lock_file: Path, builder: Builder, opts: RunOptions, log: Path, progress: Progress
+) -> None:
+    """(Re)build the env's venv when its lock changed, after checking free disk."""
+    digest = locks.digest(lock_file)
+    if builder.installed_digest(env) == digest:
+        return
+    folders = [opts.envs_dir] + ([builder.cache_dir()] if builder.uv else [])
+    free = min(free_gb(f) for f in folders if f is not None)
+    need = opts.min_free_gb + env.disk_gb
+    if free < need:
+        raise StageFailed(
+            "install",
+            (
+                f"not enough free disk to create env {env.id}: need {need:.1f} GiB "
+                f"({opts.min_free_gb:.0f} reserve + {env.disk_gb:.1f} for the env), "
+                f"found {free:.1f} GiB; "
+                "free space (`uv cache clean`, delete .wgan-parity/envs/*), run with "
+                "--delete-venvs --prune-cache, or lower --min-free-gb"
+            ),
+        )
+    progress.stage("installing")
+    start = time.monotonic()
+    builder.install(env, lock_file, digest, log)
+    progress.event(env.id, "installed", time.monotonic() - start)
+
+
+def run_env(
+    table: EnvTable,
+    env: EnvSpec,
+    opts: RunOptions,
+    builder: Builder,
+    progress: Progress,
+    src_hash: str,
+    keep: Set[Tuple[str, str]],
+) -> EnvResult:
+    """Run one env to a status; never raises for a failure of the env itself.
+
+    ``keep``: the (name, version) pins that later envs need, spared by ``--prune-cache``.
+    """
+    start = time.monotonic()
+    progress.start(env.id)
+    npz, key_file = opts.dump_dir / f"{env.id}.npz", opts.dump_dir / f"{env.id}.key.json"
+    log = opts.dump_dir / f"{env.id}.log"
+    lock_file, ran = None, False
+    try:
+        lock_file = ensure_lock(table, env, builder, opts.locked)
+        key = dump_key(env, lock_file, src_hash)
+        recorded = read_json(key_file) or {}
+        if opts.use_cache and recorded.get("key") == key and npz.is_file():
+            identity = cachekey.file_identity(npz)
+            if identity is not None and recorded.get("file") == identity:
+                progress.event(env.id, "cached", final=True)
+                reason = f"key {key[:12]} unchanged"
+                result = EnvResult(env.id, "cached", "dump", reason, 0.0)
+                return _finish(opts, result, env.framework)
+            changed = f"{npz.name} changed since it was written (size, mtime or members)"
+            progress.event(env.id, f"{changed}: re-dumping")
+        ran = True
+        log.write_text(f"# {env.id}: {pipbridge.describe(builder.bridged)}\n", encoding="utf-8")
+        # an older dump must not stand for this one, nor a killed dump's temporary fill the disk
+        for stale in (npz, key_file, *opts.dump_dir.glob(f"{glob.escape(npz.name)}.tmp-*")):
+            stale.unlink(missing_ok=True)
+        ensure_venv(env, lock_file, builder, opts, log, progress)
+        progress.stage("importing")
+        version = builder.probe(env, log)
+        progress.stage(f"dumping ({env.import_module} {version})")
+        dump_start = time.monotonic()
+        note = builder.dump(env, npz, log, opts.timeout_s)
+        if not npz.is_file():
+            raise StageFailed("dump", f"wgan-parity dump finished but wrote no {npz.name}")
+        if cachekey.dump_source_hash(table.root / "src" / "wgan_parity") != src_hash:
+            # the env runs the checkout (editable install): an edit since the run began may or
+            # may not be in this dump, so it gets no key and the next run redoes it
+            note = "dump code changed during the run: not cached, the next run redoes it"
+        else:
+            write_json(
+                key_file,
+                {
+                    "key": key,
+                    "env_id": env.id,
+                    "framework_version": version,
+                    "lock_sha256": locks.digest(lock_file),
+                    "source_sha256": src_hash,
+                    "file": cachekey.file_identity(npz),
+                },
+            )
+        progress.event(env.id, "dumped", time.monotonic() - dump_start, final=True)
+        result = EnvResult(env.id, "ok", "dump", note, round(time.monotonic() - start, 2))
+    except StageFailed as exc:
+        for stale in (npz, key_file):  # never leave an older dump to stand for this env
+            stale.unlink(missing_ok=True)
+        if exc.detail:
+            with log.open("a" if ran else "w", encoding="utf-8") as fh:
+                fh.write(f"[{exc.stage}] {exc.detail}\n")
+        took = round(time.monotonic() - start, 2)
+        result = EnvResult(env.id, "failed", exc.stage, exc.reason, took)
+        progress.event(
+            env.id, f"failed ({exc.stage}: {exc.reason}); log: {log}", result.duration_s, final=True
+        )
+    finally:
+        if ran and opts.delete_venvs:
+            builder.remove(env)
+        if ran and opts.prune_cache and lock_file is not None and lock_file.exists():
+            pins = locks.packages(lock_file).items()
+            builder.prune_cache(sorted(name for name, v in pins if (name, v) not in keep), log)
+    return _finish(opts, result, env.framework)
+
+
+def _finish(opts: RunOptions, result: EnvResult, framework: str) -> EnvResult:
+    """Record a failure in ``<env_id>.status.json`` (read by the aggregator); clear it otherwise."""
+    path = opts.dump_dir / f"{result.env_id}.status.json"
+    if result.status == "failed":  # with the machine, so merged records from many stay apart
+        write_json(path, {**asdict(result), "platform": hostinfo.platform_info([], framework)})
+    else:
+        path.unlink(missing_ok=True)
+    return result
+
+
+def run_envs(
+    table: EnvTable,
+    envs: Sequence[EnvSpec],
+    opts: RunOptions,
+    builder: Optional[Builder] = None,
+    progress: Optional[Progress] = None,
+) -> List[EnvResult]:
+    """Run ``envs`` one after the other; every env gets a status whatever the others do."""
+    ensure_ignored(opts.dump_dir)
+    ensure_ignored(opts.envs_dir.parent)
+    builder = builder or make_builder(table, opts)
+    progress = progress or Progress(len(envs))
+    src_hash = cachekey.dump_source_hash(table.root / "src" / "wgan_parity")
+    results = []
+    try:
+        for n, env in enumerate(envs):
+            results.append(
+                run_env(
+                    table,
+                    env,
+                    opts,
+                    builder,
+                    progress,
+                    src_hash,
+                    _still_needed(table, envs[n + 1 :]),
+                )
+            )
+    finally:
+        progress.close()
+    return results
+
+
+def _still_needed(table: EnvTable, later: Sequence[EnvSpec]) -> Set[Tuple[str, str]]:
+    """(name, version) pins of the later envs and the report env: kept in uv's cache by pruning.
+
+    ``uv cache clean NAME`` drops every version of NAME, so a package is pruned only when no
+    later env pins the same version (a later env that pins another version downloads anyway).
+    """
+    pins: Set[Tuple[str, str]] = set()
+    for env in [*later, *([table.report] if table.report else [])]:
+        path = locks.lock_path(table, env)
+        if path.exists():
+            pins.update(locks.packages(path).items())
+    return pins
+
+
+def exit_code(results: Sequence[EnvResult], aggregate_rc: int = 0) -> int:
+    """Combine env failures (bit 4) with the aggregator's code (0, 1, 4 or 5)."""
+    failed = EXIT_ENV_FAILED if any(r.status == "failed" for r in results) else 0
+    if aggregate_rc not in (0, 1, 4, 5):
+        return aggregate_rc
+    return aggregate_rc | failed
+
+
+def summary(results: Sequence[EnvResult]) -> Dict[str, int]:
+    """Counts per status."""
+    counts: Dict[str, int] = {}
+    for r in results:
+        counts[r.status] = counts.get(r.status, 0) + 1
+    return counts

@@ -1,0 +1,127 @@
+"""Generate ``tox.ini`` from ``matrix.toml`` so that tox and nox run the same envs.
+
+    python -m wgan_parity.toxgen --write     # rewrite tox.ini after editing matrix.toml
+    python -m wgan_parity.toxgen --check     # exit 1 when tox.ini is out of date
+
+Every tox env calls the same runner as nox (``python -m wgan_parity.matrixrun``); the tox
+envs themselves are bare (uv only), the framework venvs are built by the runner.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import Dict, List, Optional, Sequence
+
+from wgan_parity.matrix.envtable import EnvTable, TableError, load_table
+
+TOX_INI = "tox.ini"
+RUNNER = "python -m wgan_parity.matrixrun"
+PASS_ENV = "HOME, CI, TERM, PIP_*, UV_*, XDG_*, WGAN_PARITY_*, PYTHONDONTWRITEBYTECODE, SSL_CERT_*"
+
+
+def tox_env(env_id: str) -> str:
+    """The tox env name of a dump env."""
+    return f"dump-{env_id}"
+
+
+def labels(table: EnvTable) -> Dict[str, List[str]]:
+    """``dump`` (all envs), then one label per set and per framework, in table order."""
+    out: Dict[str, List[str]] = {"dump": [tox_env(e.id) for e in table.envs]}
+    for env in table.envs:
+        for tag in (*env.sets, env.framework):
+            out.setdefault(tag, []).append(tox_env(env.id))
+    return out
+
+
+def render(table: EnvTable) -> str:
+    """The full text of tox.ini for ``table``."""
+    default_pins = [p for env in table.in_set("default") for p in env.requirements]
+    lines = [
+        "# Generated from matrix.toml by `python -m wgan_parity.toxgen --write`: do not edit.",
+        "# tests/test_envtable.py fails when this file and matrix.toml drift.",
+        "#",
+        "#   tox -e compare                   dumps of the default set, then results/",
+        "#   tox -e compare -- --set releases (any `matrixrun compare` option after --)",
+        "#   tox -m dump  /  tox p -m dump    every env's dump (p: in parallel)",
+        "#   tox -m releases                  the dumps of one set (or of a framework: -m torch)",
+        "#   tox -e tests                     pytest with the default set's frameworks",
+        "[tox]",
+        "requires = tox>=4.20",
+        "env_list = compare",
+        "labels =",
+    ]
+    lines += [f"    {name} = {', '.join(envs)}" for name, envs in labels(table).items()]
+    lines += [
+        "",
+        "[testenv]",
+        "description = runner: builds the env's own venv under .wgan-parity/envs (uv), dumps",
+        "package = skip",
+        "deps = uv",
+        "set_env = PYTHONPATH = {tox_root}{/}src",
+        f"pass_env = {PASS_ENV}",
+        "",
+        "[testenv:compare]",
+        "description = dumps of a set (default: default), then aggregate into results/; "
+        "exit 0 ok, 1 diverged, 4 env failed, 5 both",
+        f"commands = {RUNNER} compare {{posargs}}",
+        "",
+        "[testenv:lock]",
+        "description = re-resolve locks/<env_id>.txt with uv",
+        f"commands = {RUNNER} lock {{posargs}}",
+        "",
+        "[testenv:tests]",
+        f"description = pytest with {', '.join(default_pins)}",
+        "package = editable",
+        "extras = tensorflow, torch, test",
+        "deps =",
+        *[f"    {pin}" for pin in default_pins],
+        "    nox",
+        "set_env =",
+        "commands = pytest {posargs}",
+    ]
+    for env in table.envs:
+        sets = ", ".join(env.sets) or "none"
+        lines += [
+            "",
+            f"[testenv:{tox_env(env.id)}]",
+            f"description = dump of {env.id} ({env.framework}; sets: {sets})",
+            f"commands = {RUNNER} dump --env {env.id} {{posargs}}",
+        ]
+    return "\n".join(lines) + "\n"
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    """``--write`` or ``--check`` tox.ini next to matrix.toml."""
+    parser = argparse.ArgumentParser(prog="python -m wgan_parity.toxgen", description=__doc__)
+    parser.add_argument("--table", type=Path, default=None, help="matrix.toml to read")
+    mode = parser.add_mutually_exclusive_group(required=True)
+    mode.add_argument("--write", action="store_true", help="rewrite tox.ini")
+    mode.add_argument("--check", action="store_true", help="exit 1 when tox.ini is stale")
+    args = parser.parse_args(argv)
+    try:
+        table = load_table(args.table)
+    except TableError as exc:
+        print(f"toxgen: {exc}", file=sys.stderr)
+        return 2
+    path, text = table.root / TOX_INI, render(table)
+    if args.check:
+        current = path.read_text(encoding="utf-8") if path.exists() else ""
+        if current != text:
+            print(
+                f"{path} is out of date with {table.path}; run "
+                "`python -m wgan_parity.toxgen --write`",
+                file=sys.stderr,
+            )
+            return 1
+        return 0
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(text, encoding="utf-8")
+    tmp.replace(path)
+    print(f"wrote {path} ({len(table.envs)} dump envs)", file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,234 @@
+"""Create, install, run in and delete one environment's venv (uv, or venv + pip as a fallback).
+
+Each step that can fail raises :class:`StageFailed` with the stage (``install``, ``import`` or
+``dump``) and a one-line reason taken from the tool's output; the full output goes to the env's
+log file.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Dict, List, Optional, Sequence
+
+from wgan_parity import invocation
+from wgan_parity.matrix.envtable import EnvSpec
+
+MARKER = ".wgan-parity-env.json"
+GB = 1024**3
+
+
+class StageFailed(RuntimeError):  # noqa: N818 - names the event
+    """A stage of one env failed; ``stage`` is install, import or dump."""
+
+    def __init__(
+        self, stage: str, reason: str, code: Optional[int] = None, detail: str = ""
+    ) -> None:
+        super().__init__(f"{stage}: {reason}")
+        self.stage = stage
+        self.reason = reason
+        self.code = code
+        self.detail = detail  # the full text, for the log (when not already there)
+
+
+def find_uv(environ: Optional[Dict[str, str]] = None) -> Optional[str]:
+    """uv's path: ``$WGAN_PARITY_UV``, next to this interpreter, the ``uv`` package, or PATH."""
+    environ = dict(os.environ if environ is None else environ)
+    if environ.get("WGAN_PARITY_UV"):
+        return environ["WGAN_PARITY_UV"]
+    beside = Path(sys.executable).parent / "uv"
+    if beside.is_file():
+        return str(beside)
+    try:
+        import uv  # the PyPI package that ships the binary (installed by `nox[uv]`)
+
+        return str(uv.find_uv_bin())
+    except (ImportError, FileNotFoundError):
+        pass
+    return shutil.which("uv", path=environ.get("PATH"))
+
+
+def free_gb(path: Path) -> float:
+    """Free space, in GiB, on the filesystem holding ``path`` (or its nearest existing parent)."""
+    path = path.resolve()
+    while not path.exists():
+        path = path.parent
+    return shutil.disk_usage(path).free / GB
+
+
+def killed_by(signum: int) -> str:
+    """A one-line reason for a process killed by ``signum``."""
+    try:
+        name = signal.Signals(signum).name
+    except ValueError:
+        name = f"signal {signum}"
+    hint = " (out of memory? see `dmesg`)" if signum == signal.SIGKILL else ""
+    return f"killed by {name}{hint}"
+
+
+def last_line(text: str, limit: int = 300) -> str:
+    """The last informative line of a tool's output, for a one-line reason."""
+    lines = [ln.strip().lstrip("╰─▶ ").strip() for ln in text.splitlines() if ln.strip()]
+    for line in reversed(lines):
+        if not line.startswith(("File ", "^", "~", "Traceback (most recent call last)")):
+            return line[:limit]
+    return "(no output)"
+
+
+@dataclass
+class Builder:
+    """Builds venvs under ``envs_dir`` with ``uv`` (or stdlib venv + pip when ``uv`` is None)."""
+
+    project_root: Path
+    envs_dir: Path
+    uv: Optional[str]
+    environ: Dict[str, str] = field(default_factory=lambda: dict(os.environ))
+    bridged: Dict[str, str] = field(default_factory=dict)  # the UV_* vars taken from pip config
+    min_free_gb: float = float("inf")  # lowest free disk seen after an install or a dump
+
+    def venv_dir(self, env: EnvSpec) -> Path:
+        """Where ``env``'s venv lives."""
+        return self.envs_dir / env.id
+
+    def python(self, env: EnvSpec) -> Path:
+        """The env's interpreter."""
+        return self.venv_dir(env) / "bin" / "python"
+
+    def installed_digest(self, env: EnvSpec) -> Optional[str]:
+        """The lock digest the venv was built from, or None when there is no complete venv."""
+        try:
+            marker = json.loads((self.venv_dir(env) / MARKER).read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return None
+        return marker.get("lock_sha256") if self.python(env).exists() else None
+
+    def install(self, env: EnvSpec, lock_file: Path, digest: str, log: Path) -> None:
+        """(Re)create the venv from ``lock_file`` and install this package editable, no deps."""
+        target = self.venv_dir(env)
+        if target.exists():
+            shutil.rmtree(target)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        py = str(self.python(env))
+        if self.uv:
+            venv = [self.uv, "venv", "--quiet", "--python", env.python, str(target)]
+            self._run("install", venv, log)
+            pip = [self.uv, "pip", "install", "--python", py, "--compile-bytecode"]
+            self._run("install", [*pip, "-r", str(lock_file)], log)
+        else:
+            interpreter = shutil.which(f"python{env.python}", path=self.environ.get("PATH"))
+            if not interpreter:
+                raise StageFailed(
+                    "install",
+                    f"python{env.python} not found on PATH; install "
+                    f"Python {env.python}, or uv (which finds or fetches it)",
+                )
+            self._run("install", [interpreter, "-m", "venv", str(target)], log)
+            pip = [py, "-m", "pip", "install", "--disable-pip-version-check", "--compile"]
+            self._run("install", [*pip, "-r", str(lock_file)], log)
+        self._run("install", [*pip, "--no-deps", "-e", str(self.project_root)], log)
+        marker = {"env_id": env.id, "lock_sha256": digest, "created": time.time()}
+        (target / MARKER).write_text(json.dumps(marker), encoding="utf-8")
+        self.sample_disk()
+
+    def sample_disk(self) -> float:
+        """Record and return the free disk (GiB) on the envs' filesystem."""
+        self.min_free_gb = min(self.min_free_gb, free_gb(self.envs_dir))
+        return self.min_free_gb
+
+    def probe(self, env: EnvSpec, log: Path) -> str:
+        """Import the package and the framework; return the framework version."""
+        code = (
+            f"import importlib.metadata as md, wgan_parity, {env.import_module} as m; "
+            f"print(getattr(m, '__version__', None) or md.version({env.import_module!r}))"
+        )
+        out = self._run("import", [str(self.python(env)), "-c", code], log)
+        return out.strip().splitlines()[-1] if out.strip() else "?"
+
+    def dump(self, env: EnvSpec, out: Path, log: Path, timeout_s: Optional[float] = None) -> str:
+        """Run ``wgan-parity dump`` in the env, writing ``out``; return a note ('' when clean).
+
+        Exit 1 means some cases failed but the dump was written (the aggregator reports those
+        cases); exit 4 means the backend could not be loaded (the 'import' stage).
+        """
+        cmd = invocation.argv(
+            "dump",
+            *("--backend", env.dump_backend, "--out", out, "--env-id", env.id, "--quiet"),
+            *env.dump_args,
+            python=self.python(env),
+        )
+        try:
+            out_text = self._run("dump", cmd, log, timeout_s, ok_codes=(0, 1))
+        except StageFailed as exc:
+            if exc.code == 4:
+                raise StageFailed("import", exc.reason, exc.code) from exc
+            raise
+        self.sample_disk()
+        return last_line(out_text) if "failed cases:" in out_text else ""
+
+    def remove(self, env: EnvSpec) -> None:
+        """Delete the env's venv (the dump stays)."""
+        shutil.rmtree(self.venv_dir(env), ignore_errors=True)
+
+    def prune_cache(self, packages: Sequence[str], log: Path) -> None:
+        """Drop ``packages`` from uv's cache (no-op without uv); failures are only logged."""
+        if self.uv and packages:
+            with contextlib.suppress(StageFailed):
+                self._run("prune", [self.uv, "cache", "clean", *packages], log)
+
+    def cache_dir(self) -> Optional[Path]:
+        """uv's cache folder, for disk checks (None without uv)."""
+        if not self.uv:
+            return None
+        done = subprocess.run(
+            [self.uv, "cache", "dir"], capture_output=True, text=True, env=self.environ, check=False
+        )
+        return Path(done.stdout.strip()) if done.returncode == 0 and done.stdout.strip() else None
+
+    def _run(
+        self,
+        stage: str,
+        cmd: List[str],
+        log: Path,
+        timeout_s: Optional[float] = None,
+        ok_codes: Sequence[int] = (0,),
+    ) -> str:
+        """Run ``cmd``, append its output to ``log``; raise StageFailed on a non-zero exit."""
+        env = {**self.environ, "UV_COMPILE_BYTECODE": "1", "PYTHONUNBUFFERED": "1"}
+        env.pop("VIRTUAL_ENV", None)
+        env.pop("PYTHONPATH", None)
+        start = time.monotonic()
+        try:
+            done = subprocess.run(
+                cmd,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.STDOUT,
+                text=True,
+                env=env,
+                cwd=self.project_root,
+                timeout=timeout_s,
+                check=False,
+                errors="replace",
+            )
+            output, code = done.stdout or "", done.returncode
+            if code < 0:  # killed by a signal: say which, not "(no output)"
+                output += f"\n{killed_by(-code)}"
+        except subprocess.TimeoutExpired as exc:
+            output, code = f"{exc.output or ''}\ntimed out after {timeout_s} s", -1
+        except OSError as exc:
+            output, code = f"cannot run {cmd[0]}: {exc}", -1
+        with log.open("a", encoding="utf-8") as fh:
+            fh.write(
+                f"$ {' '.join(cmd)}\n{output}\n[{stage}] exit {code} "
+                f"in {time.monotonic() - start:.1f} s\n\n"
+            )
+        if code not in ok_codes:
+            raise StageFailed(stage, last_line(output), code)
+        return output

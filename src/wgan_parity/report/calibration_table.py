@@ -1,0 +1,56 @@
+"""Derive the clean-release calibration table from a results folder or baseline (pandas).
+
+``wgan-parity calibrate`` writes it (``data/calibration.csv.gz``); the comparison reads it with
+:func:`wgan_parity.compare.calibration.load`.
+"""
+
+from __future__ import annotations
+
+import gzip
+import math
+from typing import Dict, List, Tuple
+
+import pandas as pd
+
+from wgan_parity.compare import traits
+from wgan_parity.compare.calibration import COLUMNS, JUDGED, Key, is_clean
+
+
+def derive(pairs: pd.DataFrame, envs: pd.DataFrame, truth: str) -> pd.DataFrame:
+    """The calibration rows of a results folder (or baseline): clean envs' rows vs the truth.
+
+    ``pairs`` and ``envs`` are read as text; an env appearing at several ISAs (a baseline with
+    ``--add``) is told apart by the rows' ``isa`` column when there is one.
+    """
+    by_label: Dict[Tuple[str, str], traits.EnvTraits] = {}
+    for row in envs.to_dict("records"):
+        env = traits.from_env_row(row)
+        by_label[(env.label, env.isa)] = env
+        by_label.setdefault((env.label, ""), env)
+    records: Dict[Key, List[Tuple[float, str]]] = {}
+    has_isa = "isa" in pairs.columns
+    for row in pairs.to_dict("records"):
+        if truth not in (row["env_a"], row["env_b"]) or row["status"] not in JUDGED:
+            continue
+        side = "a" if row["env_b"] == truth else "b"
+        label = row[f"env_{side}"]
+        isa = str(row.get("isa") or "") if has_isa else ""
+        env = by_label.get((label, isa)) or by_label.get((label, ""))
+        if env is None or not is_clean(env):
+            continue
+        if isa and not env.isa:
+            env = traits.EnvTraits(env.label, env.framework, env.lineage, isa, env.switches)
+        err = float(row[f"err_{side}"])
+        if math.isfinite(err):
+            records.setdefault((row["case"], row["tensor"], env.kernels), []).append((err, label))
+    rows = []
+    for (case, tensor, kernels), found in sorted(records.items()):
+        err, worst = max(found)
+        rows.append([case, tensor, kernels, err, len(found), worst])
+    return pd.DataFrame(rows, columns=COLUMNS)
+
+
+def to_bytes(table: pd.DataFrame) -> bytes:
+    """The table as gzip'd CSV with mtime 0 (the same table gives the same bytes)."""
+    text = table.to_csv(index=False, float_format="%.6e", lineterminator="\n").encode("utf-8")
+    return gzip.compress(text, compresslevel=9, mtime=0)
