@@ -198,7 +198,15 @@ def test_aggregate_job_shell_end_to_end(machines: Path, tmp_path: Path) -> None:
     done = run_step("aggregate", "summary", tmp_path, {**env, "RC": str(rc)})
     assert done.returncode == 0, done.stderr
     text = summary.read_text()
-    assert f"Set `default`, aggregator exit {rc}" in text
+    assert f"Set `default`, aggregator exit {rc}: " in text
+    assert "not a numerical finding" in text  # 4 and 5 are told apart from a regression (1)
+    summary.write_text("")
+    crashed = run_step("aggregate", "summary", tmp_path, {**env, "RC": "3"})
+    assert crashed.returncode == 0, crashed.stderr
+    assert "internal error of wgan-parity" in summary.read_text()
+    summary.write_text("")
+    run_step("aggregate", "summary", tmp_path, {**env, "RC": "1"})
+    assert "**a numerical finding**: some row diverged" in summary.read_text()
     if (tmp_path / "results" / "summary.md").is_file():
         assert (tmp_path / "results" / "summary.md").read_text() in text
     else:
