@@ -208,3 +208,34 @@ def test_a_user_backend_that_does_not_even_import_is_an_import_failure(tmp_path,
     assert code == ExitCode.ENV_PROBLEM  # the runner reads 4 as the 'import' stage
     assert "SyntaxError" in capsys.readouterr().err
     assert not out.exists()
+
+
+@pytest.mark.parametrize("order", ["in order", "out of order"])
+def test_the_crc_is_summed_during_in_order_reads_and_checked_either_way(tmp_path, order) -> None:
+    from wgan_parity.compare.npzstream import DumpFile
+    from wgan_parity.dump.dumpfile import DumpError
+
+    path = tmp_path / "a.npz"
+    tmp_path.mkdir(exist_ok=True)
+    synthetic.write(path, "env-a", {"blk.case/out": np.arange(1000, dtype=np.float32)})
+    spans = [(0, 400), (400, 1000)] if order == "in order" else [(400, 1000), (0, 400)]
+
+    def read_all() -> object:
+        dump = DumpFile(path)
+        member = dump.member("blk.case/out")
+        for start, stop in spans:
+            member.read(start, stop)
+        in_order = member._checksum.in_order  # the same pass, or a second read at verify()
+        try:
+            member.verify()
+        finally:
+            dump.close()
+        return in_order
+
+    assert read_all() is (order == "in order")
+    at = _member_data_offset(path, "blk.case/out.npy") + 128 + 4 * 700  # element 700 or so
+    data = bytearray(path.read_bytes())
+    data[at] ^= 0x01
+    path.write_bytes(bytes(data))
+    with pytest.raises(DumpError, match="CRC-32"):
+        read_all()

@@ -7,10 +7,12 @@ contiguous run of bytes in the file. :class:`DumpFile` finds where, from the ZIP
 have a header this module does not parse are read whole through
 :class:`~wgan_parity.dump.dumpfile.DumpReader` instead (:class:`LoadedMember`).
 
-Every member's CRC-32 is checked against the ZIP directory when it is opened (one sequential
-read, in blocks, before its slices are read): a flipped bit is an ``error`` row of that file, never
-a divergence. A compressed member is refused (the format is uncompressed; inflating it would need
-memory without bound). ``bench/crc_cost.py`` measures what the check costs.
+Every member's CRC-32 is checked against the ZIP directory: in the same pass as the comparison's
+own reads when they come in order (the usual case: :func:`~.engine.compare_group` reads each
+member once, block by block), else by one extra sequential read. :meth:`RawMember.verify` says
+which; a mismatch is an ``error`` row of that file, never a divergence. A compressed member is
+refused (the format is uncompressed; inflating it would need memory without bound).
+``bench/crc_cost.py`` measures what the check costs.
 """
 
 from __future__ import annotations
@@ -57,14 +59,66 @@ class LoadedMember:
         """Elements ``[start, stop)`` of the flattened array (a view; ``out`` is not needed)."""
         return self._flat[start:stop]
 
+    def verify(self) -> None:
+        """Nothing to do: a member read whole went through ``zipfile``, which checks the CRC."""
+
+
+class Checksum:
+    """The CRC-32 of one member, accumulated from in-order reads of its bytes ``[start, end)``."""
+
+    def __init__(self, fd: int, start: int, end: int, expected: int, where: str) -> None:
+        self.fd, self.start, self.end, self.expected, self.where = fd, start, end, expected, where
+        self.crc, self.next, self.in_order = 0, start, True
+
+    def feed(self, position: int, data: memoryview) -> None:
+        """Take the bytes read at ``position``; an out-of-order read ends the running sum."""
+        if self.in_order and position == self.next:
+            self.crc = zlib.crc32(data, self.crc)
+            self.next += data.nbytes
+        else:
+            self.in_order = False
+
+    def _read_into_sum(self, crc: int, position: int) -> int:
+        while position < self.end:
+            block = os.pread(self.fd, min(CRC_BLOCK, self.end - position), position)
+            if not block:
+                raise DumpError(
+                    f"{self.where}: the member ends early (file truncated). "
+                    "Re-run `wgan-parity dump` for this environment."
+                )
+            crc = zlib.crc32(block, crc)
+            position += len(block)
+        return crc
+
+    def verify(self) -> None:
+        """Finish the sum (the rest of the bytes, or all of them again if reads were out of
+        order) and compare it with the ZIP directory's; :class:`DumpError` when they differ."""
+        if self.in_order:
+            crc = self._read_into_sum(self.crc, self.next)
+        else:
+            crc = self._read_into_sum(0, self.start)
+        if crc != self.expected:
+            raise DumpError(
+                f"{self.where}: its bytes do not match the ZIP directory's CRC-32 "
+                f"({crc:08x} != {self.expected:08x}): the file is corrupt or was changed while "
+                "it was read. Re-run `wgan-parity dump` for this environment."
+            )
+
 
 class RawMember:
     """A stored, C-ordered member: element ranges come straight from the file."""
 
     def __init__(
-        self, fd: int, offset: int, shape: Tuple[int, ...], dtype: np.dtype, where: str
+        self,
+        fd: int,
+        offset: int,
+        shape: Tuple[int, ...],
+        dtype: np.dtype,
+        where: str,
+        checksum: Optional[Checksum] = None,
     ) -> None:
         self._fd, self._offset, self._where = fd, offset, where
+        self._checksum = checksum
         self._file_dtype = dtype
         self.dtype = dtype if dtype.isnative else dtype.newbyteorder("=")
         self.shape = shape
@@ -91,7 +145,15 @@ class RawMember:
                     "Re-run `wgan-parity dump` for this environment."
                 )
             done += got
+        if self._checksum is not None:
+            self._checksum.feed(position, view)
         return out if out.dtype.isnative else out.astype(self.dtype)
+
+    def verify(self) -> None:
+        """Check the member's CRC-32 once its reads are done (see :class:`Checksum`)."""
+        if self._checksum is not None:
+            checksum, self._checksum = self._checksum, None
+            checksum.verify()
 
 
 Member = Union[RawMember, LoadedMember]
@@ -159,8 +221,6 @@ class DumpFile:
                 f"{where}: bad ZIP local header (corrupt file). Re-run `wgan-parity dump`."
             )
         start = info.header_offset + _LOCAL_HEADER.size + name_len + extra_len
-        if self.verify:
-            self._check_crc(start, info, where)
         self._file.seek(start)
         try:
             version = np.lib.format.read_magic(self._file)
@@ -184,26 +244,12 @@ class DumpFile:
                 f"{where}: the array needs {nbytes} bytes but the member is shorter "
                 "(corrupt or truncated). Re-run `wgan-parity dump` for this environment."
             )
-        return RawMember(self._file.fileno(), offset, tuple(shape), dtype, where)
-
-    def _check_crc(self, start: int, info: zipfile.ZipInfo, where: str) -> None:
-        """Compare the member's bytes with the directory's CRC-32 (:class:`DumpError` if not)."""
-        crc, done, size = 0, 0, info.compress_size
-        while done < size:
-            block = os.pread(self._file.fileno(), min(CRC_BLOCK, size - done), start + done)
-            if not block:
-                raise DumpError(
-                    f"{where}: the member ends early (file truncated). "
-                    "Re-run `wgan-parity dump` for this environment."
-                )
-            crc = zlib.crc32(block, crc)
-            done += len(block)
-        if crc != info.CRC:
-            raise DumpError(
-                f"{where}: its bytes do not match the ZIP directory's CRC-32 "
-                f"({crc:08x} != {info.CRC:08x}): the file is corrupt or was changed while it was "
-                "read. Re-run `wgan-parity dump` for this environment."
-            )
+        fd = self._file.fileno()
+        checksum = None
+        if self.verify:
+            checksum = Checksum(fd, start, start + info.compress_size, info.CRC, where)
+            checksum.feed(start, memoryview(os.pread(fd, offset - start, start)))  # the header
+        return RawMember(fd, offset, tuple(shape), dtype, where, checksum)
 
     def close(self) -> None:
         """Release both file handles."""

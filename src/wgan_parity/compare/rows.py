@@ -156,7 +156,15 @@ def _tensor_rows(
     where: Dict[int, Tuple[GroupResult, int]] = {}
     for group in _shape_groups(sides, members, truth_index):
         result = compare_group([members[k] for k in group], jobs=jobs)
-        where.update({k: (result, pos) for pos, k in enumerate(group)})
+        for pos, k in enumerate(group):
+            try:  # the CRC-32, summed during the reads: corrupt data is an error, not a value
+                members[k].verify()
+            except DumpError as exc:
+                sides[k] = Side(sides[k].label, sides[k].is_truth, error=str(exc))
+                continue
+            where[k] = (result, pos)
+    if truth_index is not None and truth_index not in where:
+        truth_index = None
     pairs: Dict[Tuple[int, int], PairMetrics] = {}
 
     def measured(i: int, j: int) -> Optional[PairMetrics]:
