@@ -255,7 +255,9 @@ class FakeBuilder(Builder):
         self._maybe_fail(env, "import")
         return "1.0"
 
-    def dump(self, env: EnvSpec, out: Path, log: Path, timeout_s: Optional[float] = None) -> str:
+    def dump(
+        self, env: EnvSpec, out: Path, log: Path, timeout_s: Optional[float] = None, report=None
+    ) -> str:
         self.calls.append(("dump", env.id))
         self._maybe_fail(env, "dump")
         with zipfile.ZipFile(out, "w") as archive:  # a dump is a ZIP: the cache reads its directory
@@ -373,7 +375,7 @@ def test_source_change_reruns_all_but_runner_change_reruns_none(project: Path) -
 
 def test_dump_code_edited_during_a_dump_is_not_cached(project: Path) -> None:
     class EditingBuilder(FakeBuilder):
-        def dump(self, env: EnvSpec, out: Path, log: Path, timeout_s=None) -> str:
+        def dump(self, env: EnvSpec, out: Path, log: Path, timeout_s=None, report=None) -> str:
             if env.id == "tf-a":  # the user edits the checkout while this env dumps
                 (project / "src" / "wgan_parity" / "core" / "catalog.py").write_text("CASES = 9\n")
             return super().dump(env, out, log, timeout_s)

@@ -9,9 +9,10 @@ from __future__ import annotations
 import argparse
 import signal
 import sys
+import time
 from pathlib import Path
 
-from wgan_parity.atomic import writable_folder
+from wgan_parity.atomic import writable_folder, write_json
 from wgan_parity.backends import BackendError
 from wgan_parity.core.catalog import select
 from wgan_parity.core.flags import Flags
@@ -63,6 +64,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="cap the CPU kernels' instruction set (ATEN_CPU_CAPABILITY, ONEDNN_MAX_CPU_ISA), "
         "e.g. avx2 to reproduce an AVX2 machine on an AVX-512 one",
     )
+    parser.add_argument(
+        "--progress-file",
+        type=Path,
+        default=None,
+        help="after each case, write JSON {done, total, case, elapsed_s, case_s} here (atomically):"
+        " what the runner shows while a dump runs",
+    )
     parser.add_argument("--quiet", action="store_true", help="no per-case progress lines")
 
 
@@ -101,9 +109,26 @@ def run(args: argparse.Namespace) -> int:
         return 2
     signal.signal(signal.SIGTERM, _terminated)  # like Ctrl-C: the temporary file is removed
 
+    started, finished, case_s = time.monotonic(), [], {}
+
     def progress(line: str) -> None:
         if not args.quiet:
             print(f"[{args.backend}] {line}", file=sys.stderr, flush=True)
+        if args.progress_file is not None:  # one call per finished case, in catalog order
+            case = cases[len(finished)]
+            finished.append(case.name)
+            case_s[case.name] = round(time.monotonic() - started - sum(case_s.values()), 3)
+            write_json(
+                args.progress_file,
+                {
+                    "done": len(finished),
+                    "total": len(cases),
+                    "case": case.name,
+                    "next": cases[len(finished)].name if len(finished) < len(cases) else "",
+                    "elapsed_s": round(time.monotonic() - started, 2),
+                    "case_s": case_s,
+                },
+            )
 
     try:
         meta = write_catalog_dump(args.backend, args.out, cases, args.env_id, flags, progress)

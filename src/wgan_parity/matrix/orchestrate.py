@@ -195,7 +195,11 @@ def run_env(
         version = builder.probe(env, log)
         progress.stage(f"dumping ({env.import_module} {version})")
         dump_start = time.monotonic()
-        note = builder.dump(env, npz, log, opts.timeout_s)
+
+        def case_done(line: str) -> None:  # one permanent line per finished case
+            progress.line(f"{env.id}: {line}")
+
+        note = builder.dump(env, npz, log, opts.timeout_s, report=case_done)
         if not npz.is_file():
             raise StageFailed("dump", f"wgan-parity dump finished but wrote no {npz.name}")
         if cachekey.dump_source_hash(table.root / "src" / "wgan_parity") != src_hash:

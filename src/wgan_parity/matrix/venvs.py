@@ -17,9 +17,10 @@ import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Dict, List, Optional, Sequence
+from typing import Callable, Dict, List, Optional, Sequence
 
 from wgan_parity import invocation
+from wgan_parity.matrix import dumpwatch
 from wgan_parity.matrix.envtable import EnvSpec
 
 MARKER = ".wgan-parity-env.json"
@@ -62,6 +63,15 @@ def free_gb(path: Path) -> float:
     while not path.exists():
         path = path.parent
     return shutil.disk_usage(path).free / GB
+
+
+def _times(path: Path) -> Dict[str, float]:
+    """The case times of the env's previous dump (``{}`` when none or unreadable)."""
+    try:
+        times = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return times if isinstance(times, dict) else {}
 
 
 def killed_by(signum: int) -> str:
@@ -152,20 +162,38 @@ class Builder:
         out = self._run("import", [str(self.python(env)), "-c", code], log)
         return out.strip().splitlines()[-1] if out.strip() else "?"
 
-    def dump(self, env: EnvSpec, out: Path, log: Path, timeout_s: Optional[float] = None) -> str:
+    def dump(
+        self,
+        env: EnvSpec,
+        out: Path,
+        log: Path,
+        timeout_s: Optional[float] = None,
+        report: Optional[Callable[[str], None]] = None,
+    ) -> str:
         """Run ``wgan-parity dump`` in the env, writing ``out``; return a note ('' when clean).
 
         Exit 1 means some cases failed but the dump was written (the aggregator reports those
-        cases); exit 4 means the backend could not be loaded (the 'import' stage).
+        cases); exit 4 means the backend could not be loaded (the 'import' stage). ``report``
+        gets a line per finished case while the dump runs (:mod:`~.dumpwatch`); each case's time
+        is kept in ``<env>.times.json`` beside the dump for the next run's estimate.
         """
+        progress_file = out.with_name(f"{env.id}.progress.json")
+        times_file = out.with_name(f"{env.id}.times.json")
         cmd = invocation.argv(
             "dump",
             *("--backend", env.dump_backend, "--out", out, "--env-id", env.id, "--quiet"),
+            *("--progress-file", progress_file),
             *env.dump_args,
             python=self.python(env),
         )
+        watch = dumpwatch.DumpWatch(
+            progress_file, report or (lambda line: None), _times(times_file)
+        )
         try:
-            out_text = self._run("dump", cmd, log, timeout_s, ok_codes=(0, 1))
+            with watch:
+                out_text = self._run("dump", cmd, log, timeout_s, ok_codes=(0, 1))
+            if watch.last.get("case_s"):
+                times_file.write_text(json.dumps(watch.last["case_s"]), encoding="utf-8")
         except StageFailed as exc:
             if exc.code == 4:
                 raise StageFailed("import", exc.reason, exc.code) from exc
