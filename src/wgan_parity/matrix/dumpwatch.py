@@ -1,7 +1,7 @@
 """Progress inside a running dump: which case, time elapsed, an estimate of what is left.
 
 ``wgan-parity dump --progress-file F`` rewrites ``F`` (JSON, atomically) after every case. While
-the dump runs, :class:`DumpWatch` reads it once a second and reports one line per finished case:
+the dump runs, :class:`DumpWatch` reads it once a second and reports a line when cases finish:
 ``14/34 good_discriminator.seed done; next good_generator.random (2:31 elapsed, ~3:40 left)``.
 The estimate scales the remaining cases' times in this env's previous dump (``<env>.times.json``,
 kept next to the dumps) by how fast this one has gone so far; without a previous dump it assumes
