@@ -23,6 +23,15 @@ from types import ModuleType
 from typing import List
 
 PACKAGE = __name__
+# Every case a conv2d override reaches: the conv layers and the residual blocks built on them.
+CONV_CASES = (
+    "conv2d.*",
+    "conv_mean_pool.*",
+    "mean_pool_conv.*",
+    "upsample_conv.*",
+    "residual_up.*",
+    "residual_down.*",
+)
 
 
 def names() -> List[str]:

@@ -13,16 +13,10 @@ from __future__ import annotations
 from typing import Any, Optional
 
 from wgan_parity.backends import tensorflow as base
+from wgan_parity.bugs import CONV_CASES
 
 BASE = "tensorflow"
-TOUCHES = (
-    "conv2d.*",
-    "conv_mean_pool.*",
-    "mean_pool_conv.*",
-    "upsample_conv.*",
-    "residual_up.*",
-    "residual_down.*",
-)
+TOUCHES = CONV_CASES
 FIRST_TAP = "shortcut"
 SEED_FORWARD_VISIBLE = False
 

@@ -12,16 +12,10 @@ from __future__ import annotations
 from typing import Any, Optional
 
 from wgan_parity.backends import torch as base
+from wgan_parity.bugs import CONV_CASES
 
 BASE = "torch"
-TOUCHES = (
-    "conv2d.*",
-    "conv_mean_pool.*",
-    "mean_pool_conv.*",
-    "upsample_conv.*",
-    "residual_up.*",
-    "residual_down.*",
-)
+TOUCHES = CONV_CASES
 FIRST_TAP = "conv1"
 SEED_FORWARD_VISIBLE = False
 
