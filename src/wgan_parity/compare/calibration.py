@@ -20,11 +20,12 @@ import csv
 import gzip
 import io
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Dict, Iterable, List, Optional, Sequence, Tuple, Union
 
 from wgan_parity.compare import traits
+from wgan_parity.compare.thresholds import SideLimit, Thresholds
 from wgan_parity.compare.verdict import MEASURED
 
 DEFAULT_FILE = Path(__file__).resolve().parents[1] / "data" / "calibration.csv.gz"
@@ -102,6 +103,22 @@ def load(path: Union[str, Path, None] = None) -> Calibration:
 def none() -> Calibration:
     """No committed calibration: only the run's own built-in envs calibrate each other."""
     return Calibration({}, "none")
+
+
+def side_limit(
+    th: Thresholds,
+    calibration: Calibration,
+    case: str,
+    tensor: str,
+    env: traits.EnvTraits,
+    run: Sequence[Tuple[traits.EnvTraits, float]],
+) -> SideLimit:
+    """The rules' limits for ``env`` on ``case/tensor`` with its clean limit: the largest clean
+    error from ``calibration`` and the run's other clean sides ``run`` (see
+    :meth:`Calibration.largest_for`). The aggregator and ``report --thresholds`` both use it."""
+    largest = calibration.largest_for(case, tensor, env, run)
+    limit = th.side(case, tensor, env)
+    return replace(limit, clean=th.clean_limit(largest), largest_clean=largest)
 
 
 def kernels_seen(calibration: Calibration) -> List[str]:

@@ -8,18 +8,17 @@ cases and tensors, then env pairs in label order with the reference last), one l
 
 from __future__ import annotations
 
-import dataclasses
 import math
 from typing import Any, Callable, Dict, Iterator, List, Optional, Sequence, Tuple
 
 from wgan_parity.compare import traits
-from wgan_parity.compare.calibration import Calibration, run_errors
+from wgan_parity.compare.calibration import Calibration, run_errors, side_limit
 from wgan_parity.compare.calibration import none as no_calibration
 from wgan_parity.compare.dumpset import DumpSet, Env
 from wgan_parity.compare.engine import GroupResult, compare_group
 from wgan_parity.compare.metrics import PairMetrics
 from wgan_parity.compare.npzstream import Member
-from wgan_parity.compare.thresholds import SideLimit, Thresholds
+from wgan_parity.compare.thresholds import Thresholds
 from wgan_parity.compare.verdict import Side, Truth, Verdict, judge, precheck
 from wgan_parity.dump.dumpfile import DumpError
 
@@ -194,7 +193,7 @@ def _tensor_rows(
             err = 0.0 if k == truth_index else errs.get(k, math.nan)
             limit = None
             if not side.is_truth:
-                limit = _side_limit(th, calibration, case, tensor, env_traits[k], clean_run)
+                limit = side_limit(th, calibration, case, tensor, env_traits[k], clean_run)
             sides[k] = Side(
                 side.label,
                 side.is_truth,
@@ -216,20 +215,6 @@ def _tensor_rows(
                 _row(case, tensor, a, b, members[i], members[j], values, verdict, noise, th)
             )
     return rows
-
-
-def _side_limit(
-    th: Thresholds,
-    calibration: Calibration,
-    case: str,
-    tensor: str,
-    env: traits.EnvTraits,
-    clean_run: List[Tuple[traits.EnvTraits, float]],
-) -> SideLimit:
-    """The rules' limits for ``env``, with its clean limit from the calibration and the run."""
-    limit = th.side(case, tensor, env)
-    largest = calibration.largest_for(case, tensor, env, clean_run)
-    return dataclasses.replace(limit, clean=th.clean_limit(largest), largest_clean=largest)
 
 
 def _row(

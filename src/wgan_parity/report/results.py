@@ -10,7 +10,6 @@ then by label.
 
 from __future__ import annotations
 
-import dataclasses
 import functools
 import math
 import re
@@ -213,20 +212,15 @@ def rejudge(
             truths[(r.case, r.tensor)] = verdict.Truth(
                 r.noise_rel_l2, _shape(r.shape_b), bool(r.abs_mean_b == 0.0)
             )
-        if r.status in verdict.JUDGED:
             clean_run.setdefault((r.case, r.tensor), []).append((traits_of(r.env_a), r.err_a))
     updates: Dict[str, List[Any]] = {k: [] for k in VERDICT_COLUMNS}
-    side = functools.lru_cache(maxsize=None)(th.side)  # each env meets every other: reuse
 
+    @functools.cache  # each env meets every other env on a tensor: reuse
     def limit_of(case: str, tensor: str, label: str) -> Optional[SideLimit]:
         if label == res.truth:
             return None
-        env = traits_of(label)
         run = calibration_module.run_errors(clean_run.get((case, tensor), []))
-        largest = calibration.largest_for(case, tensor, env, run)
-        return dataclasses.replace(
-            side(case, tensor, env), clean=th.clean_limit(largest), largest_clean=largest
-        )
+        return calibration_module.side_limit(th, calibration, case, tensor, traits_of(label), run)
 
     for r in df.itertuples(index=False):
         if r.status not in JUDGED:
