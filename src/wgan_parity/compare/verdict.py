@@ -49,6 +49,7 @@ JUDGED = (OK, DIVERGED, DEGENERATE)  # the data compared; the verdict columns ap
 BROKEN = (NON_FINITE, SHAPE_MISMATCH)  # the data cannot be compared as numbers
 DIVERGENT = (DIVERGED, *BROKEN)  # set exit bit 1 unless a bounded known rule excuses them
 ENV_PROBLEMS = (ERROR, MISSING)  # set exit bit 4
+OUTLIER_NOTE = "is an outlier among clean releases"  # in the note of a side off by its clean limit
 
 
 @dataclass(frozen=True)
@@ -169,7 +170,7 @@ def judge(a: Side, b: Side, pair_rel_l2: float, truth: Optional[Truth], th: Thre
     for s, nl, cl in zip(sides, noise_limits, clean_limits):
         if s in off and s.err <= nl and cl == cl:
             notes.append(
-                f"{s.label} is an outlier among clean releases: err {s.err:.3g} > clean limit "
+                f"{s.label} {OUTLIER_NOTE}: err {s.err:.3g} > clean limit "
                 f"{cl:.3g} ({th.clean_factor:g} x the largest clean error), within the float32 "
                 f"noise limit {nl:.3g}"
             )

@@ -15,7 +15,8 @@ from typing import List
 
 import pandas as pd
 
-OUTLIER_NOTE = "is an outlier among clean releases"
+from wgan_parity.compare.verdict import OUTLIER_NOTE
+
 SEED_BLIND = (
     "constant 5e-2 kernels are symmetric under flips and transposes, so a flipped, transposed or "
     "H/W-swapped kernel leaves every forward row unchanged; zero biases hide a dropped bias; unit "
