@@ -79,6 +79,11 @@ def _gzip_csv(df: pd.DataFrame) -> bytes:
     return gzip.compress(text, compresslevel=9, mtime=0)
 
 
+def _env_side(rows: pd.DataFrame, truth: str) -> List[str]:
+    """Per row against the truth: the label of its framework env (the side that is not it)."""
+    return [b if a == truth else a for a, b in zip(rows["env_a"], rows["env_b"])]
+
+
 def _merged(new: pd.DataFrame, old: pd.DataFrame, key: List[str]) -> pd.DataFrame:
     """``old`` (as text) without the ``key`` groups that ``new`` has, then ``new``'s rows."""
     old, new = old.astype(str), new.astype(str)
@@ -106,17 +111,14 @@ def write(results_dir: Union[str, Path], out: Union[str, Path], add: bool = Fals
     if "isa" not in envs.columns:
         envs["isa"] = ""
     if add and results.pairs_path(out) is not None:
-        old = tables.read_csv(pairs_file(out))
+        old, old_envs = tables.read_csv(pairs_file(out)), results.read_envs(out)
         if "isa" not in old.columns:
-            old_envs = results.read_envs(out)
             old["isa"] = regress.isa_column(old, old_envs, res.truth)
-        old["_env"] = [b if a == res.truth else a for a, b in zip(old["env_a"], old["env_b"])]
-        rows["_env"] = [b if a == res.truth else a for a, b in zip(rows["env_a"], rows["env_b"])]
-        rows = _merged(rows, old, ["_env", "isa"]).drop(columns="_env")
-        rows = rows.sort_values([*regress.MATCH], kind="stable").reset_index(drop=True)
-        old_envs = results.read_envs(out)
         if "isa" not in old_envs.columns:
             old_envs["isa"] = ""
+        old["_env"], rows["_env"] = _env_side(old, res.truth), _env_side(rows, res.truth)
+        rows = _merged(rows, old, ["_env", "isa"]).drop(columns="_env")
+        rows = rows.sort_values([*regress.MATCH], kind="stable").reset_index(drop=True)
         envs = _merged(envs, old_envs, ["env", "isa"])
     out.mkdir(parents=True, exist_ok=True)
     written = [atomic.write_bytes(out / PAIRS, _gzip_csv(rows))]
