@@ -11,8 +11,8 @@ import numpy as np
 import pytest
 
 from wgan_parity.backends import BUILTIN, BackendError, import_backend_module, load_backend
-from wgan_parity.backends.protocol import COMPOSITES, CONSTANTS, PRIMITIVES
 from wgan_parity.core.model import COMPOSITE_IMPLS
+from wgan_parity.core.protocol import COMPOSITES, CONSTANTS, PRIMITIVES, Composites, Primitives
 
 REFERENCE = import_backend_module("reference")
 
@@ -30,7 +30,7 @@ def test_builtin_module_implements_protocol(name: str) -> None:
         assert not missing, f"backend {name} lacks {missing}"
         defined = list(PRIMITIVES)
     for attr in defined:
-        expected = list(inspect.signature(getattr(REFERENCE, attr)).parameters)
+        expected = _parameters(getattr(Primitives, attr))
         found = list(inspect.signature(getattr(module, attr)).parameters)
         assert found == expected, f"{name}.{attr}{found} differs from the protocol's {expected}"
 
@@ -48,8 +48,36 @@ def test_builtin_modules_do_not_import_frameworks_at_import_time() -> None:
     assert out.split() == ["False", "False"]
 
 
-def test_every_composite_has_an_implementation() -> None:
+def _parameters(method: object) -> list:
+    """A protocol method's parameter names, without ``self``."""
+    return list(inspect.signature(method).parameters)[1:]  # type: ignore[arg-type]
+
+
+def test_every_composite_has_an_implementation_with_the_protocol_signature() -> None:
     assert set(COMPOSITES) == set(COMPOSITE_IMPLS)
+    for name in COMPOSITES:
+        found = list(inspect.signature(COMPOSITE_IMPLS[name]).parameters)[1:]  # after ops
+        assert found == _parameters(getattr(Composites, name)), name
+
+
+def test_vjp_returns_taps_as_values_and_nested_vjp_keeps_them() -> None:
+    """The functional contract: fn returns (out, aux); vjp returns (out, aux, grads)."""
+    ops = load_backend("reference")
+    x = np.arange(6.0).reshape(2, 3)
+
+    def inner(a):
+        return ops.sum(a["x"] * a["x"]), {"aux/inner": ops.stop_gradient(a["x"])}
+
+    def outer(a):
+        value, aux, grads = ops.vjp(inner, a, ["x"], None, create_graph=True)
+        return ops.sum(grads["x"]), {**aux, "aux/outer": ops.stop_gradient(value)}
+
+    out, aux, grads = ops.vjp(outer, {"x": x}, ["x"])
+    assert out == pytest.approx(2 * x.sum())
+    np.testing.assert_array_equal(grads["x"], np.full_like(x, 2.0))  # d/dx sum(2x)
+    np.testing.assert_array_equal(aux["aux/inner"], x)
+    assert aux["aux/outer"] == pytest.approx((x * x).sum())
+    assert all(isinstance(v, np.ndarray) or np.isscalar(v) for v in aux.values())
 
 
 @pytest.fixture

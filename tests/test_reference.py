@@ -72,7 +72,7 @@ def _finite_difference_check(
     """Directional derivative of sum(fn * R) by central differences vs the autograd gradient."""
     out = fn(args)
     cotangent = RNG.standard_normal(np.shape(out))
-    _, grads = ops.vjp(fn, args, list(args), cotangent)
+    _, _, grads = ops.vjp(lambda a: (fn(a), {}), args, list(args), cotangent)
     direction = {k: RNG.standard_normal(v.shape) for k, v in args.items()}
     h = 1e-6
     plus = np.sum(fn({k: v + h * direction[k] for k, v in args.items()}) * cotangent)
@@ -159,8 +159,8 @@ def test_gradient_penalty_hand_computed_on_a_linear_critic() -> None:
 def test_conv_weight_gradient_is_itself_differentiable() -> None:
     # The weight gradient as a function of (x, g): checks the adjoints of the adjoint.
     def weight_grad(a: Dict[str, np.ndarray]) -> np.ndarray:
-        _, grads = ops.vjp(
-            lambda b: ops.conv2d(b["x"], b["w"]), {"x": a["x"], "w": a["w"]}, ["w"], a["g"]
+        _, _, grads = ops.vjp(
+            lambda b: (ops.conv2d(b["x"], b["w"]), {}), {"x": a["x"], "w": a["w"]}, ["w"], a["g"]
         )
         return grads["w"]
 

@@ -12,11 +12,18 @@ from __future__ import annotations
 import functools
 import importlib
 from types import ModuleType
-from typing import Any, Dict, Optional
+from typing import TYPE_CHECKING, Any, Dict, Optional, cast
 
-from wgan_parity.backends.protocol import COMPOSITES, CONSTANTS, PRIMITIVES
 from wgan_parity.core.flags import Flags
 from wgan_parity.core.model import COMPOSITE_IMPLS
+from wgan_parity.core.protocol import COMPOSITES, CONSTANTS, PRIMITIVES, Ops, Primitives
+
+if TYPE_CHECKING:  # a type checker proves each adapter module meets the protocol
+    from wgan_parity.backends import reference, tensorflow, torch
+
+    _REFERENCE: Primitives = reference
+    _TENSORFLOW: Primitives = tensorflow
+    _TORCH: Primitives = torch
 
 #: Built-in backends: name -> module. Nothing is imported until asked for.
 BUILTIN: Dict[str, str] = {
@@ -91,8 +98,8 @@ def _module_chain(name: str, seen: Optional[list] = None) -> list:
     return [*_module_chain(base, [*seen, name]), module]
 
 
-def load_backend(name: str, flags: Optional[Flags] = None) -> Backend:
+def load_backend(name: str, flags: Optional[Flags] = None) -> Ops:
     """Resolve ``name``, import its modules, apply ``flags`` via ``configure`` and return it."""
-    backend = Backend(name, _module_chain(name))
+    backend = cast(Ops, Backend(name, _module_chain(name)))
     backend.flags = dict(backend.configure(flags or Flags()))
     return backend

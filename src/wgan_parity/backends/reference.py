@@ -18,6 +18,7 @@ from autograd.extend import defvjp, primitive
 from autograd.tracer import getval
 
 from wgan_parity.core.flags import Flags
+from wgan_parity.core.protocol import Aux, Differentiable
 
 FRAMEWORK = "reference"
 DTYPE = "float64"
@@ -62,21 +63,27 @@ def compile(fn: Callable) -> Callable:
 
 
 def vjp(
-    fn: Callable[[Mapping[str, Any]], Any],
+    fn: Differentiable,
     args: Mapping[str, Any],
     wrt: Sequence[str],
     cotangent: Optional[Any] = None,
     create_graph: bool = False,
-) -> Tuple[Any, Dict[str, Any]]:
-    """Value and gradient of ``sum(fn(args) * cotangent)`` w.r.t. ``args[k]`` for ``k in wrt``."""
+) -> Tuple[Any, Aux, Dict[str, Any]]:
+    """``(out, aux, grads)`` of ``fn`` via ``autograd.make_vjp``; every order is differentiable.
+
+    autograd has no ``has_aux``: the aux values leave the trace unboxed (they carry no gradient).
+    """
     fixed = {k: v for k, v in args.items() if k not in wrt}
+    aux: Aux = {}
 
     def restricted(chosen: Dict[str, Any]) -> Any:
-        return fn({**fixed, **chosen})
+        out, taps = fn({**fixed, **chosen})
+        aux.update({name: getval(value) for name, value in taps.items()})
+        return out
 
     pullback, out = autograd.make_vjp(restricted)({k: args[k] for k in wrt})
     seed = anp.ones_like(getval(out)) if cotangent is None else cotangent
-    return out, dict(pullback(seed))
+    return out, aux, dict(pullback(seed))
 
 
 def _same_padding(k: int) -> Tuple[int, int]:

@@ -16,6 +16,7 @@ from typing import Any, Callable, Dict, Mapping, Optional, Sequence, Tuple
 import numpy as np
 
 from wgan_parity.core.flags import Flags
+from wgan_parity.core.protocol import Aux, Differentiable
 
 FRAMEWORK = "tensorflow"
 DTYPE = "float32"
@@ -80,22 +81,22 @@ def compile(fn: Callable) -> Callable:
 
 
 def vjp(
-    fn: Callable[[Mapping[str, Any]], Any],
+    fn: Differentiable,
     args: Mapping[str, Any],
     wrt: Sequence[str],
     cotangent: Optional[Any] = None,
     create_graph: bool = False,
-) -> Tuple[Any, Dict[str, Any]]:
-    """Value and gradient via ``GradientTape``; nested tapes give higher orders."""
+) -> Tuple[Any, Aux, Dict[str, Any]]:
+    """``(out, aux, grads)`` via ``GradientTape``; nested tapes give higher orders."""
     with tf.GradientTape() as tape:
         for key in wrt:
             tape.watch(args[key])
-        out = fn(args)
+        out, aux = fn(args)
         target = tf.reduce_sum(out) if cotangent is None else tf.reduce_sum(out * cotangent)
     grads = tape.gradient(
         target, [args[k] for k in wrt], unconnected_gradients=tf.UnconnectedGradients.ZERO
     )
-    return out, dict(zip(wrt, grads))
+    return out, dict(aux), dict(zip(wrt, grads))
 
 
 def _to_nhwc(x: Any) -> Any:

@@ -12,6 +12,7 @@ from typing import Any, Callable, Dict, Mapping, Optional, Sequence, Tuple
 import numpy as np
 
 from wgan_parity.core.flags import Flags
+from wgan_parity.core.protocol import Aux, Differentiable
 
 FRAMEWORK = "torch"
 DTYPE = "float32"
@@ -90,23 +91,27 @@ def compile(fn: Callable) -> Callable:
 
 
 def vjp(
-    fn: Callable[[Mapping[str, Any]], Any],
+    fn: Differentiable,
     args: Mapping[str, Any],
     wrt: Sequence[str],
     cotangent: Optional[Any] = None,
     create_graph: bool = False,
-) -> Tuple[Any, Dict[str, Any]]:
-    """Value and gradient via ``torch.autograd.grad``; ``create_graph`` for double backward."""
+) -> Tuple[Any, Aux, Dict[str, Any]]:
+    """``(out, aux, grads)`` via ``torch.autograd.grad``; ``create_graph`` for double backward."""
     args = dict(args)
     for key in wrt:
         if not args[key].requires_grad:
             args[key] = args[key].detach().requires_grad_(True)
     with torch.enable_grad():
-        out = fn(args)
+        out, aux = fn(args)
         target = out.sum() if cotangent is None else (out * cotangent).sum()
         inputs = [args[k] for k in wrt]
         grads = torch.autograd.grad(target, inputs, create_graph=create_graph, allow_unused=True)
-    return out, {k: torch.zeros_like(t) if g is None else g for k, t, g in zip(wrt, inputs, grads)}
+    return (
+        out,
+        dict(aux),
+        {k: torch.zeros_like(t) if g is None else g for k, t, g in zip(wrt, inputs, grads)},
+    )
 
 
 def _dcr_to_crd_channels(x: Any, block: int) -> Any:

@@ -2,12 +2,19 @@
 
 Every function takes the backend object ``ops`` first and calls other blocks through it
 (``ops.conv_mean_pool(...)``), so overriding one primitive or one composite in a user backend
-reaches every block built on it. Semantics follow tflib, as ``backends/protocol.py`` states them.
+reaches every block built on it. Semantics follow tflib, as ``core/protocol.py`` states them.
+
+Taps (named intermediates) are values: the function being differentiated makes a :class:`Taps`
+recorder, the composites write into it, and the function returns its contents as ``aux``. A
+nested ``vjp`` (the gradient penalty's critic) returns its own taps the same way, and the caller
+merges them, so nothing leaves a traced function except through its return value.
 """
 
 from __future__ import annotations
 
-from typing import Any, Callable, Dict, Mapping, Optional
+from typing import Any, Callable, Dict, Mapping, Optional, Tuple
+
+from wgan_parity.core.protocol import Ops
 
 EPS = 1e-5
 Tensor = Any
@@ -20,9 +27,12 @@ def join(scope: str, key: str) -> str:
 
 
 class Taps:
-    """Named intermediates in forward order: ``tap/<name>`` (first samples) and ``aux/<name>``."""
+    """Named intermediates in forward order: ``tap/<name>`` (first samples) and ``aux/<name>``.
 
-    def __init__(self, ops: Any, samples: int) -> None:
+    Local to one differentiated function, which returns ``tensors`` as its ``aux``.
+    """
+
+    def __init__(self, ops: Ops, samples: int) -> None:
         self.ops = ops
         self.samples = samples
         self.tensors: Dict[str, Tensor] = {}
@@ -35,33 +45,41 @@ class Taps:
         """Record a full-size extra output, without gradient."""
         self.tensors[f"aux/{name}"] = self.ops.stop_gradient(tensor)
 
+    def merge(self, tensors: Mapping[str, Tensor]) -> None:
+        """Add taps a nested function returned (already cut from the gradient)."""
+        self.tensors.update(tensors)
+
+    def child(self) -> Taps:
+        """A fresh recorder for a nested differentiated function, with the same sample count."""
+        return Taps(self.ops, self.samples)
+
 
 def _tap(taps: Optional[Taps], name: str, tensor: Tensor) -> None:
     if taps is not None and name:
         taps.tap(name, tensor)
 
 
-def mean_pool(ops: Any, x: Tensor) -> Tensor:
+def mean_pool(ops: Ops, x: Tensor) -> Tensor:
     """tflib's 2x2 mean pool: the mean of the four strided slices, summed in tflib's order."""
     return (x[:, :, ::2, ::2] + x[:, :, 1::2, ::2] + x[:, :, ::2, 1::2] + x[:, :, 1::2, 1::2]) / 4.0
 
 
-def conv_mean_pool(ops: Any, x: Tensor, w: Tensor, b: Optional[Tensor] = None) -> Tensor:
+def conv_mean_pool(ops: Ops, x: Tensor, w: Tensor, b: Optional[Tensor] = None) -> Tensor:
     """Conv (SAME, stride 1), then 2x2 mean pool."""
     return ops.mean_pool(ops.conv2d(x, w, b))
 
 
-def mean_pool_conv(ops: Any, x: Tensor, w: Tensor, b: Optional[Tensor] = None) -> Tensor:
+def mean_pool_conv(ops: Ops, x: Tensor, w: Tensor, b: Optional[Tensor] = None) -> Tensor:
     """2x2 mean pool, then conv (SAME, stride 1)."""
     return ops.conv2d(ops.mean_pool(x), w, b)
 
 
-def upsample_conv(ops: Any, x: Tensor, w: Tensor, b: Optional[Tensor] = None) -> Tensor:
+def upsample_conv(ops: Ops, x: Tensor, w: Tensor, b: Optional[Tensor] = None) -> Tensor:
     """Concatenate 4x along channels, depth_to_space(2) in DCR order, then conv."""
     return ops.conv2d(ops.depth_to_space(ops.concat([x, x, x, x], axis=1), 2), w, b)
 
 
-def normalize(ops: Any, x: Tensor, p: Params, scope: str, kind: str) -> Tensor:
+def normalize(ops: Ops, x: Tensor, p: Params, scope: str, kind: str) -> Tensor:
     """LayerNorm (``kind="layer"``) or BatchNorm (``"batch"``) with ``scope.scale/.offset``."""
     scale, offset = p[join(scope, "scale")], p[join(scope, "offset")]
     if kind == "layer":
@@ -71,7 +89,7 @@ def normalize(ops: Any, x: Tensor, p: Params, scope: str, kind: str) -> Tensor:
     raise ValueError(f"normalize: expected kind 'layer' or 'batch', found {kind!r}")
 
 
-def _resample_convs(ops: Any, resample: str) -> tuple:
+def _resample_convs(ops: Ops, resample: str) -> tuple:
     """(shortcut, conv1, conv2) block ops for ``resample`` in {'down', 'up'}."""
     if resample == "down":
         return ops.mean_pool_conv, ops.conv2d, ops.conv_mean_pool
@@ -81,7 +99,7 @@ def _resample_convs(ops: Any, resample: str) -> tuple:
 
 
 def residual_block(
-    ops: Any,
+    ops: Ops,
     x: Tensor,
     p: Params,
     scope: str,
@@ -107,7 +125,7 @@ def residual_block(
 
 
 def good_generator(
-    ops: Any, noise: Tensor, p: Params, dim: int, taps: Optional[Taps] = None
+    ops: Ops, noise: Tensor, p: Params, dim: int, taps: Optional[Taps] = None
 ) -> Tensor:
     """GoodGenerator: linear -> 4 up blocks (BatchNorm) -> BN -> relu -> conv -> tanh."""
     h = ops.linear(noise, p["input.w"], p["input.b"])
@@ -123,7 +141,7 @@ def good_generator(
 
 
 def good_discriminator(
-    ops: Any, x: Tensor, p: Params, dim: int, taps: Optional[Taps] = None
+    ops: Ops, x: Tensor, p: Params, dim: int, taps: Optional[Taps] = None
 ) -> Tensor:
     """GoodDiscriminator: conv -> 4 down blocks (LayerNorm) -> linear -> 1 per sample."""
     h = ops.conv2d(ops.reshape(x, (-1, 3, 64, 64)), p["input.w"], p["input.b"])
@@ -135,16 +153,19 @@ def good_discriminator(
 
 
 def gradient_penalty(
-    ops: Any, x: Tensor, p: Params, dim: int, taps: Optional[Taps] = None
+    ops: Ops, x: Tensor, p: Params, dim: int, taps: Optional[Taps] = None
 ) -> Tensor:
     """WGAN-GP penalty ``10 * mean((||grad_x D(x)||_2 - 1)^2)``, differentiable in p and x."""
 
-    def critic(args: Mapping[str, Tensor]) -> Tensor:
-        return ops.good_discriminator(args["x"], p, dim, taps)
+    def critic(args: Mapping[str, Tensor]) -> Tuple[Tensor, Dict[str, Tensor]]:
+        inner = taps.child() if taps is not None else None
+        out = ops.good_discriminator(args["x"], p, dim, inner)
+        return out, (inner.tensors if inner is not None else {})
 
-    _, grads = ops.vjp(critic, {"x": x}, ["x"], None, create_graph=True)
+    _, critic_taps, grads = ops.vjp(critic, {"x": x}, ["x"], None, create_graph=True)
     slopes_input = grads["x"]
     if taps is not None:
+        taps.merge(critic_taps)
         taps.aux("dD_dx", slopes_input)
     slopes = ops.sqrt(ops.sum(slopes_input * slopes_input, axis=1))
     return 10.0 * ops.mean((slopes - 1.0) * (slopes - 1.0))

@@ -10,11 +10,12 @@ from typing import Any, Callable, Dict, Iterable, Optional
 
 import numpy as np
 
-from wgan_parity.backends import BUILTIN, Backend, load_backend
+from wgan_parity.backends import BUILTIN, load_backend
 from wgan_parity.core import isa
 from wgan_parity.core.catalog import CATALOG, Case
 from wgan_parity.core.fixtures import catalog_hash, make_fixtures
 from wgan_parity.core.flags import Flags
+from wgan_parity.core.protocol import Ops
 from wgan_parity.dump.dumpfile import DumpWriter
 from wgan_parity.dump.noise import blas_threads
 from wgan_parity.dump.noise import measure as measure_noise
@@ -86,12 +87,12 @@ _SHORT = {"tensorflow": "tf", "torch": "torch"}
 _BUILTIN_OF = {module: name for name, module in BUILTIN.items()}
 
 
-def backend_lineage(backend: Backend) -> list:
+def backend_lineage(backend: Ops) -> list:
     """The backend's modules, base first, as backend names (``["torch", "mypkg.port"]``)."""
     return [_BUILTIN_OF.get(m.__name__, m.__name__) for m in backend.modules]
 
 
-def default_env_id(backend: Backend) -> str:
+def default_env_id(backend: Ops) -> str:
     """``tf-<version>`` / ``torch-<version>`` as in matrix.toml; user backends prefix their name."""
     if backend.framework not in _SHORT:
         return backend.name
@@ -100,8 +101,8 @@ def default_env_id(backend: Backend) -> str:
 
 
 def _run_one(
-    backend: Backend,
-    twin: Optional[Backend],
+    backend: Ops,
+    twin: Optional[Ops],
     case: Case,
     digests: Dict[str, str],
     noise: Dict[str, Dict[str, float]],

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, Dict, List, Mapping
+from typing import Any, Dict, List, Mapping, Tuple
 
 import numpy as np
 
@@ -10,9 +10,10 @@ from wgan_parity.core.blocks import BLOCKS
 from wgan_parity.core.catalog import Case
 from wgan_parity.core.fixtures import Fixtures
 from wgan_parity.core.model import Taps
+from wgan_parity.core.protocol import Ops
 
 
-def run_case(ops: Any, case: Case, fixtures: Fixtures) -> Dict[str, np.ndarray]:
+def run_case(ops: Ops, case: Case, fixtures: Fixtures) -> Dict[str, np.ndarray]:
     """All tensors of ``case`` in dump order: out, aux/*, tap/*, grad/*, seedgrad/*.
 
     ``grad/<arg>`` is the gradient of ``sum(out * R)``; ``seedgrad/<arg>`` (cases with
@@ -23,32 +24,34 @@ def run_case(ops: Any, case: Case, fixtures: Fixtures) -> Dict[str, np.ndarray]:
     args = {name: ops.asarray(value) for name, value in fixtures.args.items()}
     projection = ops.asarray(fixtures.projection)
     wrt: List[str] = list(args)
-    tap_order: List[str] = []  # filled while the (possibly traced) function runs
+
+    def forward(arguments: Mapping[str, Any]) -> Tuple[Any, Dict[str, Any]]:
+        taps = Taps(ops, case.tap_samples)
+        return block.apply(ops, arguments, config, taps), taps.tensors
 
     def projected(arguments: Mapping[str, Any], cotangent: Any) -> Dict[str, Any]:
-        taps = Taps(ops, case.tap_samples)
-        out, grads = ops.vjp(lambda a: block.apply(ops, a, config, taps), arguments, wrt, cotangent)
-        tap_order[:] = list(taps.tensors)
+        out, taps, grads = ops.vjp(forward, arguments, wrt, cotangent)
         return {
             "out": ops.stop_gradient(out),
-            **taps.tensors,
-            **{f"grad/{k}": grads[k] for k in wrt},
+            "taps": _with_order(taps),
+            "grads": {k: grads[k] for k in wrt},
         }
 
     results = ops.compile(projected)(args, projection)
-    tensors = {"out": results.pop("out")}
+    taps = _in_order(results["taps"])
+    tensors = {"out": results["out"]}
     for prefix in ("aux/", "tap/"):
-        tensors.update({k: results[k] for k in tap_order if k.startswith(prefix)})
-    tensors.update({f"grad/{k}": results[f"grad/{k}"] for k in wrt})
+        tensors.update({k: v for k, v in taps.items() if k.startswith(prefix)})
+    tensors.update({f"grad/{k}": results["grads"][k] for k in wrt})
 
     if case.seed_cost:
 
         def seed_cost(arguments: Mapping[str, Any]) -> Dict[str, Any]:
-            def cost(a: Mapping[str, Any]) -> Any:
+            def cost(a: Mapping[str, Any]) -> Tuple[Any, Dict[str, Any]]:
                 out = block.apply(ops, a, config, None)
-                return ops.mean(out * out)
+                return ops.mean(out * out), {}
 
-            _, grads = ops.vjp(cost, arguments, wrt)
+            _, _, grads = ops.vjp(cost, arguments, wrt)
             return {f"seedgrad/{k}": grads[k] for k in wrt}
 
         seed_results = ops.compile(seed_cost)(args)
@@ -56,3 +59,14 @@ def run_case(ops: Any, case: Case, fixtures: Fixtures) -> Dict[str, np.ndarray]:
 
     wanted = set(case.compare)
     return {k: ops.to_numpy(v) for k, v in tensors.items() if k.split("/", 1)[0] in wanted}
+
+
+def _with_order(taps: Mapping[str, Any]) -> Dict[str, Any]:
+    """Taps keyed ``"<index>:<name>"``: compilers flatten dicts in sorted key order
+    (``tf.nest``, JAX pytrees), and the localizer needs the forward order back."""
+    return {f"{i:05d}:{name}": tensor for i, (name, tensor) in enumerate(taps.items())}
+
+
+def _in_order(taps: Mapping[str, Any]) -> Dict[str, Any]:
+    """Undo :func:`_with_order`: forward order, plain names."""
+    return {key.split(":", 1)[1]: taps[key] for key in sorted(taps)}
