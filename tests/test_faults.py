@@ -84,6 +84,20 @@ def _rows(out: Path) -> pd.DataFrame:
     return pd.read_csv(out / "pairs.csv", keep_default_na=False)
 
 
+def _values(rows: pd.DataFrame) -> list:
+    """Rows as values: numbers compared as numbers, whatever their CSV format."""
+
+    def value(cell: object) -> object:
+        if isinstance(cell, (bool, np.bool_)):
+            return str(cell)
+        try:
+            return float(cell)  # type: ignore[arg-type]
+        except (TypeError, ValueError):
+            return str(cell)
+
+    return [[value(cell) for cell in row] for row in rows.itertuples(index=False)]
+
+
 def test_a_flipped_byte_is_an_error_of_that_file_not_a_divergence(tmp_path, capsys) -> None:
     inputs = _two_dumps(tmp_path / "d")
     clean_out = tmp_path / "clean"
@@ -239,3 +253,85 @@ def test_the_crc_is_summed_during_in_order_reads_and_checked_either_way(tmp_path
     path.write_bytes(bytes(data))
     with pytest.raises(DumpError, match="CRC-32"):
         read_all()
+
+
+@pytest.mark.parametrize("fault", ["overwritten in place", "truncated"])
+def test_a_dump_that_changes_while_it_is_read_is_an_error_not_a_divergence(
+    tmp_path, monkeypatch, fault
+) -> None:
+    from wgan_parity.compare import npzstream
+
+    inputs = _two_dumps(tmp_path / "d")
+    third = np.random.default_rng(0).standard_normal((2, 3)).astype(np.float32) * 1.001
+    synthetic.write(inputs / "c.npz", "env-c", {"blk.case/out": third})
+    clean_code = main(["aggregate", str(inputs), "--out", str(tmp_path / "clean"), "--quiet"])
+    assert clean_code == ExitCode.DIVERGED  # env-c differs from env-a on purpose
+    other = tmp_path / "other.npz"  # same env id and shapes, other values: a non-atomic `cp`
+    rng = np.random.default_rng(1)
+    synthetic.write(other, "env-b", {"blk.case/out": rng.standard_normal((2, 3)).astype("f4")})
+    opened = npzstream.DumpFile.__init__
+
+    def open_then_change(self, path, *args, **kwargs) -> None:
+        opened(self, path, *args, **kwargs)
+        if Path(path).name == "b.npz":
+            with open(path, "r+b") as handle:  # the same inode, rewritten under the reader
+                if fault == "truncated":  # ends inside the array's bytes
+                    handle.truncate(_member_data_offset(Path(path), "blk.case/out.npy") + 132)
+                else:
+                    handle.write(other.read_bytes())
+                    handle.truncate()
+
+    monkeypatch.setattr(npzstream.DumpFile, "__init__", open_then_change)
+    code = main(["aggregate", str(inputs), "--out", str(tmp_path / "out"), "--quiet"])
+    assert code & ExitCode.ENV_PROBLEM, code
+    rows, clean = _rows(tmp_path / "out"), _rows(tmp_path / "clean")
+    for row in rows[(rows.env_a == "env-b") | (rows.env_b == "env-b")].itertuples():
+        assert (row.status, row.blame) == ("error", "env-b"), (row.status, row.note)  # not diverged
+        assert "b.npz" in row.note
+    untouched = rows[(rows.env_a != "env-b") & (rows.env_b != "env-b")]
+    assert len(untouched) == 1  # env-a vs env-c: compared as in the clean run
+    expected = clean[(clean.env_a != "env-b") & (clean.env_b != "env-b")]
+    assert _values(untouched) == _values(expected)  # the number format follows its column
+
+
+UV_OUTPUTS = {  # what uv printed for a requirement it could not parse, then echoed the line
+    "uv 0.9": "error: Couldn't parse requirement in `x.in` at position 0\n"
+    "  cause: expected version to start with a number, but no leading ASCII digits were found\n"
+    "         torch===bad!\n              ^^^^^^^\n",
+    "uv 0.4": "error: Couldn't parse requirement in `x.in` at position 0\n"
+    "  Caused by: Expected a version after `===`\ntorch===bad!\n     ^^^^^^^\n",
+    "resolver": "  × No solution found when resolving dependencies:\n"
+    "  ╰─▶ Because there is no version of torch==99.0 and you require torch==99.0, we can "
+    "conclude that your requirements are unsatisfiable.\n",
+}
+
+
+@pytest.mark.parametrize("tool", sorted(UV_OUTPUTS))
+def test_a_lock_failure_gives_uvs_cause_not_the_echoed_requirement(tool) -> None:
+    from wgan_parity.matrix.venvs import last_line
+
+    reason = last_line(UV_OUTPUTS[tool])
+    assert "torch===bad!" not in reason
+    assert ("parse requirement" in reason and "version" in reason) or "unsatisfiable" in reason
+
+
+def test_a_real_uv_lock_failure_names_the_cause(tmp_path) -> None:
+    import subprocess
+
+    from wgan_parity.matrix.venvs import find_uv, last_line
+
+    uv = find_uv()
+    if uv is None:
+        pytest.skip("uv is not installed here (pip install uv): the captured outputs cover it")
+    requirements = tmp_path / "x.in"
+    requirements.write_text("torch===bad!\n")
+    done = subprocess.run(
+        [uv, "pip", "compile", "--offline", "--quiet", str(requirements)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert done.returncode != 0
+    reason = last_line(done.stderr)
+    assert "parse" in reason.lower(), reason
+    assert "torch===bad!" not in reason, reason

@@ -47,6 +47,8 @@ def check_dtype(dtype: np.dtype, where: str) -> None:
 class LoadedMember:
     """A member read whole (fallback path); slices are views of it."""
 
+    error = ""  # in memory already: its reads cannot fail
+
     def __init__(self, array: np.ndarray) -> None:
         self._flat = np.ascontiguousarray(array).reshape(-1)
         if not self._flat.dtype.isnative:
@@ -123,6 +125,7 @@ class RawMember:
         self.dtype = dtype if dtype.isnative else dtype.newbyteorder("=")
         self.shape = shape
         self.size = int(np.prod(shape, dtype=np.int64))
+        self.error = ""  # why a read failed (the file ended early): that member's rows are errors
 
     def read(self, start: int, stop: int, out: Optional[np.ndarray] = None) -> np.ndarray:
         """Elements ``[start, stop)`` of the flattened array in native order, read into ``out``
@@ -140,10 +143,11 @@ class RawMember:
         while done < view.nbytes:
             got = os.preadv(self._fd, [view[done:]], position + done)
             if got <= 0:
-                raise DumpError(
-                    f"{self._where}: the member ends early (file truncated). "
+                self.error = (
+                    f"{self._where}: the member ends early (file truncated while it was read?). "
                     "Re-run `wgan-parity dump` for this environment."
                 )
+                raise DumpError(self.error)
             done += got
         if self._checksum is not None:
             self._checksum.feed(position, view)

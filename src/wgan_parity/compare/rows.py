@@ -137,6 +137,24 @@ def compare(
             yield _tensor_rows(envs, case, tensor, truth_index, noise, judging, jobs)
 
 
+def _compare_readable(
+    group: List[int], members: List[Optional[Member]], sides: List[Side], jobs: int
+) -> Tuple[List[int], GroupResult]:
+    """Compare ``group``; a member whose file ends while it is read becomes an error side and
+    the rest is compared again without it (one bad file never stops the others)."""
+    while True:
+        try:
+            return group, compare_group([members[k] for k in group], jobs=jobs)
+        except DumpError:
+            failed = [k for k in group if getattr(members[k], "error", "")]
+            if not failed:
+                raise
+            for k in failed:
+                error = getattr(members[k], "error", "")
+                sides[k] = Side(sides[k].label, sides[k].is_truth, error=error)
+            group = [k for k in group if k not in failed]
+
+
 def _tensor_rows(
     envs: List[Env],
     case: str,
@@ -154,7 +172,7 @@ def _tensor_rows(
         truth_index = None
     where: Dict[int, Tuple[GroupResult, int]] = {}
     for group in _shape_groups(sides, members, truth_index):
-        result = compare_group([members[k] for k in group], jobs=jobs)
+        group, result = _compare_readable(group, members, sides, jobs)
         for pos, k in enumerate(group):
             try:  # the CRC-32, summed during the reads: corrupt data is an error, not a value
                 members[k].verify()

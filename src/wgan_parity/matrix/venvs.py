@@ -85,8 +85,19 @@ def killed_by(signum: int) -> str:
 
 
 def last_line(text: str, limit: int = 300) -> str:
-    """The last informative line of a tool's output, for a one-line reason."""
+    """The cause of a tool's failure in one line, for a one-line reason.
+
+    uv and pip state it as ``error: ...`` with ``cause:`` / ``Caused by:`` lines under it, then
+    may echo the offending input: those are preferred to the echo. Otherwise the last line that
+    is not part of a traceback's source excerpt.
+    """
     lines = [ln.strip().lstrip("╰─▶ ").strip() for ln in text.splitlines() if ln.strip()]
+    errors = [ln for ln in lines if ln.lower().startswith(("error:", "×"))]
+    causes = [ln for ln in lines if ln.startswith(("cause:", "Caused by:", "Because "))]
+    if errors:
+        head = errors[-1].split(":", 1)[1].strip() if ":" in errors[-1] else errors[-1]
+        cause = causes[-1].split(":", 1)[-1].strip() if causes else ""
+        return (f"{head}: {cause}" if cause and cause not in head else head)[:limit]
     for line in reversed(lines):
         if not line.startswith(("File ", "^", "~", "Traceback (most recent call last)")):
             return line[:limit]
