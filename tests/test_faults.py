@@ -335,3 +335,79 @@ def test_a_real_uv_lock_failure_names_the_cause(tmp_path) -> None:
     reason = last_line(done.stderr)
     assert "parse" in reason.lower(), reason
     assert "torch===bad!" not in reason, reason
+
+
+def _meta_variant(path: Path, meta_bytes: bytes) -> None:
+    """A dump whose ``__meta__`` member holds ``meta_bytes``."""
+    tensors = {"blk.case/out": np.ones((2, 3), np.float32)}
+    with zipfile.ZipFile(path, "w") as archive:
+        for name, array in {"__meta__": np.frombuffer(meta_bytes, np.uint8), **tensors}.items():
+            buffer = io.BytesIO()
+            np.lib.format.write_array(buffer, array)
+            archive.writestr(f"{name}.npy", buffer.getvalue())
+
+
+BAD_FILES = {
+    "npy named npz": lambda p: np.save(open(p, "wb"), np.ones(3)),  # noqa: SIM115
+    "random bytes": lambda p: p.write_bytes(np.random.default_rng(3).bytes(4096)),
+    "empty": lambda p: p.write_bytes(b""),
+    "meta not json": lambda p: _meta_variant(p, b"{not json"),
+    "meta a json list": lambda p: _meta_variant(p, b"[1, 2]"),
+    "meta platform a string": lambda p: _meta_variant(
+        p, b'{"schema_version": 1, "env_id": "env-c", "platform": "x86", "cases": {}}'
+    ),
+    "meta cases a string": lambda p: _meta_variant(
+        p, b'{"schema_version": 1, "env_id": "env-c", "cases": "all"}'
+    ),
+}
+
+
+@pytest.mark.parametrize("fault", sorted(BAD_FILES))
+def test_one_bad_input_file_is_refused_and_the_rest_is_compared(tmp_path, capsys, fault) -> None:
+    inputs = _two_dumps(tmp_path / "d")
+    assert main(["aggregate", str(inputs), "--out", str(tmp_path / "clean"), "--quiet"]) == 0
+    BAD_FILES[fault](inputs / "c.npz")
+    code = main(["aggregate", str(inputs), "--out", str(tmp_path / "out"), "--quiet"])
+    err = capsys.readouterr().err
+    assert code == ExitCode.ENV_PROBLEM, (code, err)  # not 1 (diverged), not 3 (crash)
+    envs = pd.read_csv(tmp_path / "out" / "envs.csv", keep_default_na=False)
+    bad = envs[envs.file == "c.npz"]
+    assert len(bad) == 1, envs
+    assert bad.iloc[0].status in ("corrupt", "refused")
+    reason = str(bad.iloc[0].error)
+    assert reason.count("c.npz") <= 1, reason  # named once, not "refused c.npz: c.npz: ..."
+    assert "unsafe" not in reason.lower(), reason  # never NumPy's hint to load it unsafely
+    assert "dump" in reason.lower(), reason  # says what to do: re-run the dump
+    assert _values(_rows(tmp_path / "out")) == _values(_rows(tmp_path / "clean"))
+
+
+def test_a_thresholds_file_that_is_not_utf8_is_a_usage_error(tmp_path, capsys) -> None:
+    inputs = _two_dumps(tmp_path / "d")
+    rules = tmp_path / "rules.toml"
+    rules.write_bytes("# café\n".encode("latin-1"))
+    args = ["aggregate", str(inputs), "--out", str(tmp_path / "o"), "--thresholds", str(rules)]
+    assert main([*args, "--quiet"]) == ExitCode.USAGE
+    err = capsys.readouterr().err
+    assert "rules.toml" in err
+    assert "UTF-8" in err
+    assert "internal error" not in err
+
+
+def test_a_full_disk_while_writing_the_csvs_is_an_env_problem(tmp_path, monkeypatch, capsys):
+    import errno
+
+    inputs = _two_dumps(tmp_path / "d")
+    real_replace = os.replace
+
+    def full(src, dst):
+        if str(dst).endswith(".csv"):
+            raise OSError(errno.ENOSPC, "No space left on device", str(dst))
+        return real_replace(src, dst)
+
+    monkeypatch.setattr(os, "replace", full)
+    code = main(["aggregate", str(inputs), "--out", str(tmp_path / "o"), "--quiet"])
+    err = capsys.readouterr().err
+    assert code == ExitCode.ENV_PROBLEM, err  # the machine's problem: not 1, not 3
+    assert "pairs.csv" in err
+    assert "No space left" in err
+    assert "internal error" not in err

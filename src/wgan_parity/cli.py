@@ -7,6 +7,7 @@ Only the chosen command's module is imported, so ``wgan-parity aggregate`` never
 from __future__ import annotations
 
 import argparse
+import errno
 import importlib
 import sys
 import tempfile
@@ -41,6 +42,10 @@ COMMANDS = {
 }
 
 
+#: Errors of the machine, not of the tool, when an output is written: exit 4, not 3.
+OUTPUT_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES, errno.EPERM})
+
+
 def build_parser(command: Optional[str] = None) -> argparse.ArgumentParser:
     """Top-level parser; only ``command``'s module is imported to declare its options."""
     parser = argparse.ArgumentParser(
@@ -70,14 +75,28 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     args = build_parser(command if command in COMMANDS else None).parse_args(argv)
     try:
         return int(args._module.run(args))
-    except Exception as exc:
-        log = _crash_log(command or "wgan-parity")
+    except OSError as exc:
+        if exc.errno not in OUTPUT_ERRNOS:
+            return _internal_error(command, exc)
         print(
-            f"wgan-parity {command}: internal error ({type(exc).__name__}: {exc}); nothing was "
-            f"decided about the numbers. Traceback: {log}. Please report it with that file.",
+            f"wgan-parity {command}: cannot write {exc.filename or 'an output'}: {exc.strerror}. "
+            "Free space or choose another --out, then re-run; the input dumps are untouched.",
             file=sys.stderr,
         )
-        return int(ExitCode.INTERNAL)
+        return int(ExitCode.ENV_PROBLEM)
+    except Exception as exc:
+        return _internal_error(command, exc)
+
+
+def _internal_error(command: Optional[str], exc: BaseException) -> int:
+    """One line on stderr, the traceback in a log, exit 3."""
+    log = _crash_log(command or "wgan-parity")
+    print(
+        f"wgan-parity {command}: internal error ({type(exc).__name__}: {exc}); nothing was "
+        f"decided about the numbers. Traceback: {log}. Please report it with that file.",
+        file=sys.stderr,
+    )
+    return int(ExitCode.INTERNAL)
 
 
 def _crash_log(command: str) -> str:

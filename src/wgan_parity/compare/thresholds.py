@@ -330,6 +330,11 @@ def load(path: Union[str, Path, None] = None) -> Thresholds:
         text = path.read_text(encoding="utf-8")
     except OSError as exc:
         raise ThresholdsError(f"cannot read thresholds file {path}: {exc}") from exc
+    except UnicodeDecodeError as exc:
+        raise ThresholdsError(
+            f"{path.name}: expected UTF-8 TOML, found byte {exc.object[exc.start]:#04x} at offset "
+            f"{exc.start} that is not UTF-8. Save the file as UTF-8 and re-run."
+        ) from exc
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:

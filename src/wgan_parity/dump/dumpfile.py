@@ -12,6 +12,7 @@ from typing import Any, Dict, Iterable, Iterator, List, Tuple, Union
 import numpy as np
 
 from wgan_parity import SCHEMA_VERSION
+from wgan_parity.dump.validate import decode_meta_bytes, file_format_problem
 
 META_KEY = "__meta__"
 PathLike = Union[str, "os.PathLike[str]"]
@@ -115,9 +116,12 @@ class DumpReader:
 
     def __init__(self, path: PathLike) -> None:
         self.path = Path(path)
-        hint = f"Re-run `wgan-parity dump` for this environment to regenerate {self.path.name}."
+        hint = "Re-run `wgan-parity dump` for this environment to regenerate it."
         if not self.path.is_file():
             raise DumpError(f"{self.path}: no such dump file. {hint}")
+        problem = file_format_problem(self.path)
+        if problem:
+            raise DumpError(f"{self.path}: {problem}. {hint}")
         try:
             self._npz = np.load(self.path, allow_pickle=False)
         except (zipfile.BadZipFile, OSError, ValueError, EOFError) as exc:
@@ -125,9 +129,14 @@ class DumpReader:
                 f"{self.path}: expected an .npz dump (ZIP of .npy members), but it could not be "
                 f"opened ({type(exc).__name__}: {exc}); the file is corrupt or truncated. {hint}"
             ) from exc
+        if not hasattr(self._npz, "files"):
+            raise DumpError(f"{self.path}: expected an .npz dump, found one array. {hint}")
         if META_KEY not in self._npz.files:
             raise DumpError(f"{self.path}: expected a {META_KEY!r} member, found none. {hint}")
-        self.meta = decode_meta(self._read(META_KEY, hint))
+        meta = decode_meta_bytes(self._read(META_KEY, hint).tobytes())
+        if isinstance(meta, str):
+            raise DumpError(f"{self.path}: {meta}. {hint}")
+        self.meta = meta
         version = self.meta.get("schema_version")
         if version != SCHEMA_VERSION:
             raise DumpError(
@@ -140,7 +149,8 @@ class DumpReader:
             return self._npz[key]
         except ValueError as exc:  # object arrays need pickle, which is refused
             raise DumpError(
-                f"{self.path}: member {key!r} is not a plain numeric array ({exc}). {hint}"
+                f"{self.path}: member {key!r} is not a plain numeric array (it needs pickle, "
+                f"which is refused). {hint}"
             ) from exc
         except (zipfile.BadZipFile, OSError, EOFError) as exc:
             raise DumpError(
@@ -159,7 +169,7 @@ class DumpReader:
 
     def get(self, key: str) -> np.ndarray:
         """Read one tensor; raises :class:`DumpError` if it is unreadable."""
-        return self._read(key, f"Re-run `wgan-parity dump` to regenerate {self.path.name}.")
+        return self._read(key, "Re-run `wgan-parity dump` for this environment to regenerate it.")
 
     def close(self) -> None:
         """Release the file handle."""
