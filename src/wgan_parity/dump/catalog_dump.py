@@ -16,7 +16,7 @@ from wgan_parity.core.catalog import CATALOG, Case
 from wgan_parity.core.fixtures import catalog_hash, make_fixtures
 from wgan_parity.core.flags import Flags
 from wgan_parity.dump.dumpfile import DumpWriter
-from wgan_parity.dump.meta import CaseRecord, DumpMeta, case_record
+from wgan_parity.dump.meta import CaseRecord, DumpMeta, catalog_info
 from wgan_parity.dump.noise import blas_threads
 from wgan_parity.dump.noise import measure as measure_noise
 from wgan_parity.dump.provenance import base_metadata, platform_info
@@ -55,10 +55,9 @@ def write_catalog_dump(
     records: Dict[str, CaseRecord] = {}
     noise: Dict[str, Dict[str, float]] = {}
     digests: Dict[str, str] = {}
-    index = {c.name: k for k, c in enumerate(CATALOG)}
     with DumpWriter(out) as writer:
         for case in cases:
-            record, tensors = _run_one(backend, twin, case, index.get(case.name), digests, noise)
+            record, tensors = _run_one(backend, twin, case, digests, noise)
             records[case.name] = record
             for name, array in tensors.items():
                 writer.add(f"{case.name}/{name}", array)
@@ -82,6 +81,7 @@ def write_catalog_dump(
             cases=records,
             noise=noise,
             catalog_hash=catalog_hash(CATALOG, digests),
+            catalog=catalog_info(CATALOG),
             wall_s=round(time.perf_counter() - started, 3),
         )
         writer.close(meta.to_json())
@@ -109,7 +109,6 @@ def _run_one(
     backend: Backend,
     twin: Optional[Backend],
     case: Case,
-    index: Optional[int],
     digests: Dict[str, str],
     noise: Dict[str, Dict[str, float]],
 ) -> tuple:
@@ -130,12 +129,11 @@ def _run_one(
         last = traceback.extract_tb(exc.__traceback__)[-1:]
         if last:
             error += f" [at {Path(last[0].filename).name}:{last[0].lineno}]"
-    record = case_record(
-        case,
-        index,
+    record = CaseRecord(
+        status="error" if error else "ok",
         error=error,
         wall_s=round(time.perf_counter() - started, 3),
         peak_rss_mb=round(peak_rss_mb(), 1),
-        tensors=list(tensors),
+        tensors=tuple(tensors),
     )
     return record, tensors

@@ -5,16 +5,16 @@ Every writer builds a :class:`DumpMeta` and stores :meth:`DumpMeta.to_json`. Tha
 before these types existed. :meth:`DumpMeta.from_json` reads any dump of that schema, old ones
 included. Keys it does not know are kept in ``extra`` and written back unchanged.
 
-A case record also names the case's ``group``, its ``index`` in the catalog and its
-``seed_rows``. The reports take the case order, groups and seed-row names from these fields,
-not from today's catalog. Dumps written before the fields existed lack them: they read as
-``None`` and ``()``.
+``catalog`` describes the whole case catalog the dump was made from (its hash covers it): each
+case's name in catalog order, its group and its seed-README rows. The reports take the case order,
+groups and seed-row names from it, not from today's catalog. Dumps written before it existed lack
+it: it reads as ``None``.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Dict, Mapping, Optional, Sequence, Tuple
+from typing import Any, Dict, Iterable, Mapping, Optional, Tuple
 
 from wgan_parity import SCHEMA_VERSION
 
@@ -32,9 +32,6 @@ class CaseRecord:
     wall_s: float = 0.0
     peak_rss_mb: float = 0.0
     tensors: Tuple[str, ...] = ()
-    group: Optional[str] = None
-    index: Optional[int] = None
-    seed_rows: SeedRows = ()
 
     @property
     def ok(self) -> bool:
@@ -42,59 +39,68 @@ class CaseRecord:
         return self.status == "ok"
 
     def to_json(self) -> Dict[str, Any]:
-        """Plain JSON data; ``group``, ``index`` and ``seed_rows`` only when known."""
-        out: Dict[str, Any] = {
+        """Plain JSON data."""
+        return {
             "status": self.status,
             "error": self.error,
             "wall_s": self.wall_s,
             "peak_rss_mb": self.peak_rss_mb,
             "tensors": list(self.tensors),
         }
-        if self.group is not None:
-            out["group"] = self.group
-        if self.index is not None:
-            out["index"] = self.index
-        if self.seed_rows:
-            out["seed_rows"] = [list(row) for row in self.seed_rows]
-        return out
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> CaseRecord:
         """Parse a record; missing fields take their defaults (older dumps)."""
-        index = data.get("index")
-        rows = data.get("seed_rows") or ()
         return cls(
             status=str(data.get("status") or "error"),
             error=None if data.get("error") is None else str(data["error"]),
             wall_s=float(data.get("wall_s") or 0.0),
             peak_rss_mb=float(data.get("peak_rss_mb") or 0.0),
             tensors=tuple(str(t) for t in data.get("tensors") or ()),
-            group=None if data.get("group") is None else str(data["group"]),
-            index=index if isinstance(index, int) and not isinstance(index, bool) else None,
+        )
+
+
+@dataclass(frozen=True)
+class CaseInfo:
+    """One case of the catalog as the reports need it: name, group and seed-README rows."""
+
+    name: str
+    group: str = "other"
+    seed_rows: SeedRows = ()
+
+    def to_json(self) -> Dict[str, Any]:
+        """Plain JSON data."""
+        return {
+            "name": self.name,
+            "group": self.group,
+            "seed_rows": [list(r) for r in self.seed_rows],
+        }
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> CaseInfo:
+        """Parse one entry of ``catalog``."""
+        rows = data.get("seed_rows") or ()
+        return cls(
+            name=str(data["name"]),
+            group=str(data.get("group") or "other"),
             seed_rows=tuple((str(r[0]), str(r[1])) for r in rows if len(r) == 2),
         )
 
 
-def case_record(
-    case: Any,
-    index: Optional[int],
-    *,
-    error: Optional[str] = None,
-    wall_s: float = 0.0,
-    peak_rss_mb: float = 0.0,
-    tensors: Sequence[str] = (),
-) -> CaseRecord:
-    """The record of a catalog ``case`` (a :class:`~wgan_parity.core.catalog.Case`)."""
-    return CaseRecord(
-        status="error" if error else "ok",
-        error=error,
-        wall_s=wall_s,
-        peak_rss_mb=peak_rss_mb,
-        tensors=tuple(tensors),
-        group=str(case.group),
-        index=index,
-        seed_rows=tuple((str(label), str(tensor)) for label, tensor in case.seed_rows),
+def catalog_info(cases: Iterable[Any]) -> Tuple[CaseInfo, ...]:
+    """The :class:`CaseInfo` of catalog cases (``core.catalog.Case``), in catalog order."""
+    return tuple(
+        CaseInfo(str(c.name), str(c.group), tuple((str(a), str(b)) for a, b in c.seed_rows))
+        for c in cases
     )
+
+
+def catalog_of(meta: Mapping[str, Any]) -> Optional[Tuple[CaseInfo, ...]]:
+    """A dump's recorded ``catalog``; ``None`` for dumps older than it."""
+    catalog = meta.get("catalog")
+    if not isinstance(catalog, list):
+        return None
+    return tuple(CaseInfo.from_json(c) for c in catalog if isinstance(c, dict) and "name" in c)
 
 
 @dataclass(frozen=True)
@@ -122,6 +128,7 @@ class DumpMeta:
     lineage: Optional[Tuple[str, ...]] = None
     python_implementation: Optional[str] = None
     numpy_simd: Optional[Tuple[str, ...]] = None
+    catalog: Optional[Tuple[CaseInfo, ...]] = None
     extra: Mapping[str, Any] = field(default_factory=dict)
 
     def to_json(self) -> Dict[str, Any]:
@@ -150,6 +157,8 @@ class DumpMeta:
             value = getattr(self, name)
             if value is not None:
                 out[name] = list(value) if isinstance(value, tuple) else value
+        if self.catalog is not None:
+            out["catalog"] = [case.to_json() for case in self.catalog]
         return {**out, **self.extra}
 
     @classmethod
@@ -190,5 +199,6 @@ class DumpMeta:
                 None if data.get("python_implementation") is None else text("python_implementation")
             ),
             numpy_simd=names("numpy_simd"),
+            catalog=catalog_of(data),
             extra={k: v for k, v in data.items() if k not in known},
         )
