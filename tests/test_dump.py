@@ -11,7 +11,7 @@ import pytest
 
 from wgan_parity import SCHEMA_VERSION
 from wgan_parity.core import isa
-from wgan_parity.core.catalog import select
+from wgan_parity.core.catalog import CATALOG, select
 from wgan_parity.dump.catalog_dump import write_catalog_dump
 from wgan_parity.dump.dumpfile import (
     META_KEY,
@@ -21,7 +21,7 @@ from wgan_parity.dump.dumpfile import (
     encode_meta,
     write_dump,
 )
-from wgan_parity.dump.meta import DumpMeta
+from wgan_parity.dump.meta import DumpMeta, catalog_info
 
 
 def test_round_trip(tmp_path: Path) -> None:
@@ -116,6 +116,7 @@ def test_reference_dump_metadata_and_noise(tmp_path: Path) -> None:
     with DumpReader(out) as reader:
         assert reader.meta == meta
         assert DumpMeta.from_json(reader.meta) == typed
+        assert typed.catalog == catalog_info(CATALOG)  # the whole catalog, not the selection
         for field in (
             "schema_version",
             "catalog_hash",
