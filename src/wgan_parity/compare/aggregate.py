@@ -94,20 +94,21 @@ def aggregate(
     dumps = dumpset.load(inputs)
     try:
         if len(dumps.envs) < 2:
-            found = ", ".join(e.file for e in dumps.envs) or "none"
+            files = ", ".join(e.file for e in dumps.envs) or "none"
             raise AggregateError(
                 "expected at least two dumps (or status records) to compare, e.g. the reference "
-                f"and one framework, in {[str(p) for p in inputs]}; found {found}"
+                f"and one framework, in {[str(p) for p in inputs]}; found {files}"
             )
         for message in dumps.messages:
             if on_message is not None:
                 on_message(message)
         pair = _resolve_pair(seed_pair, dumps) if seed_pair else None
         store = RowStore()
-        found = compare_rows.compare(
+        compared = compare_rows.compare(
             dumps, th, jobs=max(1, jobs), progress=progress, calibration=calibration
         )
-        for rows in localize.annotated(found):  # where each divergence starts
+        # where each divergence starts (annotated takes MutableMapping rows, compare gives dicts)
+        for rows in localize.annotated(compared):  # type: ignore[arg-type]
             store.add(rows)
         cases = case_infos(dumps)
     finally:

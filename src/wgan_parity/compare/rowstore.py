@@ -8,7 +8,7 @@ array, so ints, flags and text keep their exact values.
 
 from __future__ import annotations
 
-from typing import Dict, Iterable, List, Mapping, Sequence
+from typing import Any, Dict, Iterable, List, Mapping, Sequence
 
 import numpy as np
 
@@ -31,10 +31,10 @@ class RowStore:
 
     def __init__(self) -> None:
         self._batches: List[Dict[str, np.ndarray]] = []
-        self._pending: List[Row] = []
+        self._pending: List[Mapping[str, Any]] = []
         self._joined: Dict[str, np.ndarray] = {}
 
-    def add(self, rows: Iterable[Row]) -> None:
+    def add(self, rows: Iterable[Mapping[str, Any]]) -> None:
         """Append rows (dicts with the keys of ``COLUMNS``; a missing key is ``None``)."""
         self._pending.extend(rows)
         self._joined = {}

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Dict, List, Optional, Sequence
+from typing import Any, Dict, List, Optional, Sequence
 
 import pandas as pd
 
@@ -58,7 +58,7 @@ class Regressions:
     """What :func:`write_regressions` found: the rows, the coverage counts, the paths written."""
 
     found: pd.DataFrame = field(default_factory=pd.DataFrame)
-    counts: Dict[str, object] = field(default_factory=dict)
+    counts: Dict[str, Any] = field(default_factory=dict)
     written: List[Path] = field(default_factory=list)
 
     @property
