@@ -3,8 +3,10 @@
 Reads ``.npz`` dumps and ``<env_id>.status.json`` failure records (a directory stands for every
 such file in it), compares every pair of compatible dumps plus every dump against the float64
 reference on every (case, tensor), and writes into ``--out``: ``pairs.csv``, ``matrix_cosine.csv``
-(and ``matrix_<metric>.csv`` for each ``--matrix``), ``envs.csv``, and with ``--seed-report A B``
-``seed_report_<A>_vs_<B>.txt``. The verdict rule is in :mod:`wgan_parity.compare.verdict`.
+(and ``matrix_<metric>.csv`` for each ``--matrix``), ``envs.csv``, ``cases.csv``, and with
+``--seed-report A B`` ``seed_report_<A>_vs_<B>.txt``. The verdict rule is in
+:mod:`wgan_parity.compare.verdict`. The work is :func:`wgan_parity.compare.aggregate.aggregate`;
+:mod:`wgan_parity.report.outputs` writes its result; this module parses, calls and prints.
 
 Exit codes (bits, so 5 = both):
   0  everything was compared and nothing diverged;
