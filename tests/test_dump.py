@@ -11,7 +11,7 @@ import pytest
 
 from wgan_parity import SCHEMA_VERSION
 from wgan_parity.core import isa
-from wgan_parity.core.catalog import select
+from wgan_parity.core.catalog import CATALOG, select
 from wgan_parity.dump.catalog_dump import write_catalog_dump
 from wgan_parity.dump.dumpfile import (
     META_KEY,
@@ -21,6 +21,7 @@ from wgan_parity.dump.dumpfile import (
     encode_meta,
     write_dump,
 )
+from wgan_parity.dump.meta import DumpMeta, catalog_info
 
 
 def test_round_trip(tmp_path: Path) -> None:
@@ -99,9 +100,9 @@ def test_failed_case_is_recorded_and_the_dump_goes_on(
     sys.modules.pop("broken_bn_port", None)
     out = tmp_path / "broken.npz"
     meta = write_catalog_dump("broken_bn_port", out, select(["batch_norm.probe", "conv2d.probe"]))
-    assert meta["cases"]["batch_norm.probe"]["status"] == "error"
-    assert "this port has no batch norm" in meta["cases"]["batch_norm.probe"]["error"]
-    assert meta["cases"]["conv2d.probe"]["status"] == "ok"
+    assert meta.cases["batch_norm.probe"].status == "error"
+    assert "this port has no batch norm" in (meta.cases["batch_norm.probe"].error or "")
+    assert meta.cases["conv2d.probe"].ok
     with DumpReader(out) as reader:
         assert reader.meta["cases"]["batch_norm.probe"]["tensors"] == []
         assert not any(k.startswith("batch_norm.probe/") for k in reader)
@@ -110,9 +111,12 @@ def test_failed_case_is_recorded_and_the_dump_goes_on(
 
 def test_reference_dump_metadata_and_noise(tmp_path: Path) -> None:
     out = tmp_path / "ref.npz"
-    meta = write_catalog_dump("reference", out, select(["layer_norm.probe"]), env_id="ref-test")
+    typed = write_catalog_dump("reference", out, select(["layer_norm.probe"]), env_id="ref-test")
+    meta = typed.to_json()
     with DumpReader(out) as reader:
         assert reader.meta == meta
+        assert DumpMeta.from_json(reader.meta) == typed
+        assert typed.catalog == catalog_info(CATALOG)  # the whole catalog, not the selection
         for field in (
             "schema_version",
             "catalog_hash",

@@ -18,7 +18,10 @@ import pytest
 from wgan_parity.cli import main
 from wgan_parity.compare import localize, thresholds, verdict
 from wgan_parity.compare.traits import EnvTraits
+from wgan_parity.core.catalog import CATALOG
 from wgan_parity.dump import synthetic
+from wgan_parity.dump.meta import catalog_info
+from wgan_parity.report import cases as report_cases
 from wgan_parity.report import heatmap, regress, results, summary, tables
 
 PNG = b"\x89PNG\r\n\x1a\n"
@@ -103,7 +106,8 @@ def _results(labels: Sequence[str], folder: Path, bad: Dict[str, float]) -> resu
                     0.0 if b == "reference" else bad.get(b, 1e-7),
                 )
             )
-    return results.from_frames(pd.DataFrame(rows), _envs_frame(labels), folder)
+    recorded = report_cases.from_infos(catalog_info(CATALOG))  # as aggregate records them
+    return results.from_frames(pd.DataFrame(rows), _envs_frame(labels), folder, recorded)
 
 
 def _tf_torch(n: int) -> List[str]:

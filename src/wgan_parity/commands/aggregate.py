@@ -3,8 +3,10 @@
 Reads ``.npz`` dumps and ``<env_id>.status.json`` failure records (a directory stands for every
 such file in it), compares every pair of compatible dumps plus every dump against the float64
 reference on every (case, tensor), and writes into ``--out``: ``pairs.csv``, ``matrix_cosine.csv``
-(and ``matrix_<metric>.csv`` for each ``--matrix``), ``envs.csv``, and with ``--seed-report A B``
-``seed_report_<A>_vs_<B>.txt``. The verdict rule is in :mod:`wgan_parity.compare.verdict`.
+(and ``matrix_<metric>.csv`` for each ``--matrix``), ``envs.csv``, ``cases.csv``, and with
+``--seed-report A B`` ``seed_report_<A>_vs_<B>.txt``. The verdict rule is in
+:mod:`wgan_parity.compare.verdict`. The work is :func:`wgan_parity.compare.aggregate.aggregate`;
+:mod:`wgan_parity.report.outputs` writes its result; this module parses, calls and prints.
 
 Exit codes (bits, so 5 = both):
   0  everything was compared and nothing diverged;
@@ -20,9 +22,14 @@ import argparse
 import os
 import sys
 from pathlib import Path
-from typing import Any, List, Optional
+from typing import TYPE_CHECKING, Callable
 
 from wgan_parity.exitcodes import ExitCode
+
+if TYPE_CHECKING:  # pandas and NumPy are imported only when the command runs
+    from wgan_parity.compare.aggregate import Aggregate
+    from wgan_parity.report.outputs import Regressions
+    from wgan_parity.report.tables import PairTable
 
 USAGE_ERROR = ExitCode.USAGE
 DIVERGED = ExitCode.DIVERGED
@@ -100,23 +107,16 @@ def _single_threaded_blas() -> None:
             os.environ.setdefault(name, "1")
 
 
-def _resolve(label: str, labels: List[str], truth: str) -> str:
-    if label in labels:
-        return label
-    if label == "reference" and truth:
-        return truth
-    raise KeyError(label)
-
-
 def run(args: argparse.Namespace) -> int:
     """Aggregate; return the exit code described in the module docstring."""
     _single_threaded_blas()
     from wgan_parity import atomic
     from wgan_parity.commands import report
-    from wgan_parity.compare import calibration, dumpset, localize, thresholds, verdict
+    from wgan_parity.compare import calibration, thresholds
     from wgan_parity.compare import rows as compare
+    from wgan_parity.compare.aggregate import AggregateError, aggregate
     from wgan_parity.report import baseline as baselines
-    from wgan_parity.report import seedreport, tables
+    from wgan_parity.report import outputs
 
     def say(line: str) -> None:
         print(f"wgan-parity aggregate: {line}", file=sys.stderr, flush=True)
@@ -149,103 +149,62 @@ def run(args: argparse.Namespace) -> int:
     if unwritable:
         say(unwritable)
         return USAGE_ERROR
-    dumps = dumpset.load(args.inputs)
     try:
-        if len(dumps.envs) < 2:
-            found = ", ".join(e.file for e in dumps.envs) or "none"
-            say(
-                "expected at least two dumps (or status records) to compare, e.g. the reference "
-                f"and one framework, in {[str(p) for p in args.inputs]}; found {found}"
-            )
-            return USAGE_ERROR
-        for message in dumps.messages:
-            say(message)
-        labels = [e.label for e in dumps.compared]
-        truth = dumps.reference.label if dumps.reference else ""
-        pair = None
-        if args.seed_report:
-            try:
-                pair = tuple(_resolve(x, labels, truth) for x in args.seed_report)
-            except KeyError as exc:
-                say(f"--seed-report: no compared environment is labelled {exc}; labels: {labels}")
-                return USAGE_ERROR
-        table = tables.PairTable()
-        progress = None if args.quiet else (lambda line: say(line))
-        rows_out = compare.compare(
-            dumps, th, jobs=max(1, args.jobs), progress=progress, calibration=calib
+        found = aggregate(
+            args.inputs,
+            th,
+            calibration=calib,
+            jobs=args.jobs,
+            seed_pair=args.seed_report,
+            progress=None if args.quiet else say,
+            on_message=say,
         )
-        for rows in localize.annotated(rows_out):  # where each divergence starts
-            table.add(rows)
-    finally:
-        dumps.close()
+    except AggregateError as exc:
+        say(str(exc))
+        return USAGE_ERROR
     out: Path = args.out
-    written = [tables.write_pairs(table, out / "pairs.csv")]
-    for metric in dict.fromkeys(["cosine_distance", *args.matrix]):
-        written.append(tables.write_matrix(table, metric, out))
-    written.append(tables.write_envs(dumps.envs, dumps.reference, out / "envs.csv"))
-    if pair is not None:
-        text = seedreport.render(table.records(*pair), *pair, seed_cosine=th.seed_cosine)
-        written.append(atomic.write_text(out / seedreport.file_name(*pair), text))
-    from wgan_parity.report import results
-
-    envs = tables.env_frame(dumps.envs, dumps.reference)
-    current = results.from_frames(table.frame, envs, out)  # the rows flow on in memory
-    regressed = _regressions(args.baseline, out, th, written, say, current)
+    table = outputs.pair_table(found)
+    written = outputs.write_tables(found, table, out, args.matrix, th.seed_cosine)
+    current = outputs.current(found, table, out)  # the rows flow on in memory
+    try:
+        checked = outputs.write_regressions(args.baseline, out, th, current)
+    except baselines.BaselineError as exc:
+        say(str(exc))
+        checked = None
+    if checked is not None:
+        written += checked.written
+        if args.baseline is not None:
+            _say_baseline(args.baseline, checked, say)
     say(f"clean limits from {calib.source} and this run's built-in envs")
-    if regressed < 0:
+    if checked is None:
         return USAGE_ERROR
     written += report.after_aggregate(out, th, current, say)  # never costs the CSVs
-    df = table.frame
-    divergent = df[
-        [
-            verdict.is_divergence(s, k if isinstance(k, str) else "")
-            for s, k in zip(df["status"], df["known"])
-        ]
-    ]
-    problems = [e for e in dumps.envs if e.status != "ok"]
-    env_rows = df["status"].map(verdict.is_env_problem)
-    counts = ", ".join(f"{k} {v}" for k, v in sorted(table.status_counts().items())) or "no rows"
-    print(f"{len(dumps.compared)} dumps compared ({len(problems)} not), {len(df)} rows: {counts}")
-    for row in divergent.head(20).itertuples():
-        print(
-            f"  {row.status}: {row.case}/{row.tensor} {row.env_a} vs {row.env_b}"
-            + (f" (blame {row.blame})" if row.blame else "")
-        )
-    if len(divergent) > 20:
-        print(f"  ... and {len(divergent) - 20} more rows in pairs.csv")
+    _print_rows(found, table)
     removed = atomic.replace_outputs(out, written)
     print("wrote " + ", ".join(str(p) for p in written))
     if removed:
         print("removed from an earlier run into the same --out: " + ", ".join(removed))
-    diverged = len(divergent) or regressed
-    return (DIVERGED if diverged else 0) | (ENV_PROBLEM if problems or env_rows.any() else 0)
+    diverged = found.diverged or checked.regressed
+    return (DIVERGED if diverged else 0) | (ENV_PROBLEM if found.env_problem else 0)
 
 
-def _regressions(
-    baseline: Optional[Path], out: Path, th: Any, written: List[Path], say: Any, current: Any
-) -> int:
-    """Write bisect.csv, steps.csv (and regressions.csv + baseline_check.json against ``baseline``);
-    return the number of regressions, or -1 when ``baseline`` is not a baseline folder."""
-    from wgan_parity.report import baseline as baselines
-    from wgan_parity.report import regress, tables
+def _print_rows(found: Aggregate, table: PairTable) -> None:
+    """The counts, and the first 20 divergent rows (the rest are in pairs.csv)."""
+    counts = ", ".join(f"{k} {v}" for k, v in found.status_counts.items()) or "no rows"
+    compared, problems = len(found.compared), len(found.problems)
+    print(f"{compared} dumps compared ({problems} not), {len(table.frame)} rows: {counts}")
+    for row in table.frame.iloc[list(found.divergent[:20])].itertuples():
+        print(
+            f"  {row.status}: {row.case}/{row.tensor} {row.env_a} vs {row.env_b}"
+            + (f" (blame {row.blame})" if row.blame else "")
+        )
+    if len(found.divergent) > 20:
+        print(f"  ... and {len(found.divergent) - 20} more rows in pairs.csv")
 
-    written.append(tables.write_csv(regress.bisect(current), out / "bisect.csv"))
-    written.append(tables.write_csv(regress.steps(current), out / "steps.csv"))
-    check = out / baselines.CHECK
-    if baseline is None:
-        check.unlink(missing_ok=True)  # a check of an earlier run no longer applies
-        (out / "regressions.csv").unlink(missing_ok=True)
-        return 0
-    try:
-        base = baselines.load(baseline)
-    except baselines.BaselineError as exc:
-        say(str(exc))
-        return -1
-    pairs = current.pairs.assign(isa=regress.isa_column(current.pairs, current.envs, current.truth))
-    found = regress.regressions(pairs, base, th, current.traits())
-    written.append(tables.write_csv(found, out / "regressions.csv"))
-    counts = {**regress.coverage(pairs, base, current.truth), "regressed": len(found)}
-    written.append(baselines.write_check(check, baseline, counts))
+
+def _say_baseline(baseline: Path, checked: Regressions, say: Callable[[str], None]) -> None:
+    """What the baseline check found (stderr) and the first 20 regressed rows (stdout)."""
+    counts = checked.counts
     say(
         f"baseline {baseline}: {counts['checked']} rows checked, {counts['regressed']} regressed; "
         f"{counts['other_isa']} rows have a baseline row of another kernel ISA only (judged by "
@@ -254,6 +213,5 @@ def _regressions(
     )
     for env in counts["other_isa_envs"]:
         say(f"  no like-for-like baseline: {env}")
-    for row in found.head(20).itertuples():
+    for row in checked.found.head(20).itertuples():
         print(f"  regressed: {row.case}/{row.tensor} {row.env_a} vs {row.env_b}: {row.reason}")
-    return len(found)

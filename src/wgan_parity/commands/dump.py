@@ -135,11 +135,11 @@ def run(args: argparse.Namespace) -> int:
     except BackendError as exc:
         print(f"wgan-parity dump: {exc}", file=sys.stderr)
         return 4
-    failed = [name for name, rec in meta["cases"].items() if rec["status"] != "ok"]
+    failed = [name for name, rec in meta.cases.items() if not rec.ok]
     print(
-        f"wrote {args.out} ({meta['env_id']}, "
-        f"{len(meta['cases']) - len(failed)}/{len(meta['cases'])} cases ok, "
-        f"{meta['wall_s']:.1f}s, import {meta['import_s']:.1f}s)"
+        f"wrote {args.out} ({meta.env_id}, "
+        f"{len(meta.cases) - len(failed)}/{len(meta.cases)} cases ok, "
+        f"{meta.wall_s:.1f}s, import {meta.import_s:.1f}s)"
     )
     if failed:
         print(f"failed cases: {', '.join(failed)}", file=sys.stderr)

@@ -6,7 +6,7 @@ import time
 import traceback
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Callable, Dict, Iterable, Optional
+from typing import Callable, Dict, Iterable, Optional
 
 import numpy as np
 
@@ -17,6 +17,7 @@ from wgan_parity.core.fixtures import catalog_hash, make_fixtures
 from wgan_parity.core.flags import Flags
 from wgan_parity.core.protocol import Ops
 from wgan_parity.dump.dumpfile import DumpWriter
+from wgan_parity.dump.meta import CaseRecord, DumpMeta, catalog_info
 from wgan_parity.dump.noise import blas_threads
 from wgan_parity.dump.noise import measure as measure_noise
 from wgan_parity.dump.provenance import base_metadata, platform_info
@@ -33,7 +34,7 @@ def write_catalog_dump(
     env_id: Optional[str] = None,
     flags: Optional[Flags] = None,
     progress: Progress = lambda line: None,
-) -> Dict[str, Any]:
+) -> DumpMeta:
     """Run ``cases`` on ``backend_name``, write ``out`` atomically and return its metadata.
 
     A case that raises is recorded with its error and the dump goes on. The catalog hash always
@@ -50,36 +51,41 @@ def write_catalog_dump(
         if backend.framework == "reference" and backend.DTYPE == "float64"
         else None
     )
-    meta: Dict[str, Any] = {
-        **base_metadata(),
-        "env_id": env_id or default_env_id(backend),
-        "backend": backend_name,
-        "lineage": backend_lineage(backend),
-        "framework": backend.framework,
-        "framework_version": backend.framework_version(),
-        "dtype": backend.DTYPE,
-        "flags": {**flags.as_dict(), **backend.flags, "numpy_blas": blas_threads()},
-        "platform": platform_info(list(backend.flags.get("gpus") or []), backend.framework),
-        "created_utc": datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
-        "import_s": round(import_s, 3),
-        "cases": {},
-        "noise": {},
-    }
+    platform = platform_info(list(backend.flags.get("gpus") or []), backend.framework)
+    created = datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    records: Dict[str, CaseRecord] = {}
+    noise: Dict[str, Dict[str, float]] = {}
     digests: Dict[str, str] = {}
     with DumpWriter(out) as writer:
         for case in cases:
-            record, tensors = _run_one(backend, twin, case, digests, meta["noise"])
-            meta["cases"][case.name] = record
+            record, tensors = _run_one(backend, twin, case, digests, noise)
+            records[case.name] = record
             for name, array in tensors.items():
                 writer.add(f"{case.name}/{name}", array)
             progress(
-                f"{case.name}: {record['status']} in {record['wall_s']:.2f}s, "
-                f"peak {record['peak_rss_mb']:.0f} MiB"
-                + (f" ({record['error']})" if record["error"] else "")
+                f"{case.name}: {record.status} in {record.wall_s:.2f}s, "
+                f"peak {record.peak_rss_mb:.0f} MiB"
+                + (f" ({record.error})" if record.error else "")
             )
-        meta["catalog_hash"] = catalog_hash(CATALOG, digests)
-        meta["wall_s"] = round(time.perf_counter() - started, 3)
-        writer.close(meta)
+        meta = DumpMeta(
+            **base_metadata(),
+            env_id=env_id or default_env_id(backend),
+            backend=backend_name,
+            lineage=tuple(backend_lineage(backend)),
+            framework=backend.framework,
+            framework_version=backend.framework_version(),
+            dtype=backend.DTYPE,
+            flags={**flags.as_dict(), **backend.flags, "numpy_blas": blas_threads()},
+            platform=platform,
+            created_utc=created,
+            import_s=round(import_s, 3),
+            cases=records,
+            noise=noise,
+            catalog_hash=catalog_hash(CATALOG, digests),
+            catalog=catalog_info(CATALOG),
+            wall_s=round(time.perf_counter() - started, 3),
+        )
+        writer.close(meta.to_json())
     return meta
 
 
@@ -124,11 +130,11 @@ def _run_one(
         last = traceback.extract_tb(exc.__traceback__)[-1:]
         if last:
             error += f" [at {Path(last[0].filename).name}:{last[0].lineno}]"
-    record = {
-        "status": "error" if error else "ok",
-        "error": error,
-        "wall_s": round(time.perf_counter() - started, 3),
-        "peak_rss_mb": round(peak_rss_mb(), 1),
-        "tensors": list(tensors),
-    }
+    record = CaseRecord(
+        status="error" if error else "ok",
+        error=error,
+        wall_s=round(time.perf_counter() - started, 3),
+        peak_rss_mb=round(peak_rss_mb(), 1),
+        tensors=tuple(tensors),
+    )
     return record, tensors

@@ -54,7 +54,7 @@ def base_metadata() -> Dict[str, Any]:
         "python": platform.python_version(),
         "python_implementation": platform.python_implementation(),
         "numpy": np.__version__,
-        "numpy_simd": numpy_simd(),
+        "numpy_simd": tuple(numpy_simd()),
         "package_version": __version__,
         "git_commit": git_commit(),
     }

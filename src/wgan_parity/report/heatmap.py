@@ -1,11 +1,12 @@
 """Heatmaps of an aggregate's results (matplotlib, Agg canvas, PNG files).
 
-- ``heatmap_pairs_<group>.png``: env × env for each case group of the catalog (input, layer,
-  residual, generator, discriminator, gradient, norm). A cell is the pair's worst *calibrated
-  error* over the group's tensors: ``rel_l2 / limit`` (against the truth: the env's error in units
-  of its tolerance; see :func:`~.results.calibrated`), coloured by its log10, so 0 is the
-  tolerance. Markers give each cell's status: ✕ an unexplained divergence, ○ known divergences
-  only, □ degenerate rows (not judged), △ a failed case or a missing tensor.
+- ``heatmap_pairs_<group>.png``: env × env for each case group of the catalog the dumps recorded
+  (``Results.cases``: input, layer, residual, generator, discriminator, gradient, norm). A cell
+  is the pair's worst *calibrated error* over the group's tensors: ``rel_l2 / limit`` (against
+  the truth: the env's error in units of its tolerance; see :func:`~.results.calibrated`),
+  coloured by its log10, so 0 is the tolerance. Markers give each cell's status: ✕ an
+  unexplained divergence, ○ known divergences only, □ degenerate rows (not judged), △ a failed
+  case or a missing tensor.
 - ``heatmap_vs_reference.png``: env × case, each env's calibrated error against the float64
   truth, worst over the case's tensors: a regressed release is a bright row.
 
@@ -34,6 +35,7 @@ from wgan_parity import atomic
 from wgan_parity.compare import verdict
 from wgan_parity.report.results import Results, calibrated
 
+# The catalog's groups in drawing order; a group the recorded catalog adds follows, "other" last.
 GROUPS = ("input", "layer", "residual", "generator", "discriminator", "gradient", "norm")
 VMIN, VMAX = -3.0, 3.0  # log10(error / tolerance): a fixed scale, comparable between runs
 CMAP = "inferno"
@@ -48,21 +50,6 @@ MARKS = {  # status mark -> (marker, label)
     "degenerate": ("s", "degenerate rows (not judged)"),
     "problem": ("^", "failed case / missing tensor"),
 }
-
-
-def case_groups(cases: Sequence[str]) -> Dict[str, str]:
-    """Case name -> ``Case.group`` from the catalog (``other`` for cases it does not know)."""
-    from wgan_parity.core.catalog import CATALOG
-
-    known = {c.name: c.group for c in CATALOG}
-    return {case: known.get(case, "other") for case in cases}
-
-
-def _case_order(cases: Sequence[str]) -> List[str]:
-    from wgan_parity.core.catalog import CATALOG
-
-    rank = {c.name: k for k, c in enumerate(CATALOG)}
-    return sorted(dict.fromkeys(cases), key=lambda c: (rank.get(c, len(rank)), c))
 
 
 def _cell_mark(statuses: pd.Series, known: pd.Series) -> str:
@@ -179,8 +166,7 @@ def _draw(
 def pairs_figure(res: Results, group: str) -> Figure:
     """The env × env figure of one case group (every env, the truth included)."""
     envs = res.order
-    groups = case_groups(res.pairs["case"].unique())
-    df = res.pairs[res.pairs["case"].map(groups) == group]
+    df = res.pairs[res.pairs["case"].map(res.cases.group) == group]
     values, marks = _cells(df, "env_a", "env_b")
     index = {e: k for k, e in enumerate(envs)}
     matrix = np.full((len(envs), len(envs)), np.nan)
@@ -209,7 +195,7 @@ def reference_figure(res: Results) -> Figure:
     """The env × case figure of every env's error against the float64 truth."""
     envs = res.others
     df = res.pairs[res.pairs["env_b"] == res.truth] if res.truth else res.pairs.iloc[0:0]
-    cases = _case_order(df["case"].unique())
+    cases = res.cases.sort(df["case"].unique())
     values, marks = _cells(df, "env_a", "case")
     matrix = np.full((len(envs), len(cases)), np.nan)
     cell_marks: Dict[Tuple[int, int], str] = {}
@@ -234,10 +220,9 @@ def reference_figure(res: Results) -> Figure:
 
 def figures(res: Results) -> Dict[str, Figure]:
     """File name -> figure, for every group present and the vs-reference matrix."""
-    present = set(case_groups(res.pairs["case"].unique()).values())
-    out = {
-        f"heatmap_pairs_{g}.png": pairs_figure(res, g) for g in (*GROUPS, "other") if g in present
-    }
+    present = {res.cases.group(c) for c in res.pairs["case"].unique()}
+    order = [*GROUPS, *sorted(present - {*GROUPS, "other"}), "other"]
+    out = {f"heatmap_pairs_{g}.png": pairs_figure(res, g) for g in order if g in present}
     if res.truth and (res.pairs["env_b"] == res.truth).any():
         out["heatmap_vs_reference.png"] = reference_figure(res)
     return out

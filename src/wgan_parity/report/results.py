@@ -24,6 +24,7 @@ from wgan_parity.compare import calibration as calibration_module
 from wgan_parity.compare import localize, verdict
 from wgan_parity.compare import traits as traits_module
 from wgan_parity.compare.thresholds import SideLimit, Thresholds
+from wgan_parity.report import cases as cases_module
 from wgan_parity.report import tables
 
 TEXT = tables.TEXT_COLUMNS  # one list of text columns, owned by the CSV module
@@ -47,7 +48,8 @@ _LABEL_FRAMEWORK = (("reference", "reference"), ("tf-", "tensorflow"), ("torch-"
 
 @dataclass
 class Results:
-    """Typed ``pairs`` (one row per case, tensor, env pair), ``envs`` and the env order."""
+    """Typed ``pairs`` (one row per case, tensor, env pair), ``envs``, the env order and the
+    cases (order, groups, seed rows: :mod:`~wgan_parity.report.cases`)."""
 
     pairs: pd.DataFrame
     envs: pd.DataFrame
@@ -55,6 +57,7 @@ class Results:
     truth: str = ""
     order: List[str] = field(default_factory=list)
     thresholds_source: str = ""
+    cases: cases_module.Cases = field(default_factory=cases_module.Cases)
 
     @property
     def others(self) -> List[str]:
@@ -135,14 +138,21 @@ def _truth_label(envs: pd.DataFrame, pairs: pd.DataFrame) -> str:
     return str(b64.iloc[0]) if len(b64) else ""
 
 
-def from_frames(pairs: pd.DataFrame, envs: pd.DataFrame, folder: Union[str, Path]) -> Results:
-    """:class:`Results` from in-memory frames (what ``aggregate`` holds)."""
+def from_frames(
+    pairs: pd.DataFrame,
+    envs: pd.DataFrame,
+    folder: Union[str, Path],
+    cases: Optional[cases_module.Cases] = None,
+) -> Results:
+    """:class:`Results` from in-memory frames (``cases``: else the fallback of old results)."""
     df = normalize(pairs)
     truth = _truth_label(envs, df)
     labels = list(df["env_a"]) + list(df["env_b"])
     if "env" in envs.columns:
         labels += [str(e) for e, s in zip(envs["env"], envs.get("status", [])) if s == "ok"]
-    return Results(df, envs, Path(folder), truth, order_envs(labels, envs, truth))
+    order = order_envs(labels, envs, truth)
+    found = cases if cases is not None else cases_module.fallback(df)
+    return Results(df, envs, Path(folder), truth, order, cases=found)
 
 
 PAIRS_FILES = ("pairs.csv", "pairs.csv.gz")  # as aggregate writes it; gzip'd for committing
@@ -162,12 +172,14 @@ def read_envs(folder: Union[str, Path]) -> pd.DataFrame:
 
 
 def load(folder: Union[str, Path]) -> Results:
-    """Read ``pairs.csv`` (or ``pairs.csv.gz``; required) and ``envs.csv`` (optional)."""
+    """Read ``pairs.csv`` (or ``pairs.csv.gz``; required), ``envs.csv`` and ``cases.csv``
+    (optional)."""
     folder = Path(folder)
     path = pairs_path(folder)
     if path is None:
         raise FileNotFoundError(f"{folder}: no pairs.csv or pairs.csv.gz")
-    return from_frames(tables.read_csv(path), read_envs(folder), folder)
+    pairs = tables.read_csv(path)
+    return from_frames(pairs, read_envs(folder), folder, cases_module.read(folder, pairs))
 
 
 def calibrated(df: pd.DataFrame) -> pd.Series:

@@ -3,16 +3,16 @@
 Each block has the seed's header, ``True``/``False`` (its criterion: cosine distance < 1.5e-4),
 both sides' ``abs.mean``, ``diff.mean`` and the cosine distance, now computed honestly (never
 negative, no false zeros), plus one line with the calibrated verdict. Which (case, tensor) makes
-which seed row comes from ``Case.seed_rows`` in :mod:`wgan_parity.core.catalog`; without a catalog,
-or when none of its seed rows is among the pair's tensors, every tensor of the pair gets a block
-under its ``case/tensor`` name.
+which seed row comes from the catalog the dumps recorded (the aggregate's cases, see
+:mod:`~wgan_parity.report.cases`); without seed rows, or when none of them is among the pair's
+tensors, every tensor of the pair gets a block under its ``case/tensor`` name.
 """
 
 from __future__ import annotations
 
 import math
 import re
-from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
+from typing import Any, Dict, Iterable, List, Mapping, Optional, Sequence, Tuple
 
 # The seed README's order of blocks; rows it does not know follow in catalog order.
 SEED_ORDER = (
@@ -35,20 +35,8 @@ SEED_ORDER = (
 )
 
 
-def seed_rows(catalog: Optional[Sequence[Any]] = None) -> List[Tuple[str, str, str]]:
-    """``(seed row label, case, tensor)`` from the catalog's ``seed_rows`` (or ``seed_row``)."""
-    if catalog is None:
-        try:
-            from wgan_parity.core import catalog as module
-        except Exception:  # no usable catalog: the report falls back to every tensor
-            return []
-        catalog = module.CATALOG
-    rows: List[Tuple[str, str, str]] = []
-    for case in catalog:
-        mapping = getattr(case, "seed_rows", None) or ()
-        if not mapping and getattr(case, "seed_row", None):
-            mapping = ((case.seed_row, getattr(case, "seed_row_tensor", None) or "out"),)
-        rows += [(str(label), case.name, str(tensor)) for label, tensor in mapping]
+def seed_rows(rows: Iterable[Tuple[str, str, str]]) -> List[Tuple[str, str, str]]:
+    """``(seed row label, case, tensor)`` in the seed README's order (others after, as given)."""
     rank = {label: k for k, label in enumerate(SEED_ORDER)}
     return sorted(rows, key=lambda r: rank.get(r[0], len(rank)))
 
@@ -84,14 +72,17 @@ def render(
     records: Sequence[Mapping[str, Any]],
     env_a: str,
     env_b: str,
-    rows: Optional[Sequence[Tuple[str, str, str]]] = None,
+    rows: Sequence[Tuple[str, str, str]] = (),
     seed_cosine: float = 1.5e-4,
 ) -> str:
-    """The report text for ``env_a`` vs ``env_b`` from their pair rows (oriented a, b)."""
+    """The report text for ``env_a`` vs ``env_b`` from their pair rows (oriented a, b).
+
+    ``rows``: the recorded ``(seed row label, case, tensor)``, in catalog order.
+    """
     by_key: Dict[Tuple[str, str], Mapping[str, Any]] = {
         (r["case"], r["tensor"]): r for r in records
     }
-    rows = seed_rows() if rows is None else rows
+    rows = seed_rows(rows)
     if not any((case, tensor) in by_key for _, case, tensor in rows):  # not the catalog's cases
         rows = [(f"{case}/{tensor}", case, tensor) for case, tensor in by_key]
     lines = [

@@ -42,7 +42,7 @@ import os
 import subprocess
 import sys
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Dict, List, Mapping, Optional, Sequence, Tuple
 
@@ -479,17 +479,19 @@ def run_dumps(jobs: Sequence[Job], parallel: int, say: Say) -> Dict[str, str]:
 def subset_dump(source: Path, target: Path, cases: Sequence[str]) -> Dict[str, Any]:
     """Copy ``cases`` of a full dump into ``target`` (metadata, noise and catalog hash kept)."""
     from wgan_parity.dump.dumpfile import DumpReader, write_dump
+    from wgan_parity.dump.meta import DumpMeta
 
     wanted = set(cases)
     with DumpReader(source) as reader:
-        meta = dict(reader.meta)
-        absent = sorted(wanted - set(meta.get("cases") or {}))
+        full = DumpMeta.from_json(reader.meta)
+        absent = sorted(wanted - set(full.cases))
         if absent:
             raise SelftestError(f"{source} lacks the cases {absent}: dump them or omit --dumps")
-        meta["cases"] = {c: r for c, r in meta["cases"].items() if c in wanted}
-        meta["noise"] = {
-            k: v for k, v in (meta.get("noise") or {}).items() if k.split("/", 1)[0] in wanted
-        }
+        meta = replace(
+            full,
+            cases={c: r for c, r in full.cases.items() if c in wanted},
+            noise={k: v for k, v in full.noise.items() if k.split("/", 1)[0] in wanted},
+        ).to_json()
         keys = [k for k in reader if k.split("/", 1)[0] in wanted]
         write_dump(target, meta, ((k, reader.get(k)) for k in keys))
     return meta

@@ -45,12 +45,6 @@ def _table(header: Sequence[str], rows: Iterable[Sequence[object]]) -> List[str]
     return lines + ["| " + " | ".join(_cell(c) for c in row) + " |" for row in rows]
 
 
-def _seed_names() -> Dict[tuple, str]:
-    from wgan_parity.core.catalog import CATALOG
-
-    return {(c.name, t): label for c in CATALOG for label, t in c.seed_rows}
-
-
 class _Known:
     """Short ids (K1, K2...) for the known rules whose reasons a ``known`` cell holds."""
 
@@ -330,7 +324,7 @@ def _files(folder: Path, pictures: Sequence[Path]) -> List[str]:
 
 def render(res: Results, th: Optional[Thresholds] = None, pictures: Sequence[Path] = ()) -> str:
     """The Markdown text."""
-    df, known, seeds = res.pairs, _Known(th, res.traits()), _seed_names()
+    df, known, seeds = res.pairs, _Known(th, res.traits()), res.cases.seed_names()
     counts = ", ".join(f"{s} {n}" for s, n in sorted(df["status"].value_counts().items()))
     bad = sum(verdict.is_divergence(s, k) for s, k in zip(df["status"], df["known"]))
     head = [

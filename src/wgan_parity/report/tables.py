@@ -1,5 +1,8 @@
 """Writing the aggregate's CSV files with pandas: ``pairs.csv``, ``matrix_*.csv``, ``envs.csv``.
 
+The rows come in memory from :func:`wgan_parity.compare.aggregate.aggregate`, once; the files
+are read back only by ``wgan-parity report`` and the baseline tools.
+
 Every file is written atomically (a temporary file in the same folder, then ``os.replace``), in a
 fixed row and column order, with floats as ``%.6e`` and empty cells for NaN/None, so that a
 ``git diff`` between two runs shows only what changed. Nothing here writes a path or a time of its
@@ -10,14 +13,15 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any, Dict, Iterable, List, Optional, Sequence
+from typing import Any, Dict, Iterable, List, Optional
 
 import pandas as pd
 
 from wgan_parity import atomic
 from wgan_parity.compare import traits
 from wgan_parity.compare.dumpset import Env
-from wgan_parity.compare.rows import COLUMNS, Row
+from wgan_parity.compare.rows import COLUMNS
+from wgan_parity.compare.rowstore import RowStore
 
 FLOAT_FORMAT = "%.6e"
 INT_COLUMNS = ("max_ulp", "nan_mismatch", "inf_mismatch", "size")
@@ -77,38 +81,16 @@ ENV_COLUMNS = (
 
 
 class PairTable:
-    """Collects row batches as compact DataFrames (rows are converted a few thousand at a time)."""
+    """The rows as one typed DataFrame, in row order (built once from the aggregate's columns)."""
 
-    BATCH = 20_000
+    def __init__(self, frame: pd.DataFrame) -> None:
+        self.frame = frame
 
-    def __init__(self) -> None:
-        self._frames: List[pd.DataFrame] = []
-        self._pending: List[Row] = []
-        self._frame = None
-
-    def add(self, rows: Sequence[Row]) -> None:
-        """Append rows (dicts with the keys of :data:`COLUMNS`)."""
-        self._pending.extend(rows)
-        self._frame = None
-        if len(self._pending) >= self.BATCH:
-            self._flush()
-
-    def _flush(self) -> None:
-        if self._pending:
-            self._frames.append(
-                _typed(pd.DataFrame.from_records(self._pending, columns=list(COLUMNS)))
-            )
-            self._pending = []
-
-    @property
-    def frame(self) -> pd.DataFrame:
-        """All rows so far, in the order they were added."""
-        if self._frame is None:
-            self._flush()
-            frames = self._frames or [_typed(pd.DataFrame(columns=list(COLUMNS)))]
-            self._frame = pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0]
-            self._frames = [self._frame]
-        return self._frame
+    @classmethod
+    def from_store(cls, store: RowStore) -> PairTable:
+        """The table of :class:`~wgan_parity.compare.rowstore.RowStore` ``store``."""
+        columns = store.columns()
+        return cls(_typed(pd.DataFrame({c: columns[c] for c in COLUMNS}, columns=list(COLUMNS))))
 
     def status_counts(self) -> Dict[str, int]:
         """How many rows have each status."""

@@ -1,0 +1,91 @@
+"""Write what one aggregation found: the CSV tables, the seed report and the regression checks.
+
+Everything here takes the :class:`~wgan_parity.compare.aggregate.Aggregate` that
+:func:`~wgan_parity.compare.aggregate.aggregate` returned (and the in-memory
+:class:`~wgan_parity.report.results.Results` built from it), so the rows flow once, in memory,
+from the comparison to the files. Each function returns the paths it wrote.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Dict, List, Optional, Sequence
+
+import pandas as pd
+
+from wgan_parity import atomic
+from wgan_parity.compare.aggregate import Aggregate
+from wgan_parity.compare.thresholds import Thresholds
+from wgan_parity.report import baseline as baselines
+from wgan_parity.report import cases, regress, results, seedreport, tables
+
+
+def pair_table(found: Aggregate) -> tables.PairTable:
+    """The rows as one typed table (built once)."""
+    return tables.PairTable.from_store(found.rows)
+
+
+def current(found: Aggregate, table: tables.PairTable, folder: Path) -> results.Results:
+    """The :class:`~wgan_parity.report.results.Results` the reports draw, from memory."""
+    envs = tables.env_frame(found.envs, found.reference)
+    return results.from_frames(table.frame, envs, folder, cases.from_infos(found.cases))
+
+
+def write_tables(
+    found: Aggregate,
+    table: tables.PairTable,
+    out: Path,
+    matrices: Sequence[str] = (),
+    seed_cosine: float = 1.5e-4,
+) -> List[Path]:
+    """``pairs.csv``, ``matrix_*.csv``, ``envs.csv``, ``cases.csv`` and the seed report."""
+    written = [tables.write_pairs(table, out / "pairs.csv")]
+    for metric in dict.fromkeys(["cosine_distance", *matrices]):
+        written.append(tables.write_matrix(table, metric, out))
+    written.append(tables.write_envs(found.envs, found.reference, out / "envs.csv"))
+    written.append(cases.write(found.cases, out))
+    if found.seed_pair is not None:
+        a, b = found.seed_pair
+        rows = cases.from_infos(found.cases).seed_rows
+        text = seedreport.render(table.records(a, b), a, b, rows, seed_cosine=seed_cosine)
+        written.append(atomic.write_text(out / seedreport.file_name(a, b), text))
+    return written
+
+
+@dataclass
+class Regressions:
+    """What :func:`write_regressions` found: the rows, the coverage counts, the paths written."""
+
+    found: pd.DataFrame = field(default_factory=pd.DataFrame)
+    counts: Dict[str, Any] = field(default_factory=dict)
+    written: List[Path] = field(default_factory=list)
+
+    @property
+    def regressed(self) -> int:
+        """How many rows regressed (they set exit bit 1)."""
+        return len(self.found)
+
+
+def write_regressions(
+    baseline: Optional[Path], out: Path, th: Thresholds, res: results.Results
+) -> Regressions:
+    """``bisect.csv``, ``steps.csv``, and against ``baseline`` ``regressions.csv`` and
+    ``baseline_check.json``. Raises :class:`~wgan_parity.report.baseline.BaselineError` when
+    ``baseline`` is not a baseline folder."""
+    written = [
+        tables.write_csv(regress.bisect(res), out / "bisect.csv"),
+        tables.write_csv(regress.steps(res), out / "steps.csv"),
+    ]
+    check = out / baselines.CHECK
+    if baseline is None:
+        check.unlink(missing_ok=True)  # a check of an earlier run no longer applies
+        (out / "regressions.csv").unlink(missing_ok=True)
+        return Regressions(written=written)
+    base = baselines.load(baseline)
+    pairs = res.pairs.assign(isa=regress.isa_column(res.pairs, res.envs, res.truth))
+    found = regress.regressions(pairs, base, th, res.traits())
+    written.append(tables.write_csv(found, out / "regressions.csv"))
+    counts = {**regress.coverage(pairs, base, res.truth), "regressed": len(found)}
+    written.append(baselines.write_check(check, baseline, counts))
+    return Regressions(found, counts, written)
