@@ -12,19 +12,16 @@ from __future__ import annotations
 import functools
 import importlib
 from types import ModuleType
-from typing import Any, Dict, Optional
+from typing import Any, Dict, Mapping, Optional
 
+from wgan_parity import frameworks
 from wgan_parity.backends.protocol import COMPOSITES, CONSTANTS, PRIMITIVES
 from wgan_parity.core.flags import Flags
 from wgan_parity.core.model import COMPOSITE_IMPLS
 
-#: Built-in backends: name -> module. Nothing is imported until asked for.
-BUILTIN: Dict[str, str] = {
-    "reference": "wgan_parity.backends.reference",
-    "reference32": "wgan_parity.backends.reference32",
-    "tensorflow": "wgan_parity.backends.tensorflow",
-    "torch": "wgan_parity.backends.torch",
-}
+#: Built-in backends: name -> module, from the framework registry (a live view, so a framework
+#: registered for a test is built in too). Nothing is imported until asked for.
+BUILTIN: Mapping[str, str] = frameworks.BackendModules()
 
 
 class BackendError(LookupError):

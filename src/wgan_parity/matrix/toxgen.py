@@ -14,6 +14,7 @@ import sys
 from pathlib import Path
 from typing import Dict, List, Optional, Sequence
 
+from wgan_parity import frameworks
 from wgan_parity.matrix.envtable import EnvTable, TableError, load_table
 
 TOX_INI = "tox.ini"
@@ -74,7 +75,7 @@ def render(table: EnvTable) -> str:
         "[testenv:tests]",
         f"description = pytest with {', '.join(default_pins)}",
         "package = editable",
-        "extras = tensorflow, torch, test",
+        f"extras = {', '.join((*frameworks.extras(), 'test'))}",
         "deps =",
         *[f"    {pin}" for pin in default_pins],
         "    nox",
