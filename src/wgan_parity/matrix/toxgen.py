@@ -41,7 +41,7 @@ def render(table: EnvTable) -> str:
     default_pins = [p for env in table.in_set("default") for p in env.requirements]
     lines = [
         "# Generated from matrix.toml by `python -m wgan_parity.toxgen --write`: do not edit.",
-        "# tests/test_envtable.py fails when this file and matrix.toml drift.",
+        "# tests/test_matrix_generated.py fails when this file and matrix.toml drift.",
         "#",
         "#   tox -e compare                   dumps of the default set, then results/",
         "#   tox -e compare -- --set releases (any `matrixrun compare` option after --)",
