@@ -140,3 +140,26 @@ def test_pyproject_has_each_framework_extra() -> None:
             f"[{framework.extra}] installs {sorted(names)}, expected one of "
             f"{list(framework.distributions)}"
         )
+
+
+def test_a_case_that_cannot_run_fails_its_test_not_the_collection(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A case missing from the tensors file is run small; a model bug there becomes a failure."""
+    import _parity
+
+    def broken(case):
+        raise ValueError("model bug")
+
+    monkeypatch.setattr(_parity, "recorded_tensor_names", dict)
+    monkeypatch.setattr(_parity, "run_tensor_names", broken)
+    _parity.tensor_names.cache_clear()
+    try:
+        params = _parity.parity_params(select([SMALL_CASE]))
+        assert [p.id for p in params] == [
+            f"{SMALL_CASE}/{_parity.UNKNOWN}/{f.name}" for f in frameworks.compared()
+        ]
+        with pytest.raises(pytest.fail.Exception, match="ValueError: model bug"):
+            _parity.check_against_truth(None, None, SMALL_CASE, _parity.UNKNOWN, "torch")
+    finally:
+        _parity.tensor_names.cache_clear()
