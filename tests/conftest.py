@@ -6,7 +6,8 @@ environment would; a dump that fails fails only the tests of its framework. Set
 ``WGAN_PARITY_TEST_DUMPS`` to a folder holding ``<framework>.npz`` files to reuse earlier dumps.
 
 Markers: a test that uses ``catalog_dumps`` is marked ``frameworks`` (it needs every registered
-framework installed) and ``slow``; ``nox -s tests -- -m "not slow"`` is the fast lane.
+framework installed); every ``frameworks`` test is also ``slow``, as are the tests marked so by
+hand (seconds each: real dumps, subprocesses). ``nox -s tests -- -m "not slow"`` is the fast lane.
 """
 
 from __future__ import annotations
@@ -21,9 +22,6 @@ import pytest
 from wgan_parity import frameworks
 from wgan_parity.cli import argv
 from wgan_parity.dump.dumpfile import DumpReader
-
-# Tests slower than about 2 s that use no catalog dump (measured with --durations).
-SLOW_MODULES = ("test_fanout.py", "test_faults.py", "test_selftest.py", "test_workflow.py")
 
 
 def run_dump(backend: str, out: Path, *extra: str) -> subprocess.Popen:
@@ -89,10 +87,9 @@ def catalog_dumps(tmp_path_factory: pytest.TempPathFactory) -> CatalogDumps:
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: List[pytest.Item]) -> None:
-    """Mark tests that use the catalog dumps ``frameworks`` and ``slow``; slow modules ``slow``."""
+    """Tests that use the catalog dumps need the frameworks; tests that need them are slow."""
     for item in items:
         if "catalog_dumps" in getattr(item, "fixturenames", ()):
             item.add_marker(pytest.mark.frameworks)
-            item.add_marker(pytest.mark.slow)
-        elif item.path.name in SLOW_MODULES:
+        if item.get_closest_marker("frameworks"):
             item.add_marker(pytest.mark.slow)

@@ -44,6 +44,7 @@ def test_dump_key_refuses_a_relative_import(tmp_path: Path) -> None:
         cachekey.dump_source_files(package)
 
 
+@pytest.mark.slow
 def test_dump_key_closure_holds_every_module_a_dump_loads(tmp_path: Path) -> None:
     script = (
         "import sys\n"

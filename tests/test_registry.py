@@ -72,6 +72,7 @@ def toy_dumps(tmp_path: Path):
         yield dumps
 
 
+@pytest.mark.slow
 def test_parity_test_runs_on_a_registered_framework(toy_dumps: CatalogDumps) -> None:
     """The parity test itself, on the toy's dump: NumPy float32 is within float32 noise."""
     assert TOY.name in list(toy_dumps), "the session's dumps come from the registry"
