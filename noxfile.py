@@ -23,6 +23,7 @@ import nox
 ROOT = Path(__file__).resolve().parent
 sys.path.insert(0, str(ROOT / "src"))  # the runner modules are standard-library only
 
+from wgan_parity import frameworks  # noqa: E402
 from wgan_parity.matrix import envtable, matrixrun, pipbridge  # noqa: E402
 
 nox.needs_version = ">=2024.3.2"
@@ -59,11 +60,12 @@ def lock(session: nox.Session) -> None:
 
 @nox.session(python="3.11", default=False)
 def tests(session: nox.Session) -> None:
-    """pytest with the default set's TensorFlow and torch installed (what CI runs)."""
+    """pytest with every framework of the default set (CI); fast lane: -- -m "not slow"."""
     session.env.update(pipbridge.uv_environ())  # uv ignores pip's find-links/indexes/constraints
     session.env["UV_COMPILE_BYTECODE"] = "1"
     pins = [pin for env in TABLE.in_set("default") for pin in env.requirements]
-    session.install("-e", ".[tensorflow,torch,test]", *pins)
+    extras = ",".join((*frameworks.extras(), "test"))  # every registered framework's extra
+    session.install("-e", f".[{extras}]", *pins)
     session.run("pytest", *session.posargs)
 
 

@@ -125,6 +125,7 @@ def test_committed_calibration_is_the_committed_baseline_s(tmp_path: Path) -> No
     )
 
 
+@pytest.mark.slow
 def test_no_committed_release_is_an_outlier_among_the_others() -> None:
     """Each release judged against the *other* releases only (no committed calibration): the new
     verdict adds no unexplained divergence on the whole baseline (25 releases, two ISAs)."""

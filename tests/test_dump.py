@@ -86,6 +86,7 @@ def test_failed_write_leaves_no_file(tmp_path: Path) -> None:
     assert list(tmp_path.iterdir()) == []
 
 
+@pytest.mark.slow
 def test_failed_case_is_recorded_and_the_dump_goes_on(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -109,6 +110,7 @@ def test_failed_case_is_recorded_and_the_dump_goes_on(
         assert "conv2d.probe/out" in reader
 
 
+@pytest.mark.slow
 def test_reference_dump_metadata_and_noise(tmp_path: Path) -> None:
     out = tmp_path / "ref.npz"
     typed = write_catalog_dump("reference", out, select(["layer_norm.probe"]), env_id="ref-test")

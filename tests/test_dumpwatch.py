@@ -34,6 +34,7 @@ def test_a_watch_reports_one_line_per_finished_case(tmp_path: Path) -> None:
     assert not path.exists()
 
 
+@pytest.mark.slow
 def test_dump_writes_its_progress_after_every_case(tmp_path: Path) -> None:
     progress = tmp_path / "p.json"
     cases = ["depth_to_space.seed", "gen_data.seed"]

@@ -36,6 +36,8 @@ PLATFORM_B = {
 DUMPS = {"a": [("reference", "reference"), ("reference32", "r32")], "b": [("reference32", "r32")]}
 RUNNER = {"a": ("Linux", "X64"), "b": ("Linux", "ARM64")}
 
+pytestmark = pytest.mark.slow  # the module's fixture runs real dumps
+
 
 def _repin(path: Path, platform: Dict[str, object]) -> str:
     """Rewrite ``path`` with ``platform`` in its metadata (id as provenance computes it)."""

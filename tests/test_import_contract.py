@@ -13,14 +13,23 @@ from typing import Dict, Iterator, List, Set, Tuple
 
 import pytest
 
+from wgan_parity.frameworks import all_frameworks
+
 PACKAGE = Path(__file__).resolve().parents[1] / "src" / "wgan_parity"
-FRAMEWORKS = {"tensorflow", "torch", "jax", "jaxlib", "flax", "autograd"}
+# Every registered framework's import module, and some not (yet) registered.
+FRAMEWORKS = {fw.import_module for fw in all_frameworks()} | {"jax", "jaxlib", "flax"}
 STDLIB = set(sys.stdlib_module_names)
 # Optional imports the runner guards: tomli (tomllib before Python 3.11), uv (the PyPI package
 # that ships the uv binary, looked up if installed).
 MATRIX_OPTIONAL = {"tomli", "uv"}
-# Top-level modules every stage may use: standard library only.
-SHARED = {"wgan_parity", "wgan_parity.atomic", "wgan_parity.exitcodes", "wgan_parity.invocation"}
+# Top-level modules every stage may use: standard library only (`frameworks`: the registry).
+SHARED = {
+    "wgan_parity",
+    "wgan_parity.atomic",
+    "wgan_parity.exitcodes",
+    "wgan_parity.frameworks",
+    "wgan_parity.invocation",
+}
 # What each stage may import from the package, besides itself and SHARED.
 MAY_USE = {
     "core": set(),
@@ -110,7 +119,7 @@ def test_stage_imports_only_what_it_may(stage: str) -> None:
 
 def test_the_tree_shows_the_stages() -> None:
     top = sorted(m for m, _ in _modules() if "." not in m)
-    shared = ["__init__", "__main__", "atomic", "cli", "exitcodes", "invocation"]
+    shared = ["__init__", "__main__", "atomic", "cli", "exitcodes", "frameworks", "invocation"]
     shims = ["matrixrun", "toxgen"]  # `python -m wgan_parity.matrixrun` / `.toxgen` keep working
     assert top == sorted(shared + shims), "a new top-level module: put it in its stage"
 
@@ -124,7 +133,7 @@ def test_only_backends_import_a_framework_and_only_inside_configure() -> None:
     outside = [m for m in found if not m.startswith("backends.")]
     assert not outside, f"only backends/ may import a framework: {outside}"
     for module, path in _modules():
-        if module in ("backends.tensorflow", "backends.torch"):
+        if module in {fw.adapter[len("wgan_parity.") :] for fw in all_frameworks() if not fw.truth}:
             top = {n for n in _imports(path, top_level_only=True) if n.split(".")[0] in FRAMEWORKS}
             assert not top, f"{module} imports {top} at import time; import it in configure()"
 
@@ -152,3 +161,14 @@ def test_the_contract_catches_a_violation(tmp_path: Path, monkeypatch: pytest.Mo
         "report.heatmap imports wgan_parity.core.catalog",
         "report.heatmap imports wgan_parity.core.catalog.CATALOG",
     ]
+
+
+def test_shared_modules_use_the_standard_library_only() -> None:
+    """The registry and the other shared modules are read by every stage and by noxfile.py."""
+    broken = []
+    for module in sorted(SHARED - {"wgan_parity"}):
+        path = PACKAGE / f"{module.split('.', 1)[1]}.py"
+        for name in sorted(_imports(path)):
+            if name.split(".")[0] not in STDLIB and name not in SHARED:
+                broken.append(f"{module} imports {name}")
+    assert not broken, f"shared modules must be standard library only: {broken}"

@@ -141,6 +141,7 @@ def reference_dump(tmp_path_factory) -> Path:
     return path
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("target", ["conv1", "shortcut", "norm2"])
 def test_localization_pinned_on_a_port_that_perturbs_one_op(
     target, reference_dump, tmp_path, monkeypatch

@@ -12,8 +12,9 @@ from __future__ import annotations
 import functools
 import importlib
 from types import ModuleType
-from typing import TYPE_CHECKING, Any, Dict, Optional, cast
+from typing import TYPE_CHECKING, Any, Dict, Mapping, Optional, cast
 
+from wgan_parity import frameworks
 from wgan_parity.core.flags import Flags
 from wgan_parity.core.model import COMPOSITE_IMPLS
 from wgan_parity.core.protocol import COMPOSITES, CONSTANTS, PRIMITIVES, Ops, Primitives
@@ -25,13 +26,9 @@ if TYPE_CHECKING:  # a type checker proves each adapter module meets the protoco
     _TENSORFLOW: Primitives = tensorflow
     _TORCH: Primitives = torch
 
-#: Built-in backends: name -> module. Nothing is imported until asked for.
-BUILTIN: Dict[str, str] = {
-    "reference": "wgan_parity.backends.reference",
-    "reference32": "wgan_parity.backends.reference32",
-    "tensorflow": "wgan_parity.backends.tensorflow",
-    "torch": "wgan_parity.backends.torch",
-}
+#: Built-in backends: name -> module, from the framework registry (a live view, so a framework
+#: registered for a test is built in too). Nothing is imported until asked for.
+BUILTIN: Mapping[str, str] = frameworks.BackendModules()
 
 
 class BackendError(LookupError):

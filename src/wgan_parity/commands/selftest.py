@@ -19,6 +19,8 @@ import argparse
 import sys
 from pathlib import Path
 
+from wgan_parity import frameworks
+
 USAGE_ERROR = 2
 
 
@@ -45,17 +47,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="reuse full-catalog dumps of the reference and the clean frameworks in DIR "
         "(their cases are copied out); what DIR lacks is dumped",
     )
-    for framework, flag, needs in (
-        ("torch", "torch", "torch"),
-        ("tensorflow", "tf", "tensorflow"),
-        ("reference", "reference", "numpy and autograd"),
-    ):
+    for framework in frameworks.all_frameworks():
         parser.add_argument(
-            f"--{flag}-python",
-            dest=f"{framework}_python",
+            f"--{framework.short}-python",
+            dest=f"{framework.name}_python",
             default=None,
             metavar="PATH",
-            help=f"Python that has {needs} (default: this one)",
+            help=f"Python that can import {framework.import_module} (default: this one)",
         )
     parser.add_argument("--jobs", type=int, default=1, help="dumps run at a time (default 1)")
     parser.add_argument(
@@ -75,7 +73,7 @@ def run(args: argparse.Namespace) -> int:
 
     pythons = {
         name: getattr(args, f"{name}_python")
-        for name in ("torch", "tensorflow", "reference")
+        for name in frameworks.names()
         if getattr(args, f"{name}_python")
     }
     options = selftest.Options(

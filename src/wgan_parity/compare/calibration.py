@@ -24,13 +24,13 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Dict, Iterable, List, Optional, Sequence, Tuple, Union
 
+from wgan_parity import frameworks
 from wgan_parity.compare import traits
 from wgan_parity.compare.thresholds import SideLimit, Thresholds
 from wgan_parity.compare.verdict import MEASURED
 
 DEFAULT_FILE = Path(__file__).resolve().parents[1] / "data" / "calibration.csv.gz"
 COLUMNS = ["case", "tensor", "kernels", "largest_err", "envs", "worst_env"]
-CLEAN_FRAMEWORKS = ("tensorflow", "torch")
 JUDGED = MEASURED
 Key = Tuple[str, str, str]
 
@@ -40,8 +40,9 @@ class CalibrationError(ValueError):
 
 
 def is_clean(env: traits.EnvTraits) -> bool:
-    """A built-in TensorFlow or PyTorch adapter (not a user port, not the reference)."""
-    return env.builtin and env.framework in CLEAN_FRAMEWORKS
+    """A built-in adapter of a ``clean`` framework (TF, torch; not a user port, not the truth)."""
+    framework = frameworks.find(env.framework)
+    return env.builtin and framework is not None and framework.clean
 
 
 @dataclass

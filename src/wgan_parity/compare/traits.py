@@ -13,7 +13,8 @@ import json
 from dataclasses import dataclass
 from typing import Any, Mapping, Tuple
 
-BUILTIN_BACKENDS = ("reference", "reference32", "tensorflow", "torch")
+from wgan_parity import frameworks
+
 _SWITCHES = ("onednn", "tf32", "device", "deterministic", "max_isa")
 
 
@@ -40,7 +41,7 @@ class EnvTraits:
     @property
     def builtin(self) -> bool:
         """True for a built-in framework adapter, not a user port over one."""
-        return len(self.lineage) == 1 and self.lineage[0] in BUILTIN_BACKENDS
+        return len(self.lineage) == 1 and self.lineage[0] in frameworks.backend_modules()
 
     @property
     def kernels(self) -> str:
@@ -70,7 +71,7 @@ def lineage_of(meta: Mapping[str, Any]) -> Tuple[str, ...]:
         return tuple(recorded)
     backend = str(meta.get("backend") or "")
     framework = str(meta.get("framework") or "")
-    if backend in BUILTIN_BACKENDS or not backend:
+    if backend in frameworks.backend_modules() or not backend:
         return (backend or framework,)
     return (framework, backend) if framework else (backend,)
 

@@ -18,6 +18,8 @@ import sys
 from pathlib import Path
 from typing import Dict, List, Mapping, Optional, Tuple
 
+from wgan_parity import frameworks
+
 # ISA classes, lowest first. x86 only: other architectures keep their machine name as the class.
 CLASSES = ("generic", "sse4_2", "avx", "avx2", "avx512")
 FLAGS_OF_INTEREST = (
@@ -36,11 +38,6 @@ FLAGS_OF_INTEREST = (
     "amx_bf16",
     "amx_int8",
 )
-CAP_VARIABLES: Dict[str, Tuple[str, ...]] = {
-    "torch": ("ATEN_CPU_CAPABILITY", "ONEDNN_MAX_CPU_ISA", "DNNL_MAX_CPU_ISA"),
-    "tensorflow": ("ONEDNN_MAX_CPU_ISA", "DNNL_MAX_CPU_ISA"),
-    "reference": ("NPY_DISABLE_CPU_FEATURES", "OPENBLAS_CORETYPE"),
-}
 # `wgan-parity dump --max-isa CLASS` sets these (before the framework is imported).
 CAP_SETTINGS: Dict[str, Dict[str, str]] = {
     "avx512": {"ATEN_CPU_CAPABILITY": "avx512", "ONEDNN_MAX_CPU_ISA": "AVX512_CORE"},
@@ -112,7 +109,7 @@ def cap_class(variable: str, value: str) -> Optional[str]:
 def caps_in_effect(framework: str, environ: Optional[Mapping[str, str]] = None) -> Dict[str, str]:
     """The cap variables ``framework`` honours that are set (name -> value)."""
     environ = os.environ if environ is None else environ
-    names = CAP_VARIABLES.get(framework, CAP_VARIABLES["torch"])
+    names = frameworks.cap_variables(framework)
     return {n: environ[n] for n in names if environ.get(n, "").strip()}
 
 
@@ -131,7 +128,7 @@ def kernel_isa(
 ) -> str:
     """The ISA class ``framework``'s kernels run with here: the CPU's, capped by its variables.
 
-    Frameworks not in :data:`CAP_VARIABLES` (user backends run a built-in one's kernels) are
+    Frameworks the registry does not know (user backends run a built-in one's kernels) are
     taken to honour torch's and oneDNN's variables.
     """
     found = cpu_class(cpu_flags() if flags is None else flags, machine)
@@ -151,16 +148,17 @@ def describe(framework: str, environ: Optional[Mapping[str, str]] = None) -> Dic
     }
 
 
-def apply_cap(
-    max_isa: str, frameworks: Tuple[str, ...] = ("torch", "tensorflow")
-) -> Dict[str, str]:
+def apply_cap(max_isa: str, modules: Optional[Tuple[str, ...]] = None) -> Dict[str, str]:
     """Set the cap variables of :data:`CAP_SETTINGS` for ``max_isa``; return what was set.
 
-    They are read when a framework starts, so a framework already imported is an error.
+    They are read when a framework starts, so a framework already imported is an error
+    (``modules``: the frameworks' import modules, by default every compared framework's).
     """
+    if modules is None:
+        modules = tuple(fw.import_module for fw in frameworks.compared())
     if max_isa not in CAP_SETTINGS:
         raise ValueError(f"--max-isa: expected one of {sorted(CAP_SETTINGS)}, found {max_isa!r}")
-    started = [name for name in frameworks if name in sys.modules]
+    started = [name for name in modules if name in sys.modules]
     if started:
         raise RuntimeError(
             f"--max-isa {max_isa}: {', '.join(started)} is already imported in this process, so "

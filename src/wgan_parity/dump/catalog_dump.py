@@ -10,6 +10,7 @@ from typing import Callable, Dict, Iterable, Optional
 
 import numpy as np
 
+from wgan_parity import frameworks
 from wgan_parity.backends import BUILTIN, load_backend
 from wgan_parity.core import isa
 from wgan_parity.core.catalog import CATALOG, Case
@@ -89,20 +90,18 @@ def write_catalog_dump(
     return meta
 
 
-_SHORT = {"tensorflow": "tf", "torch": "torch"}
-_BUILTIN_OF = {module: name for name, module in BUILTIN.items()}
-
-
 def backend_lineage(backend: Ops) -> list:
     """The backend's modules, base first, as backend names (``["torch", "mypkg.port"]``)."""
-    return [_BUILTIN_OF.get(m.__name__, m.__name__) for m in backend.modules]
+    builtin_of = {module: name for name, module in BUILTIN.items()}
+    return [builtin_of.get(m.__name__, m.__name__) for m in backend.modules]
 
 
 def default_env_id(backend: Ops) -> str:
     """``tf-<version>`` / ``torch-<version>`` as in matrix.toml; user backends prefix their name."""
-    if backend.framework not in _SHORT:
+    framework = frameworks.find(backend.framework)
+    if framework is None or framework.truth:
         return backend.name
-    release = f"{_SHORT[backend.framework]}-{backend.framework_version()}"
+    release = framework.env_id(backend.framework_version())
     return release if backend.name in BUILTIN else f"{backend.name}@{release}"
 
 

@@ -12,6 +12,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Dict, Iterable, List, Mapping, Optional, Sequence, Tuple
 
+from wgan_parity import frameworks
+
 if sys.version_info >= (3, 11):
     import tomllib
 else:  # pragma: no cover - exercised on Python < 3.11 only
@@ -20,8 +22,6 @@ else:  # pragma: no cover - exercised on Python < 3.11 only
 TABLE_NAME = "matrix.toml"
 TABLE_ENV_VAR = "WGAN_PARITY_MATRIX"
 SCHEMA = 1
-FRAMEWORKS = ("reference", "tensorflow", "torch")
-IMPORT_MODULES = {"reference": "autograd", "tensorflow": "tensorflow", "torch": "torch"}
 REPORT_ID = "_report"
 _ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
 _ENV_KEYS = {
@@ -73,7 +73,7 @@ class EnvSpec:
     @property
     def import_module(self) -> str:
         """The module whose import proves the framework works (the 'import' stage)."""
-        return IMPORT_MODULES.get(self.framework, self.framework)
+        return frameworks.get(self.framework).import_module
 
     @property
     def requirements(self) -> Tuple[str, ...]:
@@ -220,11 +220,18 @@ def _parse_env(row: Any, n: int, python: str, disk: Mapping[str, float], path: P
         )
     where = f"{path}: env {env_id!r}"
     framework = row.get("framework")
-    if framework not in FRAMEWORKS:
-        raise TableError(f"{where}: expected framework in {FRAMEWORKS}, found {framework!r}")
+    known = frameworks.find(framework) if isinstance(framework, str) else None
+    if known is None:
+        raise TableError(
+            f"{where}: expected framework in {frameworks.names()}, found {framework!r} "
+            "(a new framework is declared in wgan_parity/frameworks.py)"
+        )
     pins = _strings(row, "pins", where)
-    if framework != "reference" and not pins:
-        raise TableError(f'{where}: a {framework} env needs `pins`, e.g. ["torch==2.4.1"]')
+    if known.needs_pins and not pins:
+        raise TableError(
+            f"{where}: a {framework} env needs `pins` naming one of {list(known.distributions)}, "
+            f'e.g. ["{known.distributions[0]}==1.2.3"]'
+        )
     sets = _strings(row, "sets", where)
     dump_args = _strings(row, "dump_args", where)
     owned = [a for a in dump_args if a.split("=", 1)[0] in RUNNER_DUMP_OPTIONS]
@@ -236,6 +243,7 @@ def _parse_env(row: Any, n: int, python: str, disk: Mapping[str, float], path: P
     runs_on = row.get("runs_on", "")
     if not isinstance(runs_on, str):
         raise TableError(f'{where}: expected `runs_on` as a runner label string, e.g. "gpu"')
+    _check_release_pinned(known, pins, where)
     return EnvSpec(
         id=env_id,
         framework=framework,
@@ -250,13 +258,27 @@ def _parse_env(row: Any, n: int, python: str, disk: Mapping[str, float], path: P
     )
 
 
+def _check_release_pinned(framework: frameworks.Framework, pins: Sequence[str], where: str) -> None:
+    """A framework's env pins one of its distributions (the release under test)."""
+    if not framework.needs_pins:
+        return
+    named = {
+        re.split(r"[<>=!~\[;@ ]", pin, maxsplit=1)[0].lower().replace("_", "-") for pin in pins
+    }
+    if not named & set(framework.distributions):
+        raise TableError(
+            f"{where}: expected `pins` to name one of {list(framework.distributions)} (the "
+            f"{framework.name} release under test), found {list(pins)}"
+        )
+
+
 def _parse_report(row: Mapping[str, Any], python: str, path: Path) -> Optional[EnvSpec]:
     if not row:
         return None
     where = f"{path}: [report]"
     return EnvSpec(
         id=REPORT_ID,
-        framework="reference",
+        framework=frameworks.truth().name,
         pins=_strings(row, "pins", where),
         python=str(row.get("python", python)),
         extras=_strings(row, "extras", where),

@@ -14,6 +14,7 @@ import sys
 from pathlib import Path
 from typing import Dict, List, Optional, Sequence
 
+from wgan_parity import frameworks
 from wgan_parity.matrix.envtable import EnvTable, TableError, load_table
 
 TOX_INI = "tox.ini"
@@ -40,7 +41,7 @@ def render(table: EnvTable) -> str:
     default_pins = [p for env in table.in_set("default") for p in env.requirements]
     lines = [
         "# Generated from matrix.toml by `python -m wgan_parity.toxgen --write`: do not edit.",
-        "# tests/test_envtable.py fails when this file and matrix.toml drift.",
+        "# tests/test_matrix_generated.py fails when this file and matrix.toml drift.",
         "#",
         "#   tox -e compare                   dumps of the default set, then results/",
         "#   tox -e compare -- --set releases (any `matrixrun compare` option after --)",
@@ -74,7 +75,7 @@ def render(table: EnvTable) -> str:
         "[testenv:tests]",
         f"description = pytest with {', '.join(default_pins)}",
         "package = editable",
-        "extras = tensorflow, torch, test",
+        f"extras = {', '.join((*frameworks.extras(), 'test'))}",
         "deps =",
         *[f"    {pin}" for pin in default_pins],
         "    nox",

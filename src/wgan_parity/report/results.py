@@ -20,6 +20,7 @@ from typing import Any, Dict, List, Optional, Tuple, Union
 import numpy as np
 import pandas as pd
 
+from wgan_parity import frameworks
 from wgan_parity.compare import calibration as calibration_module
 from wgan_parity.compare import localize, verdict
 from wgan_parity.compare import traits as traits_module
@@ -42,8 +43,6 @@ VERDICT_COLUMNS = (
     "note",
     *LIMIT_COLUMNS,
 )
-FRAMEWORK_RANK = {"reference": 0, "tensorflow": 1, "torch": 2}
-_LABEL_FRAMEWORK = (("reference", "reference"), ("tf-", "tensorflow"), ("torch-", "torch"))
 
 
 @dataclass
@@ -112,18 +111,19 @@ def _framework_of(label: str, envs: pd.DataFrame) -> Tuple[str, str]:
         if framework and framework != "nan":
             return framework, "" if version == "nan" else version
     base = label.split("@", 1)[-1]
-    for prefix, framework in _LABEL_FRAMEWORK:
-        if base.startswith(prefix):
-            return framework, base[len(prefix) :]
-    return "", base
+    found = frameworks.framework_of_label(base)
+    return (found[0].name, found[1]) if found else ("", base)
 
 
 def order_envs(labels: List[str], envs: pd.DataFrame, truth: str = "") -> List[str]:
     """``labels`` sorted: the truth, then by framework (TF, torch, others), version, label."""
 
+    unknown_rank = 1 + max(fw.rank for fw in frameworks.all_frameworks())
+
     def key(label: str) -> tuple:
         framework, version = _framework_of(label, envs)
-        rank = -1 if label == truth else FRAMEWORK_RANK.get(framework, len(FRAMEWORK_RANK))
+        known = frameworks.find(framework)
+        rank = -1 if label == truth else known.rank if known else unknown_rank
         return (rank, framework, version_key(version), label)
 
     return sorted(dict.fromkeys(labels), key=key)

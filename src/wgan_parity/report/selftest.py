@@ -49,6 +49,7 @@ from typing import TYPE_CHECKING, Any, Callable, Dict, List, Mapping, Optional, 
 from wgan_parity import bugs as bug_package
 from wgan_parity.compare import verdict
 from wgan_parity.core.catalog import CATALOG
+from wgan_parity.frameworks import names as framework_names
 
 if TYPE_CHECKING:  # pandas only when scoring
     import pandas as pd
@@ -509,7 +510,7 @@ def _clean_sources(folder: Path) -> Dict[str, Path]:
         except DumpError:
             continue
         backend = meta.get("backend")
-        if backend in ("reference", "torch", "tensorflow") and backend == meta.get("framework"):
+        if backend in framework_names() and backend == meta.get("framework"):
             found.setdefault(backend, path)
     return found
 

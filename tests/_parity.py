@@ -1,0 +1,153 @@
+"""Parity test machinery: which (case, tensor, framework) ids exist, and the check of one.
+
+Collection reads the tensors of each case from ``tests/data/parity_tensors.json`` (nothing runs);
+a case the file lacks is run small on the NumPy float32 backend, and a case that cannot run still
+gets an id, which fails with the error. ``python tests/_parity.py --write`` rewrites the file and
+``test_parity_tensors_file_is_current`` fails when it drifts from the model. The frameworks come
+from the registry (:func:`wgan_parity.frameworks.compared`), so a new framework's entry is enough.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import sys
+from functools import cache
+from pathlib import Path
+from typing import Any, Dict, List, Optional, Sequence, Tuple
+
+import numpy as np
+import pytest
+
+from wgan_parity import frameworks
+from wgan_parity.compare import calibration, thresholds, traits
+from wgan_parity.compare.metrics import rel_l2
+from wgan_parity.core.catalog import CATALOG, Case
+
+TENSORS_FILE = Path(__file__).resolve().parent / "data" / "parity_tensors.json"
+UNKNOWN = "?"  # the tensor of the one id a case gets when its tensors cannot be found
+
+
+def shrunk(case: Case) -> Case:
+    """The same case at batch 2: same tensor names, a fraction of the cost."""
+    dims = tuple(
+        (k, 2 if k == "batch" else (2, *v[1:]) if k == "shape" else v) for k, v in case.dims
+    )
+    return dataclasses.replace(case, dims=dims)
+
+
+def run_tensor_names(case: Case) -> Tuple[str, ...]:
+    """The tensors ``case`` produces, found by running it small on the NumPy float32 backend."""
+    from wgan_parity.backends import load_backend
+    from wgan_parity.core.fixtures import make_fixtures
+    from wgan_parity.dump.runner import run_case
+
+    small = shrunk(case)
+    return tuple(run_case(load_backend("reference32"), small, make_fixtures(small)))
+
+
+@cache
+def recorded_tensor_names() -> Dict[str, Tuple[str, ...]]:
+    """case -> tensors, as recorded in :data:`TENSORS_FILE` ({} when it is missing)."""
+    if not TENSORS_FILE.exists():
+        return {}
+    return {k: tuple(v) for k, v in json.loads(TENSORS_FILE.read_text()).items()}
+
+
+@cache
+def tensor_names(case_name: str) -> Tuple[Tuple[str, ...], Optional[str]]:
+    """(tensors, error): recorded, else run small; a case that cannot run gives its error."""
+    case = next(c for c in CATALOG if c.name == case_name)
+    recorded = recorded_tensor_names().get(case.name)
+    if recorded is not None:
+        return recorded, None
+    try:
+        return run_tensor_names(case), None
+    except Exception as exc:  # a model bug fails that case's test, not the collection
+        return (UNKNOWN,), f"{type(exc).__name__}: {exc}"
+
+
+def parity_params(cases: Sequence[Case] = CATALOG) -> List[Any]:
+    """One ``pytest.param(case, tensor, backend)`` per (case, tensor, compared framework)."""
+    params = []
+    for case in cases:
+        for tensor in tensor_names(case.name)[0]:
+            for framework in frameworks.compared():
+                params.append(
+                    pytest.param(
+                        case.name,
+                        tensor,
+                        framework.name,
+                        id=f"{case.name}/{tensor}/{framework.name}",
+                    )
+                )
+    return params
+
+
+@cache
+def _calibration() -> calibration.Calibration:
+    return calibration.load()
+
+
+def check_against_truth(reference: Any, dump: Any, case: str, tensor: str, backend: str) -> None:
+    """Assert ``dump``'s ``case/tensor`` is within the aggregator's tolerance of the truth.
+
+    The tolerance is ``min(noise limit, clean limit)`` (see ``tests/test_parity.py``); a tensor
+    with degenerate truth is skipped, a known divergence within its bound is an xfail.
+    """
+    if tensor == UNKNOWN:
+        pytest.fail(
+            f"case {case}: its tensors are unknown, running it failed: {tensor_names(case)[1]}"
+        )
+    status = dump.meta["cases"][case]
+    assert status["status"] == "ok", f"{case} failed on {backend}: {status['error']}"
+    key = f"{case}/{tensor}"
+    assert key in dump, f"{backend} dump lacks {key}; it has {status['tensors']}"
+    truth, value = reference.get(key), dump.get(key)
+    assert value.shape == truth.shape, (
+        f"{key} on {backend}: shape {value.shape}, truth {truth.shape}"
+    )
+    assert value.dtype == np.float32, f"{key} on {backend}: dtype {value.dtype}, expected float32"
+    assert np.isfinite(value).all(), f"{key} on {backend}: non-finite values"
+    noise = reference.meta["noise"][key]["rel_l2"]
+    limits = thresholds.load()
+    if noise >= limits.degenerate_noise_rel_l2:
+        pytest.skip(
+            f"{key}: degenerate truth (float32 noise {noise:.2e} of its norm); "
+            "no direction to compare"
+        )
+    env = traits.from_meta(dump.meta["env_id"], dump.meta)
+    side = limits.side(case, tensor, env)
+    largest = _calibration().lookup(case, tensor, env.kernels)
+    clean = limits.clean_limit(largest)
+    tolerance = dataclasses.replace(side, clean=clean).applied(noise)
+    error = rel_l2(value, truth)
+    message = (
+        f"case {case}, tensor {tensor}, backend {backend}: relative L2 error vs float64 truth "
+        f"{error:.3e} > tolerance {tolerance:.3e} (= min(max({side.noise_factor:g} x float32 "
+        f"noise {noise:.3e}, floor {side.rel_l2_floor:.1e}), clean limit {clean:.3e} for "
+        f"{env.kernels})); a tolerance of {error:.3e} would be needed"
+    )
+    rule = side.known_rule
+    if rule is not None and error > tolerance:
+        bound = rule.bound(side.limit(noise), largest, limits.rel_l2_floor)
+        assert error <= bound, f"{message}; beyond the bound {bound:.3e} of known rule {rule.name}"
+        pytest.xfail(f"known ({rule.name}): {message}")
+    assert error <= tolerance, message
+
+
+def write_tensors_file(path: Path = TENSORS_FILE) -> Dict[str, List[str]]:
+    """Run every case small and record its tensors in ``path``."""
+    found = {case.name: list(run_tensor_names(case)) for case in CATALOG}
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(found, indent=1) + "\n")
+    return found
+
+
+if __name__ == "__main__":
+    if sys.argv[1:] != ["--write"]:
+        sys.exit(
+            "usage: python tests/_parity.py --write  (rewrites tests/data/parity_tensors.json)"
+        )
+    written = write_tensors_file()
+    print(f"wrote {TENSORS_FILE} ({len(written)} cases)")
