@@ -63,7 +63,7 @@ def tests(session: nox.Session) -> None:
     session.env.update(pipbridge.uv_environ())  # uv ignores pip's find-links/indexes/constraints
     session.env["UV_COMPILE_BYTECODE"] = "1"
     pins = [pin for env in TABLE.in_set("default") for pin in env.requirements]
-    session.install("-e", ".[tensorflow,torch,test]", *pins)
+    session.install("-e", ".[tensorflow,torch,jax,test]", *pins)
     session.run("pytest", *session.posargs)
 
 

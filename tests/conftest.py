@@ -17,7 +17,7 @@ import pytest
 from wgan_parity.cli import argv
 from wgan_parity.dump.dumpfile import DumpReader
 
-BACKENDS = ("reference", "tensorflow", "torch")
+BACKENDS = ("reference", "tensorflow", "torch", "jax")
 
 
 def run_dump(backend: str, out: Path, *extra: str) -> subprocess.Popen:

@@ -25,7 +25,7 @@ from wgan_parity.core.catalog import CATALOG, Case
 from wgan_parity.core.fixtures import make_fixtures
 from wgan_parity.dump.runner import run_case
 
-FRAMEWORKS = ("tensorflow", "torch")
+FRAMEWORKS = ("tensorflow", "torch", "jax")
 
 
 def _shrunk(case: Case) -> Case:

@@ -19,11 +19,12 @@ from wgan_parity.core.model import COMPOSITE_IMPLS
 from wgan_parity.core.protocol import COMPOSITES, CONSTANTS, PRIMITIVES, Ops, Primitives
 
 if TYPE_CHECKING:  # a type checker proves each adapter module meets the protocol
-    from wgan_parity.backends import reference, tensorflow, torch
+    from wgan_parity.backends import jax, reference, tensorflow, torch
 
     _REFERENCE: Primitives = reference
     _TENSORFLOW: Primitives = tensorflow
     _TORCH: Primitives = torch
+    _JAX: Primitives = jax
 
 #: Built-in backends: name -> module. Nothing is imported until asked for.
 BUILTIN: Dict[str, str] = {
@@ -31,6 +32,7 @@ BUILTIN: Dict[str, str] = {
     "reference32": "wgan_parity.backends.reference32",
     "tensorflow": "wgan_parity.backends.tensorflow",
     "torch": "wgan_parity.backends.torch",
+    "jax": "wgan_parity.backends.jax",
 }
 
 

@@ -30,7 +30,7 @@ from wgan_parity.compare.verdict import MEASURED
 
 DEFAULT_FILE = Path(__file__).resolve().parents[1] / "data" / "calibration.csv.gz"
 COLUMNS = ["case", "tensor", "kernels", "largest_err", "envs", "worst_env"]
-CLEAN_FRAMEWORKS = ("tensorflow", "torch")
+CLEAN_FRAMEWORKS = ("tensorflow", "torch", "jax")
 JUDGED = MEASURED
 Key = Tuple[str, str, str]
 

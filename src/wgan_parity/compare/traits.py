@@ -13,7 +13,7 @@ import json
 from dataclasses import dataclass
 from typing import Any, Mapping, Tuple
 
-BUILTIN_BACKENDS = ("reference", "reference32", "tensorflow", "torch")
+BUILTIN_BACKENDS = ("reference", "reference32", "tensorflow", "torch", "jax")
 _SWITCHES = ("onednn", "tf32", "device", "deterministic", "max_isa")
 
 

@@ -40,6 +40,7 @@ CAP_VARIABLES: Dict[str, Tuple[str, ...]] = {
     "torch": ("ATEN_CPU_CAPABILITY", "ONEDNN_MAX_CPU_ISA", "DNNL_MAX_CPU_ISA"),
     "tensorflow": ("ONEDNN_MAX_CPU_ISA", "DNNL_MAX_CPU_ISA"),
     "reference": ("NPY_DISABLE_CPU_FEATURES", "OPENBLAS_CORETYPE"),
+    "jax": (),  # XLA:CPU compiles for the host with LLVM; it reads none of these
 }
 # `wgan-parity dump --max-isa CLASS` sets these (before the framework is imported).
 CAP_SETTINGS: Dict[str, Dict[str, str]] = {

@@ -83,7 +83,7 @@ def write_catalog_dump(
     return meta
 
 
-_SHORT = {"tensorflow": "tf", "torch": "torch"}
+_SHORT = {"tensorflow": "tf", "torch": "torch", "jax": "jax"}
 _BUILTIN_OF = {module: name for name, module in BUILTIN.items()}
 
 

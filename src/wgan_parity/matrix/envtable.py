@@ -20,7 +20,7 @@ else:  # pragma: no cover - exercised on Python < 3.11 only
 TABLE_NAME = "matrix.toml"
 TABLE_ENV_VAR = "WGAN_PARITY_MATRIX"
 SCHEMA = 1
-FRAMEWORKS = ("reference", "tensorflow", "torch")
+FRAMEWORKS = ("reference", "tensorflow", "torch", "jax")
 IMPORT_MODULES = {"reference": "autograd", "tensorflow": "tensorflow", "torch": "torch"}
 REPORT_ID = "_report"
 _ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")

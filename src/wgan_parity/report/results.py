@@ -41,8 +41,13 @@ VERDICT_COLUMNS = (
     "note",
     *LIMIT_COLUMNS,
 )
-FRAMEWORK_RANK = {"reference": 0, "tensorflow": 1, "torch": 2}
-_LABEL_FRAMEWORK = (("reference", "reference"), ("tf-", "tensorflow"), ("torch-", "torch"))
+FRAMEWORK_RANK = {"reference": 0, "tensorflow": 1, "torch": 2, "jax": 3}
+_LABEL_FRAMEWORK = (
+    ("reference", "reference"),
+    ("tf-", "tensorflow"),
+    ("torch-", "torch"),
+    ("jax-", "jax"),
+)
 
 
 @dataclass
