@@ -39,13 +39,14 @@ def test_builtin_modules_do_not_import_frameworks_at_import_time() -> None:
     import subprocess
 
     code = (
-        "import sys, wgan_parity.backends.tensorflow, wgan_parity.backends.torch;"
-        "print('tensorflow' in sys.modules, 'torch' in sys.modules)"
+        "import sys, wgan_parity.backends.tensorflow, wgan_parity.backends.torch,"
+        " wgan_parity.backends.jax;"
+        "print('tensorflow' in sys.modules, 'torch' in sys.modules, 'jax' in sys.modules)"
     )
     out = subprocess.run(
         [sys.executable, "-c", code], capture_output=True, text=True, check=True
     ).stdout
-    assert out.split() == ["False", "False"]
+    assert out.split() == ["False", "False", "False"]
 
 
 def _parameters(method: object) -> list:
