@@ -27,6 +27,8 @@ def test_every_env_has_a_current_lock(env: EnvSpec) -> None:
     minor = tuple(map(int, env.pins[0].split("==")[1].split(".")[:2])) if env.pins else ()
     if env.framework == "torch" and minor < (2, 3):
         assert pins["numpy"].startswith("1."), f"{env.id}: torch < 2.3 needs numpy<2"
+    if env.framework == "jax":
+        assert pins["jaxlib"] == pins["jax"], f"{env.id}: jaxlib {pins['jaxlib']} != jax"
 
 
 def test_pip_config_is_bridged_into_uv_without_overriding_uv(tmp_path: Path) -> None:

@@ -17,21 +17,27 @@ SRC_PACKAGE = ROOT / "src" / "wgan_parity"
 TABLE = load_table(ROOT / "matrix.toml")
 
 
-def test_default_set_is_reference_tf_221_torch_213() -> None:
+def test_default_set_is_reference_tf_221_torch_213_jax_0102() -> None:
     envs = TABLE.in_set("default")
-    assert [e.framework for e in envs] == ["reference", "tensorflow", "torch"]
-    assert [p for e in envs for p in e.pins] == ["tensorflow-cpu==2.21.0", "torch==2.13.0"]
+    assert [e.framework for e in envs] == ["reference", "tensorflow", "torch", "jax"]
+    assert [p for e in envs for p in e.pins] == [
+        "tensorflow-cpu==2.21.0",
+        "torch==2.13.0",
+        "jax==0.10.2",
+        "jaxlib==0.10.2",
+    ]
 
 
 def test_releases_set_has_one_latest_patch_per_minor() -> None:
     envs = TABLE.in_set("releases")
-    minors: Dict[str, List[str]] = {"tensorflow": [], "torch": []}
+    minors: Dict[str, List[str]] = {"tensorflow": [], "torch": [], "jax": []}
     for env in envs:
         if env.framework != "reference":
             assert env.python == "3.11", env.id
             minors[env.framework].append(".".join(env.pins[0].split("==")[1].split(".")[:2]))
     assert sorted(minors["tensorflow"]) == sorted(f"2.{m}" for m in range(12, 22))
     assert sorted(minors["torch"]) == sorted(f"2.{m}" for m in range(15))
+    assert sorted(minors["jax"]) == sorted(["0.4", *(f"0.{m}" for m in range(5, 11))])
     assert sum(e.framework == "reference" for e in envs) == 1
 
 
@@ -55,7 +61,7 @@ def with_env(**row: object) -> dict:
     [
         ({**GOOD, "schema": 2}, "expected `schema = 1`"),
         (with_env(id="reference", framework="reference"), "duplicate env id"),
-        (with_env(id="jax-1", framework="jax", pins=["jax==1"]), "expected framework in"),
+        (with_env(id="mx-1", framework="mxnet", pins=["mxnet==1"]), "expected framework in"),
         (
             with_env(id="t", framework="torch", pins=["torch==2.4.1"], sets=["nightly"]),
             "undeclared set",

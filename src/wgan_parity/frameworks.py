@@ -102,6 +102,17 @@ BUILTIN_FRAMEWORKS: Tuple[Framework, ...] = (
         cap_variables=("ATEN_CPU_CAPABILITY", "ONEDNN_MAX_CPU_ISA", "DNNL_MAX_CPU_ISA"),
         clean=True,
     ),
+    Framework(
+        name="jax",
+        short="jax",
+        adapter="wgan_parity.backends.jax",
+        import_module="jax",
+        rank=3,
+        extra="jax",
+        distributions=("jax", "jaxlib"),
+        cap_variables=(),  # XLA:CPU compiles for the host and reads no cap variable
+        clean=True,
+    ),
 )
 
 _REGISTRY: Dict[str, Framework] = {fw.name: fw for fw in BUILTIN_FRAMEWORKS}

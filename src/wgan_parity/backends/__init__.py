@@ -20,11 +20,12 @@ from wgan_parity.core.model import COMPOSITE_IMPLS
 from wgan_parity.core.protocol import COMPOSITES, CONSTANTS, PRIMITIVES, Ops, Primitives
 
 if TYPE_CHECKING:  # a type checker proves each adapter module meets the protocol
-    from wgan_parity.backends import reference, tensorflow, torch
+    from wgan_parity.backends import jax, reference, tensorflow, torch
 
     _REFERENCE: Primitives = reference
     _TENSORFLOW: Primitives = tensorflow
     _TORCH: Primitives = torch
+    _JAX: Primitives = jax
 
 #: Built-in backends: name -> module, from the framework registry (a live view, so a framework
 #: registered for a test is built in too). Nothing is imported until asked for.
