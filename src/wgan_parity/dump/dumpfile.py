@@ -90,7 +90,8 @@ class DumpWriter:
         try:
             self._zip.close()
         finally:
-            self._tmp.unlink(missing_ok=True)
+            if self._tmp.exists():  # Path.unlink(missing_ok=...) is 3.8+
+                self._tmp.unlink()
 
     def __enter__(self) -> DumpWriter:
         return self
