@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import glob
 import json
 import os
@@ -47,7 +48,8 @@ def remove_orphans(path: Path) -> List[Path]:
     for tmp in path.parent.glob(f"{glob.escape(path.name)}.tmp-*"):
         pid = tmp.name.rsplit("-", 1)[-1]
         if pid.isdigit() and int(pid) != os.getpid() and not _alive(int(pid)):
-            tmp.unlink(missing_ok=True)
+            with contextlib.suppress(FileNotFoundError):  # unlink(missing_ok=) is 3.8+
+                tmp.unlink()
             removed.append(tmp)
     return removed
 
@@ -90,7 +92,7 @@ class DumpWriter:
         try:
             self._zip.close()
         finally:
-            if self._tmp.exists():  # Path.unlink(missing_ok=...) is 3.8+
+            with contextlib.suppress(FileNotFoundError):  # unlink(missing_ok=) is 3.8+
                 self._tmp.unlink()
 
     def __enter__(self) -> DumpWriter:
