@@ -82,9 +82,12 @@ def _newer_uses(path: Path) -> List[str]:
             found.append(f"{where} keyword {node.arg}= (3.8+ in the standard library)")
         elif isinstance(node, ast.NamedExpr):
             found.append(f"{where} walrus := (3.8+)")
-        elif isinstance(node, ast.BinOp) and isinstance(node.op, ast.BitOr):
-            if isinstance(node.left, ast.Dict) or isinstance(node.right, ast.Dict):
-                found.append(f"{where} dict | dict (3.9+)")
+        elif (
+            isinstance(node, ast.BinOp)
+            and isinstance(node.op, ast.BitOr)
+            and (isinstance(node.left, ast.Dict) or isinstance(node.right, ast.Dict))
+        ):
+            found.append(f"{where} dict | dict (3.9+)")
     return found
 
 
@@ -137,8 +140,10 @@ def test_a_reference_dump_on_python37_has_todays_catalog_hash(tmp_path: Path) ->
     out, progress = tmp_path / "ref37.npz", tmp_path / "progress.json"
     env = {**os.environ, "PYTHONPATH": str(SRC)}
     done = subprocess.run(
-        [python, "-m", "wgan_parity", "dump", "--backend", "reference", "--out", str(out)]
-        + ["--cases", "conv2d.seed", "--progress-file", str(progress), "--quiet"],
+        [
+            *(python, "-m", "wgan_parity", "dump", "--backend", "reference", "--out", str(out)),
+            *("--cases", "conv2d.seed", "--progress-file", str(progress), "--quiet"),
+        ],
         capture_output=True,
         text=True,
         env=env,
