@@ -31,6 +31,14 @@ def _v1(tf: Any) -> Any:
     return getattr(getattr(tf, "compat", None), "v1", tf)
 
 
+def _onednn(tf: Any, unavailable: Dict[str, str]) -> Dict[str, Any]:
+    """TF_ENABLE_ONEDNN_OPTS is read from TF 2.5 on; before, the switch does not exist."""
+    if version_tuple(tf) >= (2, 5):
+        return {}
+    unavailable["onednn"] = "TF_ENABLE_ONEDNN_OPTS is TF >= 2.5 (PyPI wheels before it: no oneDNN)"
+    return {"onednn": UNAVAILABLE}
+
+
 def _execution(tf: Any) -> str:
     return "eager+tf.function" if hasattr(tf, "function") else "eager+contrib.eager.defun"
 
@@ -66,6 +74,7 @@ def configure_tf1(tf: Any, flags: Flags) -> Dict[str, Any]:
         "gpus": [],
         "jit_compile": False,
         "execution": _execution(tf),
+        **_onednn(tf, unavailable),
         "unavailable": unavailable,
     }
 
@@ -110,6 +119,7 @@ def configure_tf2_early(tf: Any, flags: Flags) -> Dict[str, Any]:
         "gpus": [d.name for d in get_visible("GPU")],
         "jit_compile": False,
         "execution": _execution(tf),
+        **_onednn(tf, unavailable),
         "unavailable": unavailable,
     }
 
