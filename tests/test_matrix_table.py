@@ -36,7 +36,7 @@ def test_releases_set_has_one_latest_patch_per_minor() -> None:
             assert env.python == "3.11", env.id
             minors[env.framework].append(".".join(env.pins[0].split("==")[1].split(".")[:2]))
     assert sorted(minors["tensorflow"]) == sorted(f"2.{m}" for m in range(12, 22))
-    assert sorted(minors["torch"]) == sorted(f"2.{m}" for m in range(15))
+    assert sorted(minors["torch"]) == sorted(f"2.{m}" for m in range(16))
     assert sorted(minors["jax"]) == sorted(["0.4", *(f"0.{m}" for m in range(5, 11))])
     assert sum(e.framework == "reference" for e in envs) == 1
 

@@ -7,6 +7,7 @@ same on its own, because it writes member by member.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 from pathlib import Path
@@ -24,7 +25,8 @@ def write_with(path: PathLike, writer: Callable[[Path], Any]) -> Path:
         writer(tmp)
         os.replace(tmp, path)
     finally:
-        tmp.unlink(missing_ok=True)
+        with contextlib.suppress(FileNotFoundError):  # unlink(missing_ok=) is 3.8+ (3.7 dumps)
+            tmp.unlink()
     return path
 
 

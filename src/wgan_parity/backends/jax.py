@@ -19,6 +19,7 @@ from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, Tuple
 
 import numpy as np
 
+from wgan_parity.core.compat import dist_version
 from wgan_parity.core.flags import Flags
 from wgan_parity.core.protocol import Aux, Differentiable
 
@@ -93,12 +94,7 @@ def configure(flags: Flags) -> Dict[str, Any]:
 
 
 def _jaxlib_version() -> str:
-    from importlib.metadata import PackageNotFoundError, version
-
-    try:
-        return version("jaxlib")
-    except PackageNotFoundError:
-        return "unknown"
+    return dist_version("jaxlib")
 
 
 def framework_version() -> str:

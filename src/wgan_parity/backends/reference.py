@@ -37,9 +37,9 @@ def configure(flags: Flags) -> Dict[str, Any]:
 
 def framework_version() -> str:
     """NumPy's version plus autograd's: the reference's own 'framework'."""
-    from importlib.metadata import version
+    from wgan_parity.core.compat import dist_version  # importlib.metadata is 3.8+
 
-    return f"numpy-{np.__version__}+autograd-{version('autograd')}"
+    return f"numpy-{np.__version__}+autograd-{dist_version('autograd')}"
 
 
 def asarray(value: np.ndarray) -> np.ndarray:

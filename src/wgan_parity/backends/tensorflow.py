@@ -1,10 +1,15 @@
-"""TensorFlow 2 adapter (tensorflow-cpu 2.12 - 2.21).
+"""TensorFlow adapter (TF 1.13 - 2.21; eager, as TF 2 runs it).
 
 Importing this module does not import TensorFlow: :func:`configure` sets the environment
 (``TF_ENABLE_ONEDNN_OPTS`` must be set before TF loads), imports it and applies the switches.
 TF on CPU has no NCHW convolution without oneDNN and no NCHW depth_to_space, so activations are
 transposed to NHWC (and kernels OIHW -> HWIO) inside the small helpers below. Cases run under
 ``tf.function`` (no XLA): the gradient penalty's double backward needs half the memory of eager.
+
+TF 1.x: eager execution is switched on explicitly (with the thread settings, which TF 1.13 only
+takes there); 1.13 has no ``tf.function`` and uses ``tf.contrib.eager.defun``. A switch a release
+does not have is recorded as ``"unavailable"`` with its reason under ``unavailable``, never
+skipped silently (see :mod:`wgan_parity.backends.tfcompat`).
 """
 
 from __future__ import annotations
@@ -15,6 +20,7 @@ from typing import Any, Callable, Dict, Mapping, Optional, Sequence, Tuple
 
 import numpy as np
 
+from wgan_parity.backends import tfcompat
 from wgan_parity.core.flags import Flags
 from wgan_parity.core.protocol import Aux, Differentiable
 
@@ -32,6 +38,20 @@ def configure(flags: Flags) -> Dict[str, Any]:
     import tensorflow
 
     tf = tensorflow
+    if tfcompat.is_tf1(tf):
+        return {
+            **tfcompat.configure_tf1(tf, flags),
+            "TF_ENABLE_ONEDNN_OPTS": os.environ["TF_ENABLE_ONEDNN_OPTS"],
+            "onednn_max_cpu_isa": os.environ.get("ONEDNN_MAX_CPU_ISA", ""),
+            "tf_imported_before_configure": imported_before,
+        }
+    if not hasattr(tf.config.experimental, "enable_op_determinism"):  # TF 2.0 - 2.8
+        return {
+            **tfcompat.configure_tf2_early(tf, flags),
+            "TF_ENABLE_ONEDNN_OPTS": os.environ["TF_ENABLE_ONEDNN_OPTS"],
+            "onednn_max_cpu_isa": os.environ.get("ONEDNN_MAX_CPU_ISA", ""),
+            "tf_imported_before_configure": imported_before,
+        }
     tf.get_logger().setLevel("ERROR")  # one trace per case is expected; silence retrace warnings
     if flags.device == "cpu":
         tf.config.set_visible_devices([], "GPU")
@@ -52,6 +72,7 @@ def configure(flags: Flags) -> Dict[str, Any]:
         "device": flags.device,
         "gpus": [d.name for d in tf.config.get_visible_devices("GPU")],
         "jit_compile": False,
+        "execution": "eager+tf.function",
     }
 
 
@@ -76,8 +97,8 @@ def stop_gradient(tensor: Any) -> Any:
 
 
 def compile(fn: Callable) -> Callable:
-    """``tf.function`` without XLA."""
-    return tf.function(fn, jit_compile=False, reduce_retracing=True)
+    """``tf.function`` without XLA (older releases: see :func:`tfcompat.function`)."""
+    return tfcompat.function(tf, fn)
 
 
 def vjp(
@@ -117,7 +138,9 @@ def _per_channel(v: Any) -> Any:
 
 def conv2d(x: Any, w: Any, b: Optional[Any] = None) -> Any:
     """``tf.nn.conv2d`` SAME, stride 1, in NHWC; bias via ``tf.nn.bias_add``."""
-    y = tf.nn.conv2d(_to_nhwc(x), _oihw_to_hwio(w), strides=1, padding="SAME", data_format="NHWC")
+    y = tf.nn.conv2d(
+        _to_nhwc(x), _oihw_to_hwio(w), strides=[1, 1, 1, 1], padding="SAME", data_format="NHWC"
+    )
     if b is not None:
         y = tf.nn.bias_add(y, b, data_format="NHWC")
     return _to_nchw(y)
@@ -170,13 +193,13 @@ def sum(x: Any, axis: Optional[Any] = None) -> Any:
 
 def layer_norm(x: Any, scale: Any, offset: Any, eps: float) -> Any:
     """tflib Layernorm: ``tf.nn.moments`` over [1, 2, 3] and ``tf.nn.batch_normalization``."""
-    mu, var = tf.nn.moments(x, axes=[1, 2, 3], keepdims=True)
+    mu, var = tfcompat.moments(tf, x, axes=[1, 2, 3])
     return tf.nn.batch_normalization(x, mu, var, _per_channel(offset), _per_channel(scale), eps)
 
 
 def batch_norm(x: Any, scale: Any, offset: Any, eps: float) -> Any:
     """tflib Batchnorm: fused batch norm in training mode (NHWC on CPU)."""
-    y, _, _ = tf.compat.v1.nn.fused_batch_norm(
+    y, _, _ = tfcompat.fused_batch_norm(tf)(
         _to_nhwc(x), scale, offset, epsilon=eps, data_format="NHWC", is_training=True
     )
     return _to_nchw(y)

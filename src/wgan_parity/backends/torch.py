@@ -1,7 +1,9 @@
-"""PyTorch adapter (torch 2.0 - 2.14), functional API only (``torch.nn.functional``).
+"""PyTorch adapter (torch 1.0 - 2.15), functional API only (``torch.nn.functional``).
 
 Importing this module does not import torch: :func:`configure` imports it and applies the
-determinism, TF32, thread and device switches in one place.
+determinism, TF32, thread and device switches in one place. A switch a release does not have
+(``use_deterministic_algorithms`` < 1.8, TF32 < 1.7, ``padding="same"`` < 1.9, the CPU
+capability query < 2.0) is recorded as ``"unavailable"`` with its reason under ``unavailable``.
 """
 
 from __future__ import annotations
@@ -19,11 +21,12 @@ DTYPE = "float32"
 torch: Any = None  # the torch module, bound by configure()
 F: Any = None  # torch.nn.functional
 _device = "cpu"
+_same_padding = True  # F.conv2d(padding="same") exists (torch >= 1.9); set by configure()
 
 
 def configure(flags: Flags) -> Dict[str, Any]:
     """Apply determinism, TF32, threads and device; return what is in effect."""
-    global torch, F, _device
+    global torch, F, _device, _same_padding
     if flags.device.startswith("cuda") and flags.deterministic:
         # cuBLAS is deterministic only with a fixed workspace; must be set before it starts
         os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
@@ -38,31 +41,79 @@ def configure(flags: Flags) -> Dict[str, Any]:
         )
     if flags.threads:
         torch.set_num_threads(flags.threads)
-    torch.use_deterministic_algorithms(flags.deterministic)
-    torch.backends.cuda.matmul.allow_tf32 = flags.tf32
-    torch.backends.cudnn.allow_tf32 = flags.tf32
+    unavailable: Dict[str, str] = {}
+    deterministic = _set_deterministic(flags.deterministic, unavailable)
+    tf32 = _set_tf32(flags.tf32, unavailable)
     torch.backends.cudnn.deterministic = flags.deterministic
     torch.backends.cudnn.benchmark = False
+    _same_padding = _release() >= (1, 9)
+    if not _same_padding:
+        unavailable["conv_padding_same"] = (
+            'F.conv2d(padding="same") is torch >= 1.9; explicit symmetric padding k//2 '
+            "(the same for odd kernels)"
+        )
+    interop = getattr(torch, "get_num_interop_threads", None)
+    mkldnn = getattr(torch.backends, "mkldnn", None)
     return {
-        "deterministic": torch.are_deterministic_algorithms_enabled(),
-        "tf32": bool(torch.backends.cuda.matmul.allow_tf32),
+        "deterministic": deterministic,
+        "tf32": tf32,
         "intra_op_threads": torch.get_num_threads(),
-        "inter_op_threads": torch.get_num_interop_threads(),
-        "mkldnn": bool(torch.backends.mkldnn.is_available()),
-        "cpu_capability": _cpu_capability(),
+        "inter_op_threads": interop() if interop is not None else 0,
+        "mkldnn": bool(mkldnn.is_available()) if mkldnn is not None else False,
+        "cpu_capability": _cpu_capability(unavailable),
         "onednn_max_cpu_isa": os.environ.get("ONEDNN_MAX_CPU_ISA", ""),
         "device": _device,
         "gpus": [torch.cuda.get_device_name(i) for i in range(torch.cuda.device_count())],
         "cuda": torch.version.cuda or "",
         "cudnn": int(torch.backends.cudnn.version() or 0) if torch.cuda.is_available() else 0,
         "cublas_workspace_config": os.environ.get("CUBLAS_WORKSPACE_CONFIG", ""),
+        **({"unavailable": unavailable} if unavailable else {}),
     }
 
 
-def _cpu_capability() -> str:
+def _set_deterministic(wanted: bool, unavailable: Dict[str, str]) -> Any:
+    """``use_deterministic_algorithms`` (1.8+), ``set_deterministic`` (1.7), else unavailable."""
+    if hasattr(torch, "use_deterministic_algorithms"):
+        torch.use_deterministic_algorithms(wanted)
+        return bool(torch.are_deterministic_algorithms_enabled())
+    if hasattr(torch, "set_deterministic"):
+        torch.set_deterministic(wanted)
+        return bool(torch.is_deterministic())
+    unavailable["deterministic"] = (
+        "torch.use_deterministic_algorithms is torch >= 1.8 (1.7: set_deterministic)"
+    )
+    return "unavailable" if wanted else False
+
+
+def _set_tf32(wanted: bool, unavailable: Dict[str, str]) -> Any:
+    """TF32 on CUDA matmul and cuDNN (torch 1.7+); before 1.7 there is no such switch."""
+    matmul = getattr(getattr(torch.backends, "cuda", None), "matmul", None)
+    if matmul is None or not hasattr(torch.backends.cudnn, "allow_tf32"):
+        unavailable["tf32"] = "torch.backends.cuda.matmul.allow_tf32 is torch >= 1.7"
+        if wanted:
+            raise RuntimeError(
+                f"--tf32 asked for, but torch {torch.__version__} has no TF32 switch "
+                "(torch >= 1.7); drop --tf32 for this env"
+            )
+        return "unavailable"
+    matmul.allow_tf32 = wanted
+    torch.backends.cudnn.allow_tf32 = wanted
+    return bool(matmul.allow_tf32)
+
+
+def _release() -> Tuple[int, int]:
+    """``(major, minor)`` of the loaded torch (``"1.13.1+cu117"`` -> ``(1, 13)``)."""
+    major, minor = torch.__version__.split(".")[:2]
+    return int(major), int("".join(c for c in minor if c.isdigit()) or 0)
+
+
+def _cpu_capability(unavailable: Dict[str, str]) -> str:
     """The ISA of ATen's CPU kernels (``AVX512``, ``AVX2``, ``DEFAULT``; torch >= 2.0)."""
     query = getattr(getattr(torch.backends, "cpu", None), "get_cpu_capability", None)
-    return str(query()) if query is not None else "unknown"
+    if query is None:
+        unavailable["cpu_capability"] = "torch.backends.cpu.get_cpu_capability is torch >= 2.0"
+        return "unavailable"
+    return str(query())
 
 
 def framework_version() -> str:
@@ -127,8 +178,16 @@ def _to_torch_linear_weight(w: Any) -> Any:
 
 
 def conv2d(x: Any, w: Any, b: Optional[Any] = None) -> Any:
-    """``F.conv2d`` with ``padding="same"``, stride 1."""
-    return F.conv2d(x, w, b, stride=1, padding="same")
+    """``F.conv2d`` with ``padding="same"``, stride 1 (before 1.9: padding k//2, odd k only)."""
+    if _same_padding:
+        return F.conv2d(x, w, b, stride=1, padding="same")
+    kh, kw = int(w.shape[2]), int(w.shape[3])
+    if kh % 2 == 0 or kw % 2 == 0:
+        raise ValueError(
+            f"'same' padding of an even {kh}x{kw} kernel is asymmetric; torch "
+            f"{torch.__version__} has no padding='same' (torch >= 1.9): use odd kernels"
+        )
+    return F.conv2d(x, w, b, stride=1, padding=(kh // 2, kw // 2))
 
 
 def depth_to_space(x: Any, block: int) -> Any:

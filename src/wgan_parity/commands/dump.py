@@ -15,6 +15,7 @@ from pathlib import Path
 from wgan_parity.atomic import writable_folder, write_json
 from wgan_parity.backends import BackendError
 from wgan_parity.core.catalog import select
+from wgan_parity.core.compat import require_pcg64
 from wgan_parity.core.flags import Flags
 from wgan_parity.core.isa import CAP_SETTINGS
 
@@ -107,6 +108,11 @@ def run(args: argparse.Namespace) -> int:
     if unusable:
         print(f"wgan-parity dump: {unusable}", file=sys.stderr)
         return 2
+    try:
+        require_pcg64()  # an env problem (its NumPy), found before any case runs
+    except RuntimeError as exc:
+        print(f"wgan-parity dump: {exc}", file=sys.stderr)
+        return 4
     signal.signal(signal.SIGTERM, _terminated)  # like Ctrl-C: the temporary file is removed
 
     started, finished, case_s = time.monotonic(), [], {}

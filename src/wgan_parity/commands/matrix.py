@@ -2,6 +2,7 @@
 
     wgan-parity matrix                      # the `default` set, human-readable
     wgan-parity matrix --json --set releases
+    wgan-parity matrix --outdated           # releases the index offers that the table lacks
 
 The JSON is a GitHub Actions matrix (``{"include": [...]}``), one entry per env, with the
 nox session and the tox env that run exactly that env's dump, and ``runs_on`` when the env names
@@ -14,7 +15,7 @@ import argparse
 import json
 import sys
 from pathlib import Path
-from typing import Any, Dict, List
+from typing import Any, Dict, List, Sequence
 
 from wgan_parity.matrix.envtable import EnvSpec, TableError, load_table
 
@@ -30,6 +31,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--all", action="store_true", help="every env of the table")
     parser.add_argument("--json", action="store_true", help="GitHub Actions matrix JSON")
+    parser.add_argument(
+        "--outdated",
+        action="store_true",
+        help="list newer patch and minor releases of each framework that the configured index "
+        "offers (asks `pip index versions`, so pip's index configuration applies); Markdown",
+    )
     parser.add_argument(
         "--table",
         type=Path,
@@ -61,6 +68,8 @@ def run(args: argparse.Namespace) -> int:
     except TableError as exc:
         print(f"wgan-parity matrix: {exc}", file=sys.stderr)
         return 2
+    if args.outdated:
+        return _outdated(table.envs)
     rows: List[Dict[str, Any]] = [entry(env) for env in envs]
     if args.json:
         print(json.dumps({"include": rows}, separators=(",", ":")))
@@ -71,4 +80,17 @@ def run(args: argparse.Namespace) -> int:
             f"{r['env_id']:<{width}}  {r['framework']:<10}  py{r['python']:<5}  "
             f"{' '.join(r['pins']) or '-':<40}  {','.join(r['sets'])}"
         )
+    return 0
+
+
+def _outdated(envs: Sequence[EnvSpec]) -> int:
+    """Print the releases newer than the table; 4 when the index cannot be asked."""
+    from wgan_parity.matrix.outdated import find_newer, markdown, pip_lister
+
+    try:
+        found = find_newer(envs, pip_lister())
+    except (OSError, RuntimeError) as exc:
+        print(f"wgan-parity matrix --outdated: {exc}", file=sys.stderr)
+        return 4
+    print(markdown(found), end="")
     return 0

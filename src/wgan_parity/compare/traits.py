@@ -53,7 +53,7 @@ class EnvTraits:
         parts = [self.framework, self.isa or "isa?", str(self.flag("device") or "cpu")]
         if self.framework == "tensorflow" and self.flag("onednn") is False:
             parts.append("onednn0")
-        if self.flag("tf32"):
+        if self.flag("tf32") is True:  # "unavailable" on releases without the switch
             parts.append("tf32")
         if self.flag("deterministic") is False:
             parts.append("nondeterministic")

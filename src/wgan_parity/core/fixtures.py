@@ -11,12 +11,13 @@ from __future__ import annotations
 import hashlib
 import zlib
 from dataclasses import dataclass
-from typing import Dict, Iterable, Optional
+from typing import Any, Dict, Iterable, Optional
 
 import numpy as np
 
 from wgan_parity.core.blocks import BLOCKS, ParamSpec
 from wgan_parity.core.catalog import CATALOG, Case, catalog_json
+from wgan_parity.core.compat import require_pcg64
 
 SEED_WEIGHT = 5e-2
 PROJECTION = "R"
@@ -38,7 +39,8 @@ class Fixtures:
         return h.hexdigest()
 
 
-def _stream(case: Case, name: str) -> np.random.Generator:
+def _stream(case: Case, name: str) -> Any:
+    require_pcg64()
     return np.random.default_rng([case.seed, zlib.crc32(name.encode("utf-8"))])
 
 
@@ -46,7 +48,7 @@ def _f32(values: np.ndarray) -> np.ndarray:
     return np.asarray(values, dtype=np.float32).astype(np.float64)
 
 
-def _uniform(rng: np.random.Generator, shape: tuple, low: float, high: float) -> np.ndarray:
+def _uniform(rng: Any, shape: tuple, low: float, high: float) -> np.ndarray:
     return _f32(low + (high - low) * rng.random(shape))
 
 

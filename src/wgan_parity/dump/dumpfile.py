@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import glob
 import json
 import os
@@ -48,7 +49,8 @@ def remove_orphans(path: Path) -> List[Path]:
     for tmp in path.parent.glob(f"{glob.escape(path.name)}.tmp-*"):
         pid = tmp.name.rsplit("-", 1)[-1]
         if pid.isdigit() and int(pid) != os.getpid() and not _alive(int(pid)):
-            tmp.unlink(missing_ok=True)
+            with contextlib.suppress(FileNotFoundError):  # unlink(missing_ok=) is 3.8+
+                tmp.unlink()
             removed.append(tmp)
     return removed
 
@@ -91,7 +93,8 @@ class DumpWriter:
         try:
             self._zip.close()
         finally:
-            self._tmp.unlink(missing_ok=True)
+            with contextlib.suppress(FileNotFoundError):  # unlink(missing_ok=) is 3.8+
+                self._tmp.unlink()
 
     def __enter__(self) -> DumpWriter:
         return self

@@ -8,7 +8,9 @@ those inputs, so a lock whose env changed in ``matrix.toml`` is detected as stal
 from __future__ import annotations
 
 import json
+import operator
 import os
+import re
 import subprocess
 import sys
 import tempfile
@@ -53,9 +55,36 @@ def project_requirements(root: Path, extras: tuple = ()) -> List[str]:
     return reqs
 
 
+_PY_MARKER = re.compile(r"""^\s*python_version\s*(<=|>=|==|!=|<|>)\s*['"]([\d.]+)['"]\s*$""")
+_COMPARE = {
+    "<": operator.lt,
+    "<=": operator.le,
+    ">": operator.gt,
+    ">=": operator.ge,
+    "==": operator.eq,
+    "!=": operator.ne,
+}
+
+
+def for_python(requirement: str, python: str) -> Optional[str]:
+    """``requirement`` without a ``python_version`` marker if it holds for ``python``, else None.
+
+    Only a single ``python_version OP 'X.Y'`` marker is evaluated; any other marker is kept as
+    written (uv evaluates it). A lock's inputs thus read the same as before the marker existed.
+    """
+    spec, sep, marker = requirement.partition(";")
+    match = _PY_MARKER.match(marker) if sep else None
+    if not match:
+        return requirement
+    version = tuple(int(p) for p in python.split(".")[:2])
+    wanted = tuple(int(p) for p in match.group(2).split(".")[:2])
+    return spec.strip() if _COMPARE[match.group(1)](version, wanted) else None
+
+
 def lock_inputs(table: EnvTable, env: EnvSpec) -> List[str]:
     """What the lock is compiled from: the env's pins and extra pins, then the package's deps."""
-    return [*env.requirements, *project_requirements(table.root, env.extras)]
+    reqs = (for_python(r, env.python) for r in project_requirements(table.root, env.extras))
+    return [*env.requirements, *(r for r in reqs if r is not None)]
 
 
 def header(env: EnvSpec, inputs: List[str]) -> str:

@@ -57,6 +57,23 @@ def find_uv(environ: Optional[Dict[str, str]] = None) -> Optional[str]:
     return shutil.which("uv", path=environ.get("PATH"))
 
 
+def find_python(version: str, environ: Optional[Dict[str, str]] = None) -> str:
+    """An interpreter for ``version`` ("3.7"): pyenv's newest ``3.7.x`` if installed, else as is.
+
+    pyenv's shims resolve ``python3.7`` only when ``PYENV_VERSION`` names it, so uv (and PATH)
+    would not find an installed but inactive version; its own path always works.
+    """
+    environ = dict(os.environ if environ is None else environ)
+    root = Path(environ.get("PYENV_ROOT") or Path(environ.get("HOME", "~")).expanduser() / ".pyenv")
+    found = []
+    for folder in (root / "versions").glob(f"{version}.*"):
+        patch = folder.name[len(version) + 1 :]
+        exe = folder / "bin" / f"python{version}"
+        if patch.isdigit() and exe.is_file():
+            found.append((int(patch), str(exe)))
+    return max(found)[1] if found else version
+
+
 def free_gb(path: Path) -> float:
     """Free space, in GiB, on the filesystem holding ``path`` (or its nearest existing parent)."""
     path = path.resolve()
@@ -139,12 +156,15 @@ class Builder:
         target.parent.mkdir(parents=True, exist_ok=True)
         py = str(self.python(env))
         if self.uv:
-            venv = [self.uv, "venv", "--quiet", "--python", env.python, str(target)]
+            python = find_python(env.python, self.environ)
+            venv = [self.uv, "venv", "--quiet", "--python", python, str(target)]
             self._run("install", venv, log)
             pip = [self.uv, "pip", "install", "--python", py, "--compile-bytecode"]
             self._run("install", [*pip, "-r", str(lock_file)], log)
         else:
-            interpreter = shutil.which(f"python{env.python}", path=self.environ.get("PATH"))
+            interpreter = shutil.which(
+                find_python(env.python, self.environ), path=self.environ.get("PATH")
+            ) or shutil.which(f"python{env.python}", path=self.environ.get("PATH"))
             if not interpreter:
                 raise StageFailed(
                     "install",
@@ -167,8 +187,12 @@ class Builder:
     def probe(self, env: EnvSpec, log: Path) -> str:
         """Import the package and the framework; return the framework version."""
         code = (
-            f"import importlib.metadata as md, wgan_parity, {env.import_module} as m; "
-            f"print(getattr(m, '__version__', None) or md.version({env.import_module!r}))"
+            f"import wgan_parity, {env.import_module} as m\n"
+            "v = getattr(m, '__version__', None)\n"
+            "if v is None:  # importlib.metadata is Python 3.8+\n"
+            "    from wgan_parity.core.compat import dist_version\n"
+            f"    v = dist_version({env.import_module!r})\n"
+            "print(v)"
         )
         out = self._run("import", [str(self.python(env)), "-c", code], log)
         return out.strip().splitlines()[-1] if out.strip() else "?"
