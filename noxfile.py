@@ -71,7 +71,8 @@ def tests(session: nox.Session) -> None:
 
 @nox.session(default=False)
 def lint(session: nox.Session) -> None:
-    """ruff (lint and format check) over the whole project."""
-    session.install("ruff>=0.6")
+    """ruff (lint and format check) over the whole project, and mypy over the package."""
+    session.install("ruff>=0.6", "mypy==2.4.1", "numpy>=2")
     session.run("ruff", "check", ".", *session.posargs)
     session.run("ruff", "format", "--check", ".")
+    session.run("mypy")  # [tool.mypy] in pyproject.toml: the package, NumPy typed

@@ -11,6 +11,7 @@ import signal
 import sys
 import time
 from pathlib import Path
+from typing import Dict, List
 
 from wgan_parity.atomic import writable_folder, write_json
 from wgan_parity.backends import BackendError
@@ -115,7 +116,9 @@ def run(args: argparse.Namespace) -> int:
         return 4
     signal.signal(signal.SIGTERM, _terminated)  # like Ctrl-C: the temporary file is removed
 
-    started, finished, case_s = time.monotonic(), [], {}
+    started = time.monotonic()
+    finished: List[str] = []
+    case_s: Dict[str, float] = {}
 
     def progress(line: str) -> None:
         if not args.quiet:

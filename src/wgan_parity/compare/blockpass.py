@@ -66,7 +66,7 @@ def chunk_pairs(blk: Block, n: int, cols: slice, acc: Acc, bufs: dict) -> None:
     width = cols.stop - cols.start
     for i in range(n - 1):
         rows, k = slice(i + 1, n), n - 1 - i
-        if i > 0 and blk.x32 is not None:
+        if i > 0 and blk.x32 is not None and blk.mag32 is not None:
             t, den = bufs["t32"][:k, :width], bufs["d32"][:k, :width]
             np.subtract(blk.x32[rows, cols], blk.x32[i, cols], out=t)
             np.maximum(blk.mag32[rows, cols], blk.mag32[i, cols], out=den)

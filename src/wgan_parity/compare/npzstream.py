@@ -138,7 +138,7 @@ class RawMember:
             or not out.flags.c_contiguous
         ):
             out = np.empty(count, dtype=self._file_dtype)
-        view = memoryview(out.view(np.uint8))
+        view = memoryview(out.view(np.uint8))  # type: ignore[arg-type]  # ndarray is a buffer
         position, done = self._offset + start * out.itemsize, 0
         while done < view.nbytes:
             got = os.preadv(self._fd, [view[done:]], position + done)

@@ -137,6 +137,14 @@ def compare(
             yield _tensor_rows(envs, case, tensor, truth_index, noise, judging, jobs)
 
 
+def _present(members: List[Optional[Member]], k: int) -> Member:
+    """The member of side ``k``, which a shape group only holds when it was opened."""
+    member = members[k]
+    if member is None:
+        raise AssertionError(f"side {k} is in a shape group without an open member")
+    return member
+
+
 def _compare_readable(
     group: List[int], members: List[Optional[Member]], sides: List[Side], jobs: int
 ) -> Tuple[List[int], GroupResult]:
@@ -144,7 +152,7 @@ def _compare_readable(
     the rest is compared again without it (one bad file never stops the others)."""
     while True:
         try:
-            return group, compare_group([members[k] for k in group], jobs=jobs)
+            return group, compare_group([_present(members, k) for k in group], jobs=jobs)
         except DumpError:
             failed = [k for k in group if getattr(members[k], "error", "")]
             if not failed:
@@ -175,7 +183,7 @@ def _tensor_rows(
         group, result = _compare_readable(group, members, sides, jobs)
         for pos, k in enumerate(group):
             try:  # the CRC-32, summed during the reads: corrupt data is an error, not a value
-                members[k].verify()
+                _present(members, k).verify()
             except DumpError as exc:
                 sides[k] = Side(sides[k].label, sides[k].is_truth, error=str(exc))
                 continue

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from typing import Any, Mapping, Tuple
+from typing import Any, Dict, Mapping, Tuple
 
 from wgan_parity import frameworks
 
@@ -82,8 +82,8 @@ def _switches(flags: Mapping[str, Any]) -> Tuple[Tuple[str, Any], ...]:
 
 def from_meta(label: str, meta: Mapping[str, Any]) -> EnvTraits:
     """Traits of a dump from its metadata."""
-    platform = meta.get("platform") if isinstance(meta.get("platform"), dict) else {}
-    flags = meta.get("flags") if isinstance(meta.get("flags"), dict) else {}
+    platform: Dict[str, Any] = _mapping(meta.get("platform"))
+    flags: Dict[str, Any] = _mapping(meta.get("flags"))
     return EnvTraits(
         label,
         str(meta.get("framework") or ""),
@@ -117,3 +117,8 @@ def from_env_row(row: Mapping[str, Any]) -> EnvTraits:
         text("isa"),
         _switches(flags if isinstance(flags, dict) else {}),
     )
+
+
+def _mapping(value: Any) -> Dict[str, Any]:
+    """``value`` if it is a JSON object, else an empty one."""
+    return value if isinstance(value, dict) else {}

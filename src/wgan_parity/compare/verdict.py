@@ -36,7 +36,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Optional, Sequence, Tuple
+from typing import List, Optional, Sequence, Tuple
 
 from wgan_parity.compare.thresholds import SideLimit, Thresholds
 
@@ -139,10 +139,10 @@ def judge(a: Side, b: Side, pair_rel_l2: float, truth: Optional[Truth], th: Thre
     """Statuses 5-6 for two comparable sides (call :func:`precheck` first)."""
     if truth is None:
         limit = th.no_reference_rel_l2
-        off = pair_rel_l2 > limit
+        apart = pair_rel_l2 > limit
         return Verdict(
-            "diverged" if off else "ok",
-            "unknown" if off else "",
+            "diverged" if apart else "ok",
+            "unknown" if apart else "",
             limit_a=limit,
             limit_b=limit,
             note="no float64 truth for this tensor: direct comparison",
@@ -185,10 +185,10 @@ def judge(a: Side, b: Side, pair_rel_l2: float, truth: Optional[Truth], th: Thre
             f"both sides off the truth; they differ from each other by rel_l2 {pair_rel_l2:.3g}"
         )
     known = ""
-    excused = []
+    excused: List[str] = []
     for s, nl in zip(sides, noise_limits):
         rule = s.limit.known_rule if s.limit is not None else None
-        if s not in off or rule is None:
+        if s not in off or rule is None or s.limit is None:
             continue
         bound = rule.bound(nl, s.limit.largest_clean, th.rel_l2_floor)
         if s.err <= bound:

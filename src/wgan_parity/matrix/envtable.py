@@ -219,13 +219,14 @@ def _parse_env(row: Any, n: int, python: str, disk: Mapping[str, float], path: P
             f"found {env_id!r}"
         )
     where = f"{path}: env {env_id!r}"
-    framework = row.get("framework")
-    known = frameworks.find(framework) if isinstance(framework, str) else None
+    found = row.get("framework")
+    known = frameworks.find(found) if isinstance(found, str) else None
     if known is None:
         raise TableError(
-            f"{where}: expected framework in {frameworks.names()}, found {framework!r} "
+            f"{where}: expected framework in {frameworks.names()}, found {found!r} "
             "(a new framework is declared in wgan_parity/frameworks.py)"
         )
+    framework = known.name
     pins = _strings(row, "pins", where)
     if known.needs_pins and not pins:
         raise TableError(

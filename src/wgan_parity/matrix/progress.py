@@ -10,13 +10,13 @@ import os
 import sys
 import threading
 import time
-from typing import Optional, TextIO
+from typing import Mapping, Optional, TextIO
 
 
-def use_bar(stream: TextIO, environ: Optional[dict] = None) -> bool:
+def use_bar(stream: TextIO, environ: Optional[Mapping[str, str]] = None) -> bool:
     """A bar only on an interactive terminal and never in CI."""
-    environ = os.environ if environ is None else environ
-    return bool(getattr(stream, "isatty", lambda: False)()) and not environ.get("CI")
+    env: Mapping[str, str] = os.environ if environ is None else environ
+    return bool(getattr(stream, "isatty", lambda: False)()) and not env.get("CI")
 
 
 class Progress:

@@ -35,18 +35,20 @@ def derive(pairs: pd.DataFrame, envs: pd.DataFrame, truth: str) -> pd.DataFrame:
         side = "a" if row["env_b"] == truth else "b"
         label = row[f"env_{side}"]
         isa = str(row.get("isa") or "") if has_isa else ""
-        env = by_label.get((label, isa)) or by_label.get((label, ""))
-        if env is None or not is_clean(env):
+        found = by_label.get((label, isa)) or by_label.get((label, ""))
+        if found is None or not is_clean(found):
             continue
-        if isa and not env.isa:
-            env = traits.EnvTraits(env.label, env.framework, env.lineage, isa, env.switches)
+        if isa and not found.isa:
+            found = traits.EnvTraits(
+                found.label, found.framework, found.lineage, isa, found.switches
+            )
         err = float(row[f"err_{side}"])
         if math.isfinite(err):
-            records.setdefault((row["case"], row["tensor"], env.kernels), []).append((err, label))
+            records.setdefault((row["case"], row["tensor"], found.kernels), []).append((err, label))
     rows = []
-    for (case, tensor, kernels), found in sorted(records.items()):
-        err, worst = max(found)
-        rows.append([case, tensor, kernels, err, len(found), worst])
+    for (case, tensor, kernels), errors in sorted(records.items()):
+        err, worst = max(errors)
+        rows.append([case, tensor, kernels, err, len(errors), worst])
     return pd.DataFrame(rows, columns=COLUMNS)
 
 

@@ -134,7 +134,9 @@ def _truth_label(envs: pd.DataFrame, pairs: pd.DataFrame) -> str:
         found = envs.loc[envs["role"] == "truth", "env"]
         if len(found):
             return str(found.iloc[0])
-    b64 = pairs.loc[pairs["dtype_b"] == "float64", "env_b"] if "dtype_b" in pairs else []
+    if "dtype_b" not in pairs:
+        return ""
+    b64 = pairs.loc[pairs["dtype_b"] == "float64", "env_b"]
     return str(b64.iloc[0]) if len(b64) else ""
 
 
@@ -235,6 +237,7 @@ def rejudge(
         return calibration_module.side_limit(th, calibration, case, tensor, traits_of(label), run)
 
     for r in df.itertuples(index=False):
+        values: Tuple[Any, ...]
         if r.status not in JUDGED:
             values = tuple(getattr(r, k) for k in VERDICT_COLUMNS)
         else:
@@ -251,8 +254,8 @@ def rejudge(
             values = tuple(getattr(v, k) for k in VERDICT_COLUMNS)
         for key, value in zip(updates, values):
             updates[key].append(value)
-    for key, column in updates.items():
-        df[key] = pd.Series(column, index=df.index, dtype=df[key].dtype)
+    for name, judged in updates.items():
+        df[name] = pd.Series(judged, index=df.index, dtype=df[name].dtype)
     df["seed_ok"] = [None if c != c else bool(c < th.seed_cosine) for c in df["cosine_distance"]]
     res.thresholds_source = th.source
     relocalize(res)
