@@ -24,7 +24,7 @@ ROOT = Path(__file__).resolve().parent
 sys.path.insert(0, str(ROOT / "src"))  # the runner modules are standard-library only
 
 from wgan_parity import frameworks  # noqa: E402
-from wgan_parity.matrix import envtable, matrixrun, pipbridge  # noqa: E402
+from wgan_parity.matrix import envtable, pipbridge, runner_cli  # noqa: E402
 
 nox.needs_version = ">=2024.3.2"
 nox.options.default_venv_backend = "uv|virtualenv"
@@ -35,7 +35,7 @@ DUMP_PARAMS = [nox.param(env.id, id=env.id, tags=list(env.tags)) for env in TABL
 @nox.session(venv_backend="none")
 def compare(session: nox.Session) -> None:
     """Dump the chosen set (-- --set NAME | --tags T | --env ID), then aggregate into results/."""
-    code = matrixrun.main(["compare", *session.posargs])
+    code = runner_cli.main(["compare", *session.posargs])
     if code:
         session.log(f"compare: exit {code} (1 diverged/regressed, 4 env(s) could not run, 5 both)")
         raise SystemExit(code)  # the documented code, not nox's generic 1
@@ -45,7 +45,7 @@ def compare(session: nox.Session) -> None:
 @nox.parametrize("env_id", DUMP_PARAMS)
 def dump(session: nox.Session, env_id: str) -> None:
     """One env's dump (dumps/<env_id>.npz + .status.json); cached when nothing changed."""
-    code = matrixrun.main(["dump", "--env", env_id, *session.posargs])
+    code = runner_cli.main(["dump", "--env", env_id, *session.posargs])
     if code:
         session.error(f"env {env_id} could not run (exit {code}); see dumps/{env_id}.status.json")
 
@@ -53,7 +53,7 @@ def dump(session: nox.Session, env_id: str) -> None:
 @nox.session(venv_backend="none", default=False)
 def lock(session: nox.Session) -> None:
     """Re-resolve locks/<env_id>.txt (all envs, or -- --env ID / --set NAME) with uv."""
-    code = matrixrun.main(["lock", *session.posargs])
+    code = runner_cli.main(["lock", *session.posargs])
     if code:
         session.error(f"some lock could not be resolved (exit {code})")
 

@@ -60,7 +60,7 @@ def catalog_spec(patterns: List[str]) -> Spec:
     from wgan_parity.core.catalog import select
     from wgan_parity.core.fixtures import make_fixtures
     from wgan_parity.core.flags import Flags
-    from wgan_parity.dump.runner import run_case
+    from wgan_parity.dump.case_runner import run_case
 
     ops = load_backend("reference", Flags())
     spec: Spec = []

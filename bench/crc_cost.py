@@ -14,12 +14,12 @@ import time
 from pathlib import Path
 
 from wgan_parity.cli import main
-from wgan_parity.compare import npzstream
+from wgan_parity.compare import member_reader
 
 
 def timed(folder: Path, verify: bool) -> float:
     """Seconds for one aggregation of ``folder`` with the CRC check on or off."""
-    npzstream.VERIFY_CRC = verify
+    member_reader.VERIFY_CRC = verify
     with tempfile.TemporaryDirectory() as out:
         start = time.perf_counter()
         code = main(["aggregate", str(folder), "--out", out, "--quiet", "--calibration", "none"])

@@ -18,17 +18,17 @@ from pathlib import Path
 from typing import Dict, List
 
 from wgan_parity.compare import thresholds, traits
-from wgan_parity.report import results, tables
+from wgan_parity.report import csvfiles, resultset
 
 
 def measure(folder: Path, th: thresholds.Thresholds, found: Dict[str, List[tuple]]) -> None:
     """Add ``folder``'s covered rows to ``found`` (rule name -> [(err, ratio, where)])."""
-    path = results.pairs_path(folder)
+    path = resultset.pairs_path(folder)
     if path is None:
         raise SystemExit(f"{folder}: expected pairs.csv or pairs.csv.gz, found neither")
-    raw = tables.read_csv(path)
-    envs = results.read_envs(folder)
-    res = results.from_frames(raw, envs, folder)
+    raw = csvfiles.read_csv(path)
+    envs = resultset.read_envs(folder)
+    res = resultset.from_frames(raw, envs, folder)
     by_label: Dict[tuple, traits.EnvTraits] = {}
     for row in envs.to_dict("records"):
         env = traits.from_env_row(row)

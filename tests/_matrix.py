@@ -10,9 +10,9 @@ from typing import Dict, List, Optional
 
 import pytest
 
-from wgan_parity.matrix import locks, orchestrate
+from wgan_parity.matrix import locks, pipeline
 from wgan_parity.matrix.envtable import EnvSpec, load_table
-from wgan_parity.matrix.orchestrate import EnvResult, RunOptions
+from wgan_parity.matrix.pipeline import EnvResult, RunOptions
 from wgan_parity.matrix.progress import Progress
 from wgan_parity.matrix.venvs import Builder, StageFailed
 
@@ -99,7 +99,7 @@ def make_project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     (pkg / "core").mkdir()
     (pkg / "core" / "catalog.py").write_text("CASES = 1\n", encoding="utf-8")
     (pkg / "cli.py").write_text("import wgan_parity.core.catalog\n", encoding="utf-8")
-    (pkg / "orchestrate.py").write_text("# runner only\n", encoding="utf-8")
+    (pkg / "pipeline.py").write_text("# runner only\n", encoding="utf-8")
     (tmp_path / "matrix.toml").write_text(MATRIX.format(tf_pin="tensorflow-cpu==2.21.0"))
     monkeypatch.setattr(locks, "compile_lock", fake_compile)
     table = load_table(tmp_path / "matrix.toml")
@@ -114,7 +114,7 @@ def run(project: Path, builder: FakeBuilder, **opts: object) -> List[EnvResult]:
         dump_dir=project / "dumps", envs_dir=project / "envs", min_free_gb=0, **opts
     )
     progress = Progress(len(table.envs), stream=open(os.devnull, "w"), bar=False)  # noqa: SIM115
-    return orchestrate.run_envs(table, table.envs, options, builder, progress)
+    return pipeline.run_envs(table, table.envs, options, builder, progress)
 
 
 def run_in_this_python(project: Path, env: EnvSpec) -> EnvResult:
@@ -130,5 +130,5 @@ def run_in_this_python(project: Path, env: EnvSpec) -> EnvResult:
     builder.installed_digest = lambda _env: locks.digest(locks.lock_path(table, env))  # type: ignore[method-assign]
     opts = RunOptions(dump_dir=project / "dumps", envs_dir=project / "envs", min_free_gb=0)
     progress = Progress(1, stream=open(os.devnull, "w"), bar=False)  # noqa: SIM115
-    [result] = orchestrate.run_envs(table, [env], opts, builder, progress)
+    [result] = pipeline.run_envs(table, [env], opts, builder, progress)
     return result

@@ -40,7 +40,7 @@ def run_tensor_names(case: Case) -> Tuple[str, ...]:
     """The tensors ``case`` produces, found by running it small on the NumPy float32 backend."""
     from wgan_parity.backends import load_backend
     from wgan_parity.core.fixtures import make_fixtures
-    from wgan_parity.dump.runner import run_case
+    from wgan_parity.dump.case_runner import run_case
 
     small = shrunk(case)
     return tuple(run_case(load_backend("reference32"), small, make_fixtures(small)))

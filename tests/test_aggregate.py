@@ -468,11 +468,11 @@ def test_two_envs_off_the_truth_the_same_way_agree_as_a_pair(tmp_path):
 
 
 def test_output_does_not_depend_on_the_number_of_threads(tmp_path, monkeypatch):
-    from wgan_parity.compare import blockpass, engine
+    from wgan_parity.compare import engine, pair_kernels
 
     monkeypatch.setattr(engine, "BLOCK_BYTES", 32 * 3 * 80)  # 80-element blocks for 3 dumps
-    monkeypatch.setattr(blockpass, "CHUNK", 64)
-    monkeypatch.setattr(blockpass, "MIN_COLUMNS", 16)
+    monkeypatch.setattr(pair_kernels, "CHUNK", 64)
+    monkeypatch.setattr(pair_kernels, "MIN_COLUMNS", 16)
     folder = write_set(tmp_path / "d")
     for jobs in ("1", "3"):
         main(["aggregate", str(folder), "--out", str(tmp_path / jobs), "--quiet", "--jobs", jobs])

@@ -16,7 +16,7 @@ from wgan_parity.dump import synthetic
 from wgan_parity.dump.dumpfile import DumpReader
 from wgan_parity.dump.meta import CaseInfo, CaseRecord, DumpMeta, catalog_info
 from wgan_parity.report import cases as report_cases
-from wgan_parity.report import results
+from wgan_parity.report import resultset
 
 RECORDED = [{"name": "blk.case", "group": "mine", "seed_rows": [["MySeedRow", "out"]]}]
 
@@ -80,7 +80,7 @@ def test_the_recorded_catalog_reaches_cases_csv_and_the_reports(tmp_path: Path) 
         in (out / "seed_report_env-a_vs_reference.txt").read_text()
     )
     assert (out / "heatmap_pairs_mine.png").is_file()
-    loaded = results.load(out).cases
+    loaded = resultset.load(out).cases
     assert loaded.recorded
     assert loaded.group("blk.case") == "mine"
     assert loaded.seed_names() == {("blk.case", "out"): "MySeedRow"}
@@ -94,7 +94,7 @@ def test_report_on_results_older_than_cases_csv_falls_back(tmp_path: Path) -> No
     for png in out.glob("heatmap_*.png"):
         png.unlink()
     assert main(["report", str(out)]) == 0
-    loaded = results.load(out).cases
+    loaded = resultset.load(out).cases
     assert not loaded.recorded
     assert loaded.seed_names() == {}
     assert loaded.order == ("blk.case", "blk.fail", "blk.only")  # as pairs.csv names them
@@ -107,7 +107,7 @@ def test_report_on_results_older_than_cases_csv_falls_back(tmp_path: Path) -> No
 def test_cases_csv_with_other_columns_is_refused_with_what_to_do(tmp_path: Path) -> None:
     (tmp_path / "cases.csv").write_text("name,kind\nx,y\n")
     with pytest.raises(ValueError, match="re-run `wgan-parity aggregate`"):
-        report_cases.read(tmp_path, results.pd.DataFrame({"case": ["x"]}))
+        report_cases.read(tmp_path, resultset.pd.DataFrame({"case": ["x"]}))
 
 
 def test_dump_meta_reads_old_dumps_and_writes_the_same_json(tmp_path: Path) -> None:

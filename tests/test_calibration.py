@@ -11,7 +11,7 @@ import pytest
 
 from wgan_parity.cli import main
 from wgan_parity.compare import calibration, thresholds, traits, verdict
-from wgan_parity.report import calibration_table, results, tables
+from wgan_parity.report import calibration_table, csvfiles, resultset
 
 ROOT = Path(__file__).resolve().parents[1]
 BASELINE = ROOT / "results" / "baseline"
@@ -129,13 +129,13 @@ def test_committed_calibration_is_the_committed_baseline_s(tmp_path: Path) -> No
 def test_no_committed_release_is_an_outlier_among_the_others() -> None:
     """Each release judged against the *other* releases only (no committed calibration): the new
     verdict adds no unexplained divergence on the whole baseline (25 releases, two ISAs)."""
-    raw = tables.read_csv(results.pairs_path(BASELINE))
+    raw = csvfiles.read_csv(resultset.pairs_path(BASELINE))
     for isa in sorted(set(raw["isa"])):
         part = raw[raw["isa"] == isa].reset_index(drop=True)
-        envs = results.read_envs(BASELINE)
+        envs = resultset.read_envs(BASELINE)
         envs = envs[(envs["isa"] == isa) | (envs["role"] == "truth")]
-        res = results.from_frames(part, envs, BASELINE)
-        results.rejudge(res, TH, calibration.none())
+        res = resultset.from_frames(part, envs, BASELINE)
+        resultset.rejudge(res, TH, calibration.none())
         df = res.pairs
         bad = df[[verdict.is_divergence(s, k) for s, k in zip(df["status"], df["known"])]]
         detail = bad[["case", "tensor", "env_a", "err_a", "limit_a", "note"]].head(10)

@@ -7,8 +7,8 @@ import math
 import numpy as np
 import pytest
 
-from wgan_parity.compare import blockpass, engine, metrics
-from wgan_parity.compare.npzstream import LoadedMember
+from wgan_parity.compare import engine, metrics, pair_kernels
+from wgan_parity.compare.member_reader import LoadedMember
 
 RNG = np.random.default_rng(11)
 SIZE = 10_007  # not a multiple of any block or chunk
@@ -37,8 +37,8 @@ def jobs(request):
 @pytest.fixture(params=["one-block", "many-blocks"])
 def small_blocks(request, monkeypatch):
     if request.param == "many-blocks":
-        monkeypatch.setattr(blockpass, "CHUNK", 512)  # 64 columns for 8 members
-        monkeypatch.setattr(blockpass, "MIN_COLUMNS", 16)
+        monkeypatch.setattr(pair_kernels, "CHUNK", 512)  # 64 columns for 8 members
+        monkeypatch.setattr(pair_kernels, "MIN_COLUMNS", 16)
         monkeypatch.setattr(engine, "BLOCK_BYTES", 32 * 8 * 300)  # 256-column blocks
     return request.param
 

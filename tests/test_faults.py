@@ -226,7 +226,7 @@ def test_a_user_backend_that_does_not_even_import_is_an_import_failure(tmp_path,
 
 @pytest.mark.parametrize("order", ["in order", "out of order"])
 def test_the_crc_is_summed_during_in_order_reads_and_checked_either_way(tmp_path, order) -> None:
-    from wgan_parity.compare.npzstream import DumpFile
+    from wgan_parity.compare.member_reader import DumpFile
     from wgan_parity.dump.dumpfile import DumpError
 
     path = tmp_path / "a.npz"
@@ -259,7 +259,7 @@ def test_the_crc_is_summed_during_in_order_reads_and_checked_either_way(tmp_path
 def test_a_dump_that_changes_while_it_is_read_is_an_error_not_a_divergence(
     tmp_path, monkeypatch, fault
 ) -> None:
-    from wgan_parity.compare import npzstream
+    from wgan_parity.compare import member_reader
 
     inputs = _two_dumps(tmp_path / "d")
     third = np.random.default_rng(0).standard_normal((2, 3)).astype(np.float32) * 1.001
@@ -269,7 +269,7 @@ def test_a_dump_that_changes_while_it_is_read_is_an_error_not_a_divergence(
     other = tmp_path / "other.npz"  # same env id and shapes, other values: a non-atomic `cp`
     rng = np.random.default_rng(1)
     synthetic.write(other, "env-b", {"blk.case/out": rng.standard_normal((2, 3)).astype("f4")})
-    opened = npzstream.DumpFile.__init__
+    opened = member_reader.DumpFile.__init__
 
     def open_then_change(self, path, *args, **kwargs) -> None:
         opened(self, path, *args, **kwargs)
@@ -281,7 +281,7 @@ def test_a_dump_that_changes_while_it_is_read_is_an_error_not_a_divergence(
                     handle.write(other.read_bytes())
                     handle.truncate()
 
-    monkeypatch.setattr(npzstream.DumpFile, "__init__", open_then_change)
+    monkeypatch.setattr(member_reader.DumpFile, "__init__", open_then_change)
     code = main(["aggregate", str(inputs), "--out", str(tmp_path / "out"), "--quiet"])
     assert code & ExitCode.ENV_PROBLEM, code
     rows, clean = _rows(tmp_path / "out"), _rows(tmp_path / "clean")

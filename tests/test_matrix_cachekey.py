@@ -24,7 +24,7 @@ def test_dump_key_covers_dump_code_only(tmp_path: Path) -> None:
     report_side_files = (
         "report/heatmap.py",
         "report/summary.py",
-        "matrix/orchestrate.py",
+        "matrix/pipeline.py",
         "data/thresholds.toml",
     )
     for report_side in report_side_files:

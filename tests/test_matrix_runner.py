@@ -1,4 +1,4 @@
-"""The runner (``matrix.orchestrate``): caching, failures recorded, exit codes.
+"""The runner (``matrix.pipeline``): caching, failures recorded, exit codes.
 
 Driven with a fake builder, except two tests that run a real ``wgan-parity dump``
 subprocess (one needs torch: marked ``frameworks``).
@@ -16,9 +16,9 @@ import pytest
 
 from _matrix import MATRIX, FakeBuilder, make_project, run, run_in_this_python
 from wgan_parity.core import hostinfo
-from wgan_parity.matrix import matrixrun, orchestrate
+from wgan_parity.matrix import pipeline, runner_cli
 from wgan_parity.matrix.envtable import EnvSpec, load_table
-from wgan_parity.matrix.orchestrate import EnvResult, RunOptions
+from wgan_parity.matrix.pipeline import EnvResult, RunOptions
 from wgan_parity.matrix.progress import Progress
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -99,7 +99,7 @@ def test_changing_one_pin_reruns_only_that_env(project: Path) -> None:
 def test_source_change_reruns_all_but_runner_change_reruns_none(project: Path) -> None:
     builder = FakeBuilder(project)
     run(project, builder)
-    (project / "src" / "wgan_parity" / "orchestrate.py").write_text("# edited\n")
+    (project / "src" / "wgan_parity" / "pipeline.py").write_text("# edited\n")
     assert {r.status for r in run(project, builder)} == {"cached"}
     (project / "src" / "wgan_parity" / "core" / "catalog.py").write_text("CASES = 2\n")
     assert {r.status for r in run(project, builder)} == {"ok"}
@@ -151,14 +151,14 @@ def test_a_failing_env_is_recorded_and_the_rest_completes(project: Path, stage: 
     assert (status["env_id"], status["status"], status["stage"]) == ("tf-a", "failed", stage)
     assert "broke on purpose" in status["reason"]
     assert not (project / "dumps" / "tf-a.npz").exists()
-    assert orchestrate.exit_code(results) == 4
+    assert pipeline.exit_code(results) == 4
 
 
 def test_too_little_disk_fails_the_install_stage_clearly(project: Path) -> None:
     table = load_table(project / "matrix.toml")
     opts = RunOptions(dump_dir=project / "dumps", envs_dir=project / "envs", min_free_gb=1e9)
     progress = Progress(0, stream=open(os.devnull, "w"), bar=False)  # noqa: SIM115
-    results = orchestrate.run_envs(table, table.envs[:1], opts, FakeBuilder(project), progress)
+    results = pipeline.run_envs(table, table.envs[:1], opts, FakeBuilder(project), progress)
     assert (results[0].status, results[0].stage) == ("failed", "install")
     assert "not enough free disk" in results[0].reason
     assert "--min-free-gb" in results[0].reason
@@ -188,7 +188,7 @@ def test_exit_codes_combine_env_failures_with_the_aggregator(
     env_failed: bool, aggregate_rc: int, expected: int
 ) -> None:
     results = [EnvResult("a", "failed" if env_failed else "ok", "dump", "", 0.0)]
-    assert orchestrate.exit_code(results, aggregate_rc) == expected
+    assert pipeline.exit_code(results, aggregate_rc) == expected
 
 
 def test_aggregation_is_reused_when_no_input_changed(project: Path, tmp_path: Path) -> None:
@@ -206,12 +206,12 @@ def test_aggregation_is_reused_when_no_input_changed(project: Path, tmp_path: Pa
     results = run(project, builder)
     table = load_table(project / "matrix.toml")
     opts = RunOptions(dump_dir=project / "dumps", envs_dir=project / "envs")
-    set_dir = matrixrun.link_set(opts.dump_dir, "default", results)
+    set_dir = runner_cli.link_set(opts.dump_dir, "default", results)
     out = project / "results"
     assert sorted(p.name for p in set_dir.iterdir()) == ["reference.npz", "tf-a.npz", "torch-a.npz"]
     for _ in range(2):
-        assert matrixrun.aggregate(table, opts, set_dir, out, fake, [], results) == 1
+        assert runner_cli.aggregate(table, opts, set_dir, out, fake, [], results) == 1
     assert calls.read_text().count("run") == 1
     (out / "pairs.csv").unlink()
-    assert matrixrun.aggregate(table, opts, set_dir, out, fake, [], results) == 1
+    assert runner_cli.aggregate(table, opts, set_dir, out, fake, [], results) == 1
     assert calls.read_text().count("run") == 2

@@ -11,7 +11,7 @@ import pytest
 
 from wgan_parity.compare import thresholds
 from wgan_parity.compare.traits import EnvTraits
-from wgan_parity.report import baseline, regress, results, tables
+from wgan_parity.report import baseline, csvfiles, regress, resultset
 
 TH = thresholds.load()
 
@@ -44,7 +44,7 @@ def _row(
 
 
 def _frame(rows: list) -> pd.DataFrame:
-    return results.normalize(pd.DataFrame(rows))
+    return resultset.normalize(pd.DataFrame(rows))
 
 
 def test_worsened_status_is_a_regression() -> None:
@@ -92,7 +92,7 @@ def _results_folder(folder: Path) -> Path:
     rows.append(_row("c", "tf-2.20.0", "torch-2.13.0", err_b=2e-7))
     rows[-1]["dtype_b"] = "float32"
     folder.mkdir()
-    tables.write_csv(pd.DataFrame(rows), folder / "pairs.csv")
+    csvfiles.write_csv(pd.DataFrame(rows), folder / "pairs.csv")
     envs = pd.DataFrame(
         {
             "env": ["reference", "tf-2.20.0", "torch-2.13.0"],
@@ -100,7 +100,7 @@ def _results_folder(folder: Path) -> Path:
             "status": ["ok"] * 3,
         }
     )
-    tables.write_csv(envs, folder / "envs.csv")
+    csvfiles.write_csv(envs, folder / "envs.csv")
     return folder
 
 
@@ -129,7 +129,7 @@ def test_baseline_keeps_rows_against_the_truth_reproducibly(tmp_path: Path) -> N
 def test_cross_pairs_are_counted_as_not_in_the_baseline(tmp_path: Path) -> None:
     source = _results_folder(tmp_path / "results")
     baseline.write(source, tmp_path / "base")
-    now = results.load(source).pairs
+    now = resultset.load(source).pairs
     found = regress.coverage(now, baseline.load(tmp_path / "base"), "reference")
     assert found == {"checked": 2, "other_isa": 0, "new": 1, "other_isa_envs": []}
 
@@ -139,7 +139,7 @@ def test_baseline_needs_a_reference(tmp_path: Path) -> None:
     folder.mkdir()
     row = _row("c", "tf-2.20.0", "torch-2.13.0")
     row["dtype_b"] = "float32"
-    tables.write_csv(pd.DataFrame([row]), folder / "pairs.csv")
+    csvfiles.write_csv(pd.DataFrame([row]), folder / "pairs.csv")
     with pytest.raises(baseline.BaselineError, match="reference"):
         baseline.write(folder, tmp_path / "base")
 
@@ -165,7 +165,7 @@ def test_bisect_names_the_first_release_that_changed() -> None:
         row["dtype_b"] = "float32"
     rows.append(_row("c", "tf-2.19.1", "tf-2.20.0", rel_l2=0.0))  # a second, identical tensor
     rows[-1].update(tensor="grad/x", limit_b=1e-6, dtype_b="float32")
-    res = results.from_frames(pd.DataFrame(rows), envs, ".")
+    res = resultset.from_frames(pd.DataFrame(rows), envs, ".")
     found = regress.bisect(res)
     assert found[["case", "framework", "first_changed_in", "previous"]].values.tolist() == [
         ["c", "tensorflow", "tf-2.21.0", "tf-2.20.0"]
@@ -202,7 +202,7 @@ def test_a_variant_of_a_release_is_its_own_series_not_the_next_release() -> None
     for row in rows[3:]:
         row["limit_b"] = row["limit_a"]
         row["dtype_b"] = "float32"
-    res = results.from_frames(pd.DataFrame(rows), envs, ".")
+    res = resultset.from_frames(pd.DataFrame(rows), envs, ".")
     assert regress.bisect(res).empty, "oneDNN off is not a release after 2.21.0"
     steps = regress.steps(res)
     assert steps[["series", "previous", "release"]].values.tolist() == [
@@ -252,7 +252,7 @@ def test_the_seed_tie_rule_is_out_of_the_growth_rule() -> None:
 
 def _isa_results(folder: Path, isa: str, err: float) -> Path:
     folder.mkdir()
-    tables.write_csv(
+    csvfiles.write_csv(
         pd.DataFrame([_row("c", "torch-2.13.0", "reference", err_a=err)]), folder / "pairs.csv"
     )
     envs = pd.DataFrame(
@@ -263,7 +263,7 @@ def _isa_results(folder: Path, isa: str, err: float) -> Path:
             "isa": ["avx2", isa],
         }
     )
-    tables.write_csv(envs, folder / "envs.csv")
+    csvfiles.write_csv(envs, folder / "envs.csv")
     return folder
 
 
@@ -273,7 +273,7 @@ def test_baseline_add_keeps_one_row_set_per_isa(tmp_path: Path) -> None:
     kept = baseline.load(tmp_path / "base")
     assert sorted(zip(kept["isa"], kept["err_a"])) == [("avx2", 2e-7), ("avx512", 1e-7)]
     assert baseline.read_meta(tmp_path / "base")["isas"] == ["avx2", "avx512"]
-    envs = tables.read_csv(tmp_path / "base" / "envs.csv")
+    envs = csvfiles.read_csv(tmp_path / "base" / "envs.csv")
     assert sorted(envs.loc[envs["env"] == "torch-2.13.0", "isa"]) == ["avx2", "avx512"]
     baseline.write(_isa_results(tmp_path / "again", "avx2", 3e-7), tmp_path / "base", add=True)
     kept = baseline.load(tmp_path / "base")  # the same env and ISA again: replaced, not doubled

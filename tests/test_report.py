@@ -22,7 +22,7 @@ from wgan_parity.core.catalog import CATALOG
 from wgan_parity.dump import synthetic
 from wgan_parity.dump.meta import catalog_info
 from wgan_parity.report import cases as report_cases
-from wgan_parity.report import heatmap, regress, results, summary, tables
+from wgan_parity.report import csvfiles, heatmap, regress, resultset, summary
 
 PNG = b"\x89PNG\r\n\x1a\n"
 CASES = (
@@ -90,7 +90,7 @@ def _envs_frame(labels: Sequence[str]) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def _results(labels: Sequence[str], folder: Path, bad: Dict[str, float]) -> results.Results:
+def _results(labels: Sequence[str], folder: Path, bad: Dict[str, float]) -> resultset.Results:
     """Every pair of ``labels`` on :data:`CASES`; ``bad`` gives envs an error on every tensor."""
     rows: List[Dict] = []
     ordered = [e for e in labels if e != "reference"] + ["reference"]
@@ -107,7 +107,7 @@ def _results(labels: Sequence[str], folder: Path, bad: Dict[str, float]) -> resu
                 )
             )
     recorded = report_cases.from_infos(catalog_info(CATALOG))  # as aggregate records them
-    return results.from_frames(pd.DataFrame(rows), _envs_frame(labels), folder, recorded)
+    return resultset.from_frames(pd.DataFrame(rows), _envs_frame(labels), folder, recorded)
 
 
 def _tf_torch(n: int) -> List[str]:
@@ -118,9 +118,9 @@ def _tf_torch(n: int) -> List[str]:
 
 def test_envs_are_ordered_by_framework_then_numeric_version():
     labels = ["torch-2.10.0", "tf-2.9.1", "reference", "torch-2.9.1", "tf-2.12.1", "my_port"]
-    order = results.order_envs(labels, _envs_frame(labels[:-1]), truth="reference")
+    order = resultset.order_envs(labels, _envs_frame(labels[:-1]), truth="reference")
     assert order == ["reference", "tf-2.9.1", "tf-2.12.1", "torch-2.9.1", "torch-2.10.0", "my_port"]
-    assert results.version_key("2.13.0+cpu") == (2, 13, 0)
+    assert resultset.version_key("2.13.0+cpu") == (2, 13, 0)
 
 
 @pytest.mark.parametrize("n", [3, 26])
@@ -189,8 +189,8 @@ def test_summary_lists_every_divergent_row(tmp_path):
 
 def test_summary_shows_release_steps_and_bisection(tmp_path):
     res = _results(_tf_torch(6), tmp_path, {"tf-2.3.0": 1e-3})
-    tables.write_csv(regress.steps(res), tmp_path / "steps.csv")
-    tables.write_csv(regress.bisect(res), tmp_path / "bisect.csv")
+    csvfiles.write_csv(regress.steps(res), tmp_path / "steps.csv")
+    csvfiles.write_csv(regress.bisect(res), tmp_path / "bisect.csv")
     text = summary.render(res, thresholds.load())
     section = text.split("## Across releases", 1)[1].split("\n## ", 1)[0]
     assert "| `tf-2.3.0` | `tf-2.2.0` |" in section
@@ -204,7 +204,7 @@ def test_summary_stays_under_one_mebibyte(tmp_path):
         for k in range(400)
         for j in range(60)
     ]
-    res = results.from_frames(
+    res = resultset.from_frames(
         pd.DataFrame(rows), _envs_frame(["torch-2.0.1", "reference"]), tmp_path
     )
     text = summary.render(res)
@@ -241,8 +241,8 @@ def test_known_rule_labels_a_matching_row_with_its_reference(tmp_path):
         _row("depth_to_space.probe", "out", "port-crd", "reference", 1.9, 0.0),
     ]
     envs = _envs_frame(["port-crd", "reference"]).assign(backend=["mine.port_crd", "reference"])
-    res = results.from_frames(pd.DataFrame(rows), envs, tmp_path)
-    results.rejudge(res, th)
+    res = resultset.from_frames(pd.DataFrame(rows), envs, tmp_path)
+    resultset.rejudge(res, th)
     assert list(res.pairs["known"]) == ["DCR vs CRD", "", ""]
     assert list(res.pairs["status"]) == ["diverged"] * 3  # labelled, not hidden
     beyond = res.pairs["note"].iloc[2]
@@ -272,7 +272,7 @@ def test_checked_in_known_divergences_are_narrow():
 def test_rejudge_matches_the_aggregate_verdict(tmp_path):
     res = _results(_tf_torch(4), tmp_path, {"tf-2.2.0": 1e-3})
     before = res.pairs[["status", "blame"]].copy()
-    results.rejudge(res, thresholds.load())
+    resultset.rejudge(res, thresholds.load())
     pd.testing.assert_frame_equal(res.pairs[["status", "blame"]], before)
     assert all(
         verdict.is_divergence(s, k) == (s == "diverged")

@@ -25,7 +25,7 @@ import pytest
 
 from wgan_parity.cli import argv, main
 from wgan_parity.compare import metrics
-from wgan_parity.compare.npzstream import DumpFile
+from wgan_parity.compare.member_reader import DumpFile
 
 pytestmark = pytest.mark.frameworks
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sys
 
-from wgan_parity.matrix.matrixrun import main
+from wgan_parity.matrix.runner_cli import main
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -28,8 +28,8 @@ from wgan_parity.exitcodes import ExitCode
 
 if TYPE_CHECKING:  # pandas and NumPy are imported only when the command runs
     from wgan_parity.compare.aggregate import Aggregate
+    from wgan_parity.report.csvfiles import PairTable
     from wgan_parity.report.outputs import Regressions
-    from wgan_parity.report.tables import PairTable
 
 USAGE_ERROR = ExitCode.USAGE
 DIVERGED = ExitCode.DIVERGED

@@ -40,9 +40,9 @@ def run(args: argparse.Namespace) -> int:
     """Write the calibration; return the exit code."""
     from wgan_parity import atomic
     from wgan_parity.compare import calibration
-    from wgan_parity.report import calibration_table, results, tables
+    from wgan_parity.report import calibration_table, csvfiles, resultset
 
-    path = results.pairs_path(args.results)
+    path = resultset.pairs_path(args.results)
     if path is None:
         print(
             f"wgan-parity calibrate: expected pairs.csv or pairs.csv.gz in {args.results}, found "
@@ -50,9 +50,9 @@ def run(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return USAGE_ERROR
-    raw = tables.read_csv(path)
-    envs = results.read_envs(args.results)
-    truth = results.from_frames(raw, envs, args.results).truth
+    raw = csvfiles.read_csv(path)
+    envs = resultset.read_envs(args.results)
+    truth = resultset.from_frames(raw, envs, args.results).truth
     if not truth:
         print(
             f"wgan-parity calibrate: {args.results} has no float64 reference env; the "

@@ -20,7 +20,7 @@ from wgan_parity.exitcodes import ExitCode
 
 if TYPE_CHECKING:  # pandas is imported only when the command runs
     from wgan_parity.compare.thresholds import Thresholds
-    from wgan_parity.report.results import Results
+    from wgan_parity.report.resultset import Results
 
 USAGE_ERROR = ExitCode.USAGE
 
@@ -49,17 +49,17 @@ def render(
 ) -> List[Path]:
     """Write the heatmaps and ``summary.md`` into ``folder``; return the paths written.
 
-    ``current`` is the aggregate's in-memory :class:`~wgan_parity.report.results.Results` (else
+    ``current`` is the aggregate's in-memory :class:`~wgan_parity.report.resultset.Results` (else
     ``pairs.csv`` and ``envs.csv`` are read); ``rejudge`` applies ``th`` to the measured columns
     first.
     """
 
     from wgan_parity.compare import calibration
-    from wgan_parity.report import heatmap, results, summary
+    from wgan_parity.report import heatmap, resultset, summary
 
-    res = results.load(folder) if current is None else current
+    res = resultset.load(folder) if current is None else current
     if rejudge and th is not None:
-        results.rejudge(res, th, calibration.load())
+        resultset.rejudge(res, th, calibration.load())
     pictures = heatmap.write(res, folder)
     return [*pictures, summary.write(res, th, pictures)]
 
@@ -85,7 +85,7 @@ def run(args: argparse.Namespace) -> int:
     def say(line: str) -> None:
         print(f"wgan-parity report: {line}", file=sys.stderr, flush=True)
 
-    from wgan_parity.report.results import pairs_path
+    from wgan_parity.report.resultset import pairs_path
 
     folder: Path = args.results
     if pairs_path(folder) is None:

@@ -1,7 +1,7 @@
 """``aggregate(...)``: open the dumps, compare every pair, return one typed :class:`Aggregate`.
 
 This is the library behind ``wgan-parity aggregate``. It reads the inputs
-(:mod:`~wgan_parity.compare.dumpset`), compares every compatible pair on every (case, tensor)
+(:mod:`~wgan_parity.compare.input_files`), compares every compatible pair on every (case, tensor)
 (:mod:`~wgan_parity.compare.rows`), marks where each divergence starts
 (:mod:`~wgan_parity.compare.localize`) and keeps the rows in memory, once, in columns. The
 writers and reports (``report/``) take the result. Nothing is written here, and nothing is
@@ -16,10 +16,10 @@ from typing import Callable, Dict, Iterable, List, Mapping, Optional, Sequence, 
 
 import numpy as np
 
-from wgan_parity.compare import dumpset, localize, verdict
+from wgan_parity.compare import input_files, localize, verdict
 from wgan_parity.compare import rows as compare_rows
 from wgan_parity.compare.calibration import Calibration
-from wgan_parity.compare.dumpset import DumpSet, Env
+from wgan_parity.compare.input_files import DumpSet, Env
 from wgan_parity.compare.rowstore import RowStore
 from wgan_parity.compare.thresholds import Thresholds
 from wgan_parity.dump.meta import CaseInfo, catalog_info, catalog_of
@@ -91,7 +91,7 @@ def aggregate(
     fewer than two inputs are found or ``seed_pair`` names an unknown label.
     """
     inputs = list(inputs)
-    dumps = dumpset.load(inputs)
+    dumps = input_files.load(inputs)
     try:
         if len(dumps.envs) < 2:
             files = ", ".join(e.file for e in dumps.envs) or "none"

@@ -31,8 +31,8 @@ from typing import Iterator, Optional, Sequence
 import numpy as np
 
 from wgan_parity.compare import metrics
-from wgan_parity.compare.blockpass import Acc, Partial, Worker, columns, process_block
-from wgan_parity.compare.npzstream import Member
+from wgan_parity.compare.member_reader import Member
+from wgan_parity.compare.pair_kernels import Acc, Partial, Worker, columns, process_block
 
 BLOCK_BYTES = 16 << 20  # working set of one block (all members) in one thread
 

@@ -14,10 +14,10 @@ from typing import Any, Callable, Dict, Iterator, List, Optional, Sequence, Tupl
 from wgan_parity.compare import traits
 from wgan_parity.compare.calibration import Calibration, run_errors, side_limit
 from wgan_parity.compare.calibration import none as no_calibration
-from wgan_parity.compare.dumpset import DumpSet, Env
 from wgan_parity.compare.engine import GroupResult, compare_group
+from wgan_parity.compare.input_files import DumpSet, Env
+from wgan_parity.compare.member_reader import Member
 from wgan_parity.compare.metrics import PairMetrics
-from wgan_parity.compare.npzstream import Member
 from wgan_parity.compare.thresholds import Thresholds
 from wgan_parity.compare.verdict import Side, Truth, Verdict, judge, precheck
 from wgan_parity.dump.dumpfile import DumpError

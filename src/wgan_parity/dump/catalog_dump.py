@@ -17,13 +17,13 @@ from wgan_parity.core.catalog import CATALOG, Case
 from wgan_parity.core.fixtures import catalog_hash, make_fixtures
 from wgan_parity.core.flags import Flags
 from wgan_parity.core.protocol import Ops
+from wgan_parity.dump.case_runner import run_case
 from wgan_parity.dump.dumpfile import DumpWriter
 from wgan_parity.dump.meta import CaseRecord, DumpMeta, catalog_info
 from wgan_parity.dump.noise import blas_threads
 from wgan_parity.dump.noise import measure as measure_noise
 from wgan_parity.dump.provenance import base_metadata, platform_info
 from wgan_parity.dump.resources import peak_rss_mb, reset_peak_rss
-from wgan_parity.dump.runner import run_case
 
 Progress = Callable[[str], None]
 

@@ -17,7 +17,7 @@ from threadpoolctl import threadpool_info, threadpool_limits
 
 from wgan_parity.core.catalog import Case
 from wgan_parity.core.fixtures import Fixtures
-from wgan_parity.dump.runner import run_case
+from wgan_parity.dump.case_runner import run_case
 
 
 def blas_threads() -> List[Dict[str, Any]]:

@@ -25,7 +25,7 @@ from typing import Any, Dict, List, Union
 import pandas as pd
 
 from wgan_parity import __version__, atomic
-from wgan_parity.report import regress, results, tables
+from wgan_parity.report import csvfiles, regress, resultset
 
 PAIRS = "pairs.csv.gz"
 META = "baseline.json"
@@ -39,7 +39,7 @@ class BaselineError(ValueError):
 
 def pairs_file(folder: Path) -> Path:
     """The baseline's pairs file; :class:`BaselineError` (saying what to do) when none."""
-    path = results.pairs_path(folder)
+    path = resultset.pairs_path(folder)
     if path is None:
         raise BaselineError(
             f"{folder}: expected a baseline folder holding {PAIRS} (from `wgan-parity baseline`) "
@@ -56,11 +56,11 @@ def load(folder: Union[str, Path]) -> pd.DataFrame:
     that has none either: such rows match no current row of a recorded ISA).
     """
     folder = Path(folder)
-    raw = tables.read_csv(pairs_file(folder))
+    raw = csvfiles.read_csv(pairs_file(folder))
     if "isa" not in raw.columns:
-        envs = results.read_envs(folder)
-        raw["isa"] = regress.isa_column(raw, envs, results.from_frames(raw, envs, folder).truth)
-    return results.normalize(raw)
+        envs = resultset.read_envs(folder)
+        raw["isa"] = regress.isa_column(raw, envs, resultset.from_frames(raw, envs, folder).truth)
+    return resultset.normalize(raw)
 
 
 def truth_rows(raw: pd.DataFrame, truth: str, folder: Path) -> pd.DataFrame:
@@ -103,15 +103,15 @@ def write(results_dir: Union[str, Path], out: Union[str, Path], add: bool = Fals
             f"{source}: expected an aggregate's results folder with pairs.csv, found none; run "
             "`nox -s compare -- --set releases` (or `wgan-parity aggregate --out`) first"
         )
-    raw = tables.read_csv(source / "pairs.csv")  # read once, as text: values keep their digits
-    res = results.from_frames(raw, results.read_envs(source), source)
+    raw = csvfiles.read_csv(source / "pairs.csv")  # read once, as text: values keep their digits
+    res = resultset.from_frames(raw, resultset.read_envs(source), source)
     rows = truth_rows(raw, res.truth, source)
     rows["isa"] = regress.isa_column(rows, res.envs, res.truth)
     envs = res.envs.copy()
     if "isa" not in envs.columns:
         envs["isa"] = ""
-    if add and results.pairs_path(out) is not None:
-        old, old_envs = tables.read_csv(pairs_file(out)), results.read_envs(out)
+    if add and resultset.pairs_path(out) is not None:
+        old, old_envs = csvfiles.read_csv(pairs_file(out)), resultset.read_envs(out)
         if "isa" not in old.columns:
             old["isa"] = regress.isa_column(old, old_envs, res.truth)
         if "isa" not in old_envs.columns:
@@ -122,7 +122,7 @@ def write(results_dir: Union[str, Path], out: Union[str, Path], add: bool = Fals
         envs = _merged(envs, old_envs, ["env", "isa"])
     out.mkdir(parents=True, exist_ok=True)
     written = [atomic.write_bytes(out / PAIRS, _gzip_csv(rows))]
-    written.append(tables.write_csv(envs, out / "envs.csv"))
+    written.append(csvfiles.write_csv(envs, out / "envs.csv"))
     written += [  # --add keeps the bisection of the run the baseline was made from
         atomic.write_bytes(out / n, (source / n).read_bytes())
         for n in CARRIED
@@ -138,7 +138,7 @@ def write(results_dir: Union[str, Path], out: Union[str, Path], add: bool = Fals
         "from": before.get("from", str(source)) if add else str(source),
         "added": [*before.get("added", []), str(source)] if add else [],
         "truth": res.truth,
-        "envs": results.order_envs([*rows["env_a"], *rows["env_b"]], envs, res.truth),
+        "envs": resultset.order_envs([*rows["env_a"], *rows["env_b"]], envs, res.truth),
         "isas": sorted({i for i in rows["isa"] if i}),
         "rows": len(rows),
         "rows_in_source": len(res.pairs) if not add else before.get("rows_in_source"),

@@ -16,7 +16,7 @@ from typing import Dict, Iterable, List, Mapping, Sequence, Tuple
 import pandas as pd
 
 from wgan_parity.dump.meta import CaseInfo
-from wgan_parity.report import tables
+from wgan_parity.report import csvfiles
 
 FILE = "cases.csv"
 COLUMNS = ("case", "group", "seed_row", "tensor")
@@ -70,7 +70,7 @@ def frame(infos: Iterable[CaseInfo]) -> pd.DataFrame:
 
 def write(infos: Iterable[CaseInfo], folder: Path) -> Path:
     """Write ``cases.csv`` into ``folder``."""
-    return tables.write_csv(frame(infos), Path(folder) / FILE)
+    return csvfiles.write_csv(frame(infos), Path(folder) / FILE)
 
 
 def read(folder: Path, pairs: pd.DataFrame) -> Cases:
@@ -78,7 +78,7 @@ def read(folder: Path, pairs: pd.DataFrame) -> Cases:
     path = Path(folder) / FILE
     if not path.is_file():
         return fallback(pairs)
-    df = tables.read_csv(path)
+    df = csvfiles.read_csv(path)
     missing = [c for c in COLUMNS if c not in df.columns]
     if missing:
         raise ValueError(

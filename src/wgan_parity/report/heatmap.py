@@ -3,14 +3,14 @@
 - ``heatmap_pairs_<group>.png``: env × env for each case group of the catalog the dumps recorded
   (``Results.cases``: input, layer, residual, generator, discriminator, gradient, norm). A cell
   is the pair's worst *calibrated error* over the group's tensors: ``rel_l2 / limit`` (against
-  the truth: the env's error in units of its tolerance; see :func:`~.results.calibrated`),
+  the truth: the env's error in units of its tolerance; see :func:`~.resultset.calibrated`),
   coloured by its log10, so 0 is the tolerance. Markers give each cell's status: ✕ an
   unexplained divergence, ○ known divergences only, □ degenerate rows (not judged), △ a failed
   case or a missing tensor.
 - ``heatmap_vs_reference.png``: env × case, each env's calibrated error against the float64
   truth, worst over the case's tensors: a regressed release is a bright row.
 
-Axes follow :attr:`~.results.Results.order` (framework, then numeric version). Fonts
+Axes follow :attr:`~.resultset.Results.order` (framework, then numeric version). Fonts
 keep their size and the figure grows with the number of envs, so 25+ envs stay legible. Figures
 are built on a private :class:`~matplotlib.figure.Figure` (no pyplot state, no backend switch).
 """
@@ -33,7 +33,7 @@ from matplotlib.lines import Line2D
 
 from wgan_parity import atomic
 from wgan_parity.compare import verdict
-from wgan_parity.report.results import Results, calibrated
+from wgan_parity.report.resultset import Results, calibrated
 
 # The catalog's groups in drawing order; a group the recorded catalog adds follows, "other" last.
 GROUPS = ("input", "layer", "residual", "generator", "discriminator", "gradient", "norm")

@@ -37,7 +37,7 @@ import pandas as pd
 from wgan_parity.compare.thresholds import Thresholds
 from wgan_parity.compare.traits import EnvTraits
 from wgan_parity.compare.verdict import MEASURED
-from wgan_parity.report import results
+from wgan_parity.report import resultset
 
 KEY = ["case", "tensor", "env_a", "env_b"]
 MATCH = [*KEY, "isa"]
@@ -125,7 +125,7 @@ def regressions(
     return found[columns].sort_values(KEY).reset_index(drop=True)
 
 
-def bisect(res: results.Results) -> pd.DataFrame:
+def bisect(res: resultset.Results) -> pd.DataFrame:
     """Per (case, tensor, framework): the first release whose values changed beyond noise."""
     df = res.pairs
     rows = []
@@ -181,16 +181,16 @@ def series_of(label: str) -> str:
     return _VERSION_RE.sub("{v}", label, count=1)
 
 
-def _release_chains(res: results.Results) -> Dict[Tuple[str, str], List[str]]:
+def _release_chains(res: resultset.Results) -> Dict[Tuple[str, str], List[str]]:
     """Per (framework, series), its env labels in version order (the truth left out)."""
     chains: Dict[Tuple[str, str], List[str]] = {}
     for label in res.others:  # already in framework, then version order
-        framework, _ = results._framework_of(label, res.envs)
+        framework, _ = resultset._framework_of(label, res.envs)
         chains.setdefault((framework, series_of(label)), []).append(label)
     return chains
 
 
-def steps(res: results.Results) -> pd.DataFrame:
+def steps(res: resultset.Results) -> pd.DataFrame:
     """One row per consecutive release pair of a series: how much of the catalog moved.
 
     ``identical``: tensors whose values are bit-identical (rel_l2 == 0); ``changed``: the rest

@@ -22,8 +22,8 @@ from wgan_parity.compare import localize, verdict
 from wgan_parity.compare.thresholds import Thresholds
 from wgan_parity.compare.traits import EnvTraits
 from wgan_parity.report import baseline as baselines
-from wgan_parity.report import summary_power, tables
-from wgan_parity.report.results import Results, calibrated
+from wgan_parity.report import csvfiles, summary_power
+from wgan_parity.report.resultset import Results, calibrated
 
 MAX_BYTES = 1 << 20
 BUDGET = 900_000  # the divergent-row list stops here, leaving room for the rest
@@ -246,7 +246,7 @@ def _regressions(folder: Path) -> List[str]:
     out = []
     check = baselines.read_check(folder)
     for path in sorted(folder.glob("regressions*.csv")):
-        df = tables.read_csv(path)
+        df = csvfiles.read_csv(path)
         out += [f"## Regressions against the baseline ([{path.name}]({path.name}))", ""]
         if check:
             out += [
@@ -280,7 +280,7 @@ def _releases(folder: Path) -> List[str]:
     steps_path, bisect_path = folder / "steps.csv", folder / "bisect.csv"
     if not steps_path.is_file():
         return []
-    steps = tables.read_csv(steps_path)
+    steps = csvfiles.read_csv(steps_path)
     if steps.empty:
         return []
     out = [
@@ -304,7 +304,7 @@ def _releases(folder: Path) -> List[str]:
         for r in steps.itertuples(index=False)
     ]
     out += [*_table(header, rows), ""]
-    bisect = tables.read_csv(bisect_path) if bisect_path.is_file() else pd.DataFrame()
+    bisect = csvfiles.read_csv(bisect_path) if bisect_path.is_file() else pd.DataFrame()
     if bisect.empty:
         out += ["No release changed any tensor beyond its calibrated limit.", ""]
     else:

@@ -26,9 +26,9 @@ from wgan_parity.compare import localize, verdict
 from wgan_parity.compare import traits as traits_module
 from wgan_parity.compare.thresholds import SideLimit, Thresholds
 from wgan_parity.report import cases as cases_module
-from wgan_parity.report import tables
+from wgan_parity.report import csvfiles
 
-TEXT = tables.TEXT_COLUMNS  # one list of text columns, owned by the CSV module
+TEXT = csvfiles.TEXT_COLUMNS  # one list of text columns, owned by the CSV module
 FLAGS = ("ill_conditioned", "seed_ok")
 JUDGED = verdict.JUDGED
 LIMIT_COLUMNS = ("noise_limit_a", "noise_limit_b", "clean_limit_a", "clean_limit_b")
@@ -169,7 +169,7 @@ def read_envs(folder: Union[str, Path]) -> pd.DataFrame:
     """``folder``'s ``envs.csv`` as text, or an empty frame with its key columns when none."""
     path = Path(folder) / "envs.csv"
     if path.exists():
-        return tables.read_csv(path)
+        return csvfiles.read_csv(path)
     return pd.DataFrame(columns=["env", "role", "status", "framework", "framework_version"])
 
 
@@ -180,7 +180,7 @@ def load(folder: Union[str, Path]) -> Results:
     path = pairs_path(folder)
     if path is None:
         raise FileNotFoundError(f"{folder}: no pairs.csv or pairs.csv.gz")
-    pairs = tables.read_csv(path)
+    pairs = csvfiles.read_csv(path)
     return from_frames(pairs, read_envs(folder), folder, cases_module.read(folder, pairs))
 
 

@@ -4,7 +4,7 @@ Subcommands: ``compare`` (dumps of a selection, then ``wgan-parity aggregate``),
 dumps only), ``lock`` (re-resolve ``locks/<id>.txt``). The dumps of every env live in one
 folder (``dumps/<id>.npz`` + ``.key.json``/``.status.json``/``.log``); a compare links the
 selected envs' files into ``dumps/sets/<selection>/`` and aggregates exactly that folder.
-Exit codes: see :mod:`wgan_parity.matrix.orchestrate`; 3 = the aggregator itself crashed.
+Exit codes: see :mod:`wgan_parity.matrix.pipeline`; 3 = the aggregator itself crashed.
 """
 
 from __future__ import annotations
@@ -20,9 +20,9 @@ from pathlib import Path
 from typing import List, Optional, Sequence, Tuple
 
 from wgan_parity.exitcodes import ExitCode
-from wgan_parity.matrix import cachekey, locks, orchestrate
+from wgan_parity.matrix import cachekey, locks, pipeline
 from wgan_parity.matrix.envtable import EnvSpec, EnvTable, TableError, load_table
-from wgan_parity.matrix.orchestrate import EnvResult, RunOptions
+from wgan_parity.matrix.pipeline import EnvResult, RunOptions
 from wgan_parity.matrix.progress import Progress
 from wgan_parity.matrix.venvs import Builder, StageFailed
 
@@ -77,8 +77,8 @@ def ensure_report_env(table: EnvTable, opts: RunOptions, builder: Builder) -> Pa
         raise TableError(f'{table.path}: no [report] table; expected e.g. extras = ["report"]')
     env = table.report
     log = opts.dump_dir / f"{env.id}.log"
-    lock_file = orchestrate.ensure_lock(table, env, builder, opts.locked)
-    orchestrate.ensure_venv(env, lock_file, builder, opts, log, Progress(0, bar=False))
+    lock_file = pipeline.ensure_lock(table, env, builder, opts.locked)
+    pipeline.ensure_venv(env, lock_file, builder, opts, log, Progress(0, bar=False))
     return builder.python(env)
 
 
@@ -106,7 +106,7 @@ def aggregate(
             "baseline": [cachekey.dir_hash(Path(a)) for a in extra if Path(a).is_dir()],
         }
     )
-    record = orchestrate.read_json(out / AGG_RECORD) or {}
+    record = pipeline.read_json(out / AGG_RECORD) or {}
     if record.get("key") == key and all((out / f).is_file() for f in record.get("files", [])):
         sys.stdout.write(record.get("stdout", ""))
         print(f"aggregate: inputs unchanged, reused {out}/ (exit {record['rc']})", file=sys.stderr)
@@ -135,7 +135,7 @@ def aggregate(
         if p.is_file() and p.name != AGG_RECORD and p.stat().st_mtime >= started - 1
     )
     if done.returncode in (0, 1, 4, 5):
-        orchestrate.write_json(
+        pipeline.write_json(
             out / AGG_RECORD,
             {"key": key, "rc": done.returncode, "files": files, "stdout": done.stdout[-20000:]},
         )
@@ -146,7 +146,7 @@ def cmd_run(table: EnvTable, args: argparse.Namespace, with_aggregate: bool) -> 
     """``dump`` and ``compare``."""
     name, envs = selection(table, args)
     opts = run_options(table, args)
-    builder = orchestrate.make_builder(table, opts)
+    builder = pipeline.make_builder(table, opts)
     print(
         f"wgan-parity: {len(envs)} env(s) of selection {name!r}; dumps in {opts.dump_dir}/",
         file=sys.stderr,
@@ -154,7 +154,7 @@ def cmd_run(table: EnvTable, args: argparse.Namespace, with_aggregate: bool) -> 
     )
     started = time.monotonic()
     progress = Progress(len(envs), bar=False if args.plain else None)
-    results = orchestrate.run_envs(table, envs, opts, builder, progress)
+    results = pipeline.run_envs(table, envs, opts, builder, progress)
     rc = 0
     if with_aggregate:
         set_dir = link_set(opts.dump_dir, name, results)
@@ -162,13 +162,13 @@ def cmd_run(table: EnvTable, args: argparse.Namespace, with_aggregate: bool) -> 
             python = ensure_report_env(table, opts, builder)
         except StageFailed as exc:
             print(f"aggregate: cannot prepare the report env: {exc}", file=sys.stderr)
-            return orchestrate.EXIT_ENV_FAILED
+            return pipeline.EXIT_ENV_FAILED
         baseline = ["--baseline", str(Path(args.baseline).resolve())] if args.baseline else []
         extra = [*baseline, *args.aggregate_args]
         rc = aggregate(table, opts, set_dir, table.root / args.out, python, extra, results)
-    code = orchestrate.exit_code(results, rc)
+    code = pipeline.exit_code(results, rc)
     lowest = builder.min_free_gb
-    orchestrate.write_json(
+    pipeline.write_json(
         opts.dump_dir / "sets" / f"{name}.run.json",
         {
             "selection": name,
@@ -178,7 +178,7 @@ def cmd_run(table: EnvTable, args: argparse.Namespace, with_aggregate: bool) -> 
             "envs": [asdict(r) for r in results],
         },
     )
-    counts = ", ".join(f"{n} {s}" for s, n in orchestrate.summary(results).items())
+    counts = ", ".join(f"{n} {s}" for s, n in pipeline.summary(results).items())
     print(
         f"wgan-parity: {counts}; {time.monotonic() - started:.2f} s; exit {code}", file=sys.stderr
     )
@@ -189,7 +189,7 @@ def cmd_lock(table: EnvTable, args: argparse.Namespace) -> int:
     """``lock``: re-resolve the selected envs (all envs and the report env by default)."""
     picked = args.env or args.set or args.tags
     envs: List[EnvSpec] = list(selection(table, args)[1] if picked else table.all_envs())
-    builder = orchestrate.make_builder(table, run_options(table, args))
+    builder = pipeline.make_builder(table, run_options(table, args))
     failed = 0
     for env in envs:
         try:
@@ -202,7 +202,7 @@ def cmd_lock(table: EnvTable, args: argparse.Namespace) -> int:
         except locks.LockError as exc:
             failed += 1
             print(f"lock failed for {env.id}: {exc}", file=sys.stderr)
-    return orchestrate.EXIT_ENV_FAILED if failed else 0
+    return pipeline.EXIT_ENV_FAILED if failed else 0
 
 
 def run_options(table: EnvTable, args: argparse.Namespace) -> RunOptions:
@@ -286,7 +286,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         return cmd_run(table, args, with_aggregate=args.command == "compare")
     except (TableError, locks.LockError) as exc:
         print(f"wgan-parity: {exc}", file=sys.stderr)
-        return orchestrate.EXIT_USAGE
+        return pipeline.EXIT_USAGE
 
 
 if __name__ == "__main__":

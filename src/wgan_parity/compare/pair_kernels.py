@@ -13,7 +13,7 @@ from typing import Sequence
 
 import numpy as np
 
-from wgan_parity.compare.npzstream import Member
+from wgan_parity.compare.member_reader import Member
 
 CHUNK = (
     1 << 19
@@ -41,7 +41,7 @@ class Acc:
         np.maximum(self.maxulp, other.maxulp, out=self.maxulp)
 
 
-class Block:
+class ColumnBlock:
     """Per-block arrays of all members: M (c / d rows), magnitudes and ordinals."""
 
     def __init__(self, n: int, width: int, use32: bool) -> None:
@@ -61,7 +61,7 @@ class Block:
         return self.raw[dtype][:w]
 
 
-def chunk_pairs(blk: Block, n: int, cols: slice, acc: Acc, bufs: dict) -> None:
+def chunk_pairs(blk: ColumnBlock, n: int, cols: slice, acc: Acc, bufs: dict) -> None:
     """Elementwise maxima and sums of every pair over the columns ``cols``."""
     width = cols.stop - cols.start
     for i in range(n - 1):
@@ -116,7 +116,7 @@ class Worker:
     """The buffers one thread needs for a block."""
 
     def __init__(self, n: int, width: int, use32: bool) -> None:
-        self.blk = Block(n, width, use32)
+        self.blk = ColumnBlock(n, width, use32)
         self.cols = min(columns(n), width)
         self.bufs = buffers(n, self.cols, use32)
 
@@ -143,7 +143,7 @@ def process_block(
     return part
 
 
-def ordinal_into(blk: Block, x: np.ndarray, out: np.ndarray) -> None:
+def ordinal_into(blk: ColumnBlock, x: np.ndarray, out: np.ndarray) -> None:
     """:func:`~.metrics.float32_ordinal` of ``x`` into ``out`` (int64), in int32 steps."""
     w = x.size
     if x.dtype != np.float32 or not x.flags.c_contiguous:
@@ -158,7 +158,7 @@ def ordinal_into(blk: Block, x: np.ndarray, out: np.ndarray) -> None:
 
 
 def load_block(
-    blk: Block,
+    blk: ColumnBlock,
     sources: Sequence[Member],
     center: np.ndarray,
     start: int,

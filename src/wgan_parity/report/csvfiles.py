@@ -19,7 +19,7 @@ import pandas as pd
 
 from wgan_parity import atomic
 from wgan_parity.compare import traits
-from wgan_parity.compare.dumpset import Env
+from wgan_parity.compare.input_files import Env
 from wgan_parity.compare.rows import COLUMNS
 from wgan_parity.compare.rowstore import RowStore
 

@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Dict, Iterable, List, Optional, Sequence, Union
 
-from wgan_parity.compare.npzstream import DumpFile
+from wgan_parity.compare.member_reader import DumpFile
 from wgan_parity.dump.dumpfile import DumpError
 
 STATUS_SUFFIX = ".status.json"
