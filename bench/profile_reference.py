@@ -7,8 +7,9 @@ Each backend runs in its own child process (so peak RSS and warm-up are its own)
 and the framework limited to ``--threads`` (default: the CPU count). For every catalog case the
 reference child times the float64 pass and the two float32 noise passes (the BLAS's threads and
 one thread, as :mod:`wgan_parity.dump.noise` runs them) separately; the torch child times its
-one pass. The table ends with the totals, the reference/torch ratio (goal, issue 13: <= 2.5)
-and each child's peak RSS (goal: <= 4 GB for the reference). ``--save-reference`` keeps the
+one pass. Two tables, wall and CPU seconds (CPU time is the steadier one on a shared machine),
+end with the totals and the reference/torch ratio (goal, issue 13: <= 2.5), then each child's
+peak RSS (goal: <= 4 GB for the reference). ``--save-reference`` keeps the
 float64 tensors as a dump-format file, for ``bench/check_reference_values.py``.
 """
 
@@ -20,10 +21,19 @@ import os
 import subprocess
 import sys
 import time
-from contextlib import nullcontext
-from typing import Any, Dict, List, Optional
+from functools import partial
+from typing import Any, Callable, Dict, List, Optional
 
 CHILD_FLAG = "--child"
+
+
+def _timed(row: Dict[str, Any], key: str, run: Callable[[], Any]) -> Any:
+    """Run ``run()``; record its wall and CPU seconds in ``row`` as ``key_s``, ``key_cpu``."""
+    wall, cpu = time.perf_counter(), time.process_time()
+    result = run()
+    row[f"{key}_s"] = time.perf_counter() - wall
+    row[f"{key}_cpu"] = time.process_time() - cpu
+    return result
 
 
 def _child(backend_name: str, patterns: List[str], threads: int, save: Optional[str]) -> None:
@@ -36,6 +46,7 @@ def _child(backend_name: str, patterns: List[str], threads: int, save: Optional[
     from wgan_parity.core.fixtures import make_fixtures
     from wgan_parity.core.flags import Flags
     from wgan_parity.dump.dumpfile import DumpWriter
+    from wgan_parity.dump.noise import relative_error
     from wgan_parity.dump.resources import peak_rss_mb
     from wgan_parity.dump.runner import run_case
 
@@ -43,26 +54,25 @@ def _child(backend_name: str, patterns: List[str], threads: int, save: Optional[
     backend = load_backend(backend_name, flags)
     twin = load_backend("reference32", flags) if backend_name == "reference" else None
     writer = DumpWriter(save) if save else None
+    noise: Dict[str, Dict[str, float]] = {}
     with threadpool_limits(limits=threads, user_api="blas"):
         for case in select(patterns):
             fixtures = make_fixtures(case)
             row: Dict[str, Any] = {"case": case.name}
-            start = time.perf_counter()
-            tensors = run_case(backend, case, fixtures)
-            row["main_s"] = time.perf_counter() - start
+            tensors = _timed(row, "main", partial(run_case, backend, case, fixtures))
             for name, array in tensors.items() if writer else ():
                 writer.add(f"{case.name}/{name}", array)
-            del tensors
             if twin is not None:
-                single = threadpool_limits(limits=1, user_api="blas")
-                for key, limit in (("f32_threaded_s", nullcontext()), ("f32_single_s", single)):
-                    start = time.perf_counter()
-                    with limit:
-                        run_case(twin, case, fixtures)
-                    row[key] = time.perf_counter() - start
+                threaded = _timed(row, "f32_threaded", partial(run_case, twin, case, fixtures))
+                with threadpool_limits(limits=1, user_api="blas"):
+                    single = _timed(row, "f32_single", partial(run_case, twin, case, fixtures))
+                for name, exact in tensors.items():  # as dump.noise records it
+                    errors = [relative_error(s[name], exact)[0] for s in (threaded, single)]
+                    noise[f"{case.name}/{name}"] = {"rel_l2": max(errors)}
+            del tensors
             print(json.dumps(row), flush=True)
     if writer:
-        meta = {"backend": backend_name, "written_by": "bench/profile_reference.py"}
+        meta = {"backend": backend_name, "written_by": "bench/profile_reference.py", "noise": noise}
         writer.close({"schema_version": SCHEMA_VERSION, **meta})
     print(json.dumps({"peak_rss_mb": peak_rss_mb()}), flush=True)
 
@@ -80,39 +90,57 @@ def _run_child(
     if save and backend == "reference":
         cmd += ["--save-reference", save]
     start = time.perf_counter()
-    done = subprocess.run(
-        [*cmd, "--cases", *patterns], env=env, capture_output=True, text=True, check=False
-    )
+    rows = []
+    with subprocess.Popen(
+        [*cmd, "--cases", *patterns], env=env, stdout=subprocess.PIPE, text=True
+    ) as child:
+        for line in child.stdout or ():
+            if line.startswith("{"):
+                rows.append(json.loads(line))
+                print(f"  {backend}: {line.strip()}", file=sys.stderr, flush=True)
     wall = time.perf_counter() - start
-    if done.returncode != 0:
+    if child.returncode != 0 or not rows:
         raise SystemExit(
-            f"{backend}: the profile child failed (exit {done.returncode}); is {backend} "
-            f"installed in this interpreter ({sys.executable})?\n{done.stderr[-3000:]}"
+            f"{backend}: the profile child failed (exit {child.returncode}); is {backend} "
+            f"installed in this interpreter ({sys.executable})? Its error is above."
         )
-    rows = [json.loads(line) for line in done.stdout.splitlines() if line.startswith("{")]
     return {"wall_s": wall, "peak_rss_mb": rows[-1]["peak_rss_mb"], "cases": rows[:-1]}
 
 
+COLUMNS = (
+    ("f64", "reference", "main"),
+    ("f32 thr", "reference", "f32_threaded"),
+    ("f32 1t", "reference", "f32_single"),
+    ("torch", "torch", "main"),
+)
+
+
 def _report(results: Dict[str, Dict[str, Any]]) -> None:
-    ref = {r["case"]: r for r in results.get("reference", {}).get("cases", [])}
-    torch = {r["case"]: r for r in results.get("torch", {}).get("cases", [])}
-    names = list(ref) or list(torch)
-    print(f"{'case':32s} {'f64':>8s} {'f32 thr':>8s} {'f32 1t':>8s} {'ref sum':>8s} {'torch':>8s}")
-    totals = [0.0] * 5
-    for name in names:
-        r = ref.get(name, {})
-        cols = [r.get("main_s", 0.0), r.get("f32_threaded_s", 0.0), r.get("f32_single_s", 0.0)]
-        cols += [sum(cols), torch.get(name, {}).get("main_s", 0.0)]
-        totals = [a + b for a, b in zip(totals, cols)]
-        print(f"{name:32s} " + " ".join(f"{c:8.2f}" for c in cols))
-    print(f"{'TOTAL':32s} " + " ".join(f"{c:8.2f}" for c in totals))
+    by_case = {b: {r["case"]: r for r in res["cases"]} for b, res in results.items()}
+    names = list(next(iter(by_case.values()), {}))
+    for unit, suffix in (("wall s", "_s"), ("CPU s", "_cpu")):
+        head = " ".join(f"{c[0]:>8s}" for c in COLUMNS)
+        print(f"\n{unit:32s} {head} {'ref sum':>8s} {'ref/torch':>9s}")
+        totals = [0.0] * len(COLUMNS)
+        for name in [*names, "TOTAL"]:
+            if name == "TOTAL":
+                cols = totals
+            else:
+                cols = [
+                    by_case.get(b, {}).get(name, {}).get(key + suffix, 0.0) for _, b, key in COLUMNS
+                ]
+                totals = [a + b for a, b in zip(totals, cols)]
+            ref = sum(cols[:3])
+            ratio = f"{ref / cols[3]:9.2f}" if cols[3] > 0 else f"{'':9s}"
+            print(f"{name:32s} " + " ".join(f"{c:8.2f}" for c in cols) + f" {ref:8.2f} {ratio}")
+    print()
     for backend, result in results.items():
         wall, peak = result["wall_s"], result["peak_rss_mb"]
         print(f"{backend}: child wall {wall:.1f}s, peak RSS {peak:.0f} MiB")
-    if totals[4] > 0 and totals[3] > 0:
-        print(f"reference/torch compute ratio: {totals[3] / totals[4]:.2f} (goal <= 2.5)")
+    if {"reference", "torch"} <= set(results):
         ratio = results["reference"]["wall_s"] / results["torch"]["wall_s"]
-        print(f"reference/torch child wall ratio (with start-up): {ratio:.2f}")
+        print(f"reference/torch child wall ratio (with start-up; goal <= 2.5): {ratio:.2f}")
+    print(f"load average at end: {os.getloadavg()[0]:.2f} ({os.cpu_count()} CPUs)")
 
 
 def main() -> None:
