@@ -9,6 +9,9 @@ relative to ``max|before|``, worst first. Degenerate tensors (all zero, or float
 above ``verdict.degenerate_noise_rel_l2``: zero within float32 resolution, as the verdict
 treats them) are listed apart and not judged. Exit 1 when a judged tensor moved more than
 ``--limit`` (issue 13: 1e-12), or when a tensor is missing or changed shape.
+
+It also compares the float32 noise both files recorded (a kernel change reorders float32 sums,
+so each noise figure is a new sample of the same roundoff): the spread of after/before ratios.
 """
 
 from __future__ import annotations
@@ -31,6 +34,24 @@ def changes(before: np.ndarray, after: np.ndarray) -> Tuple[float, float]:
     rel = float(np.linalg.norm(diff)) / norm if norm > 0 else float("inf")
     elem = float(np.max(np.abs(diff), initial=0.0)) / peak if peak > 0 else float("inf")
     return rel, elem
+
+
+def _noise_shift(before: dict, after: dict) -> None:
+    """Print the spread of the float32 noise ratios after/before (finite, non-zero pairs)."""
+    ratios = sorted(
+        (after[k]["rel_l2"] / before[k]["rel_l2"], k)
+        for k in before
+        if k in after and 0 < before[k]["rel_l2"] < float("inf") and after[k]["rel_l2"] > 0
+    )
+    if not ratios:
+        return
+    median = 10 ** float(np.median(np.log10([r for r, _ in ratios])))
+    print(
+        f"float32 noise after/before over {len(ratios)} tensors: median {median:.3g}, "
+        f"min {ratios[0][0]:.3g} ({ratios[0][1]}), max {ratios[-1][0]:.3g} ({ratios[-1][1]})"
+    )
+    within = sum(1 for r, _ in ratios if 0.5 <= r <= 2.0)
+    print(f"  {within} of {len(ratios)} within a factor 2")
 
 
 def main() -> int:
@@ -68,6 +89,7 @@ def main() -> int:
     print(f"{len(judged)} tensors judged; largest relative L2 change {worst[0]:.3e} ({worst[2]})")
     print(f"largest element change: {max((j[1] for j in judged), default=0.0):.3e}")
     print(f"{len(skipped)} degenerate tensors not judged: {', '.join(skipped) or '-'}")
+    _noise_shift(noise, new.meta.get("noise", {}))
     for line in problems:
         print(f"PROBLEM {line}")
     over = [j for j in judged if not j[0] <= args.limit]
