@@ -99,6 +99,11 @@ def _run_child(
                 rows.append(json.loads(line))
                 print(f"  {backend}: {line.strip()}", file=sys.stderr, flush=True)
     wall = time.perf_counter() - start
+    if child.returncode < 0:
+        raise SystemExit(
+            f"{backend}: the profile child was killed by signal {-child.returncode} after "
+            f"{len(rows)} cases (9: out of memory? see `dmesg`); rerun the rest with --cases"
+        )
     if child.returncode != 0 or not rows:
         raise SystemExit(
             f"{backend}: the profile child failed (exit {child.returncode}); is {backend} "
