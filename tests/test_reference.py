@@ -170,3 +170,67 @@ def test_conv_weight_gradient_is_itself_differentiable() -> None:
         "g": RNG.standard_normal((2, 2, 5, 4)),
     }
     _finite_difference_check(weight_grad, args)
+
+
+def _pullback(
+    fn: Callable[[Dict[str, np.ndarray]], np.ndarray], args: Dict[str, np.ndarray], g: np.ndarray
+) -> Dict[str, np.ndarray]:
+    """Gradients of ``sum(fn(args) * g)`` straight from autograd (not through ``ops.vjp``)."""
+    import autograd
+
+    pullback, _ = autograd.make_vjp(fn)(args)
+    return dict(pullback(g))
+
+
+def _direct_correlation(x: np.ndarray, w: np.ndarray) -> np.ndarray:
+    """SAME cross-correlation by a sum over the kernel offsets (no im2col, no chunks)."""
+    k = w.shape[2]
+    padded = np.pad(x, ((0, 0), (0, 0), (k // 2, k // 2), (k // 2, k // 2)))
+    h, wd = x.shape[2], x.shape[3]
+    return sum(
+        np.einsum("oc,nchw->nohw", w[:, :, i, j], padded[:, :, i : i + h, j : j + wd])
+        for i in range(k)
+        for j in range(k)
+    )
+
+
+@pytest.mark.parametrize("chunk_bytes", [64 * 1024 * 1024, 4096])  # one chunk; many chunks
+def test_conv_kernels_match_a_direct_sum(chunk_bytes: int, monkeypatch: pytest.MonkeyPatch) -> None:
+    from wgan_parity.backends import reference
+
+    monkeypatch.setattr(reference, "_CHUNK_BYTES", chunk_bytes)
+    x, w = RNG.standard_normal((5, 3, 7, 6)), RNG.standard_normal((4, 3, 3, 3))
+    g = RNG.standard_normal((5, 4, 7, 6))
+    np.testing.assert_allclose(ops.conv2d(x, w), _direct_correlation(x, w), rtol=1e-13)
+    grads = _pullback(lambda a: ops.conv2d(a["x"], a["w"]), {"x": x, "w": w}, g)
+    expected_w = np.einsum(
+        "nohw,nchwij->ocij",
+        g,
+        np.lib.stride_tricks.sliding_window_view(
+            np.pad(x, ((0, 0), (0, 0), (1, 1), (1, 1))), (3, 3), axis=(2, 3)
+        ),
+    )
+    np.testing.assert_allclose(grads["w"], expected_w, rtol=1e-12)
+    flipped = np.transpose(w[:, :, ::-1, ::-1], (1, 0, 2, 3))
+    np.testing.assert_allclose(grads["x"], _direct_correlation(g, flipped), rtol=1e-12)
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_mean_pool_primitive_gives_the_shared_composites_bits(dtype: type) -> None:
+    from wgan_parity.core import model
+
+    x = RNG.standard_normal((3, 2, 6, 4)).astype(dtype)
+    g = RNG.standard_normal((3, 2, 3, 2)).astype(dtype)
+    np.testing.assert_array_equal(ops.mean_pool(x), model.mean_pool(ops, x))
+    fast = _pullback(lambda a: ops.mean_pool(a["x"]), {"x": x}, g)["x"]
+    sliced = _pullback(lambda a: model.mean_pool(ops, a["x"]), {"x": x}, g)["x"]
+    np.testing.assert_array_equal(fast, sliced)
+    assert fast.dtype == dtype
+
+
+def test_mean_pool_gradient_is_itself_differentiable() -> None:
+    def pool_grad(a: Dict[str, np.ndarray]) -> np.ndarray:
+        return _pullback(lambda b: ops.mean_pool(b["x"] * b["x"]), {"x": a["x"]}, a["g"])["x"]
+
+    args = {"x": RNG.standard_normal((2, 3, 4, 6)), "g": RNG.standard_normal((2, 3, 2, 3))}
+    _finite_difference_check(pool_grad, args)

@@ -133,13 +133,15 @@ def _correlate(x: np.ndarray, w: np.ndarray) -> np.ndarray:
 @primitive
 def _correlate_weight_grad(x: np.ndarray, g: np.ndarray, kh: int, kw: int) -> np.ndarray:
     """``dW[o, c, i, j] = sum_{n,h,w} g[n, o, h, w] * x_padded[n, c, h + i, w + j]``."""
-    total = np.zeros((g.shape[1], x.shape[1] * kh * kw), dtype=np.result_type(x, g))
+    total = np.zeros((x.shape[1] * kh * kw, g.shape[1]), dtype=np.result_type(x, g))
     step = _batch_chunks(x, kh, kw).step
     for start in range(0, x.shape[0], step):
         g_part = g[start : start + step]
         g_matrix = g_part.transpose(1, 0, 2, 3).reshape(g.shape[1], -1)
-        total += g_matrix @ _im2col(x[start : start + step], kh, kw).T
-    return total.reshape(g.shape[1], x.shape[1], kh, kw)
+        # patches @ g.T, not g @ patches.T: the same sums, but OpenBLAS runs the transposed
+        # long-inner-dimension product 10-20x slower (measured in bench/profile_reference.py)
+        total += _im2col(x[start : start + step], kh, kw) @ g_matrix.T
+    return total.T.reshape(g.shape[1], x.shape[1], kh, kw)
 
 
 def _flip(w: Any) -> Any:
@@ -159,6 +161,35 @@ defvjp(
     lambda ans, x, g, kh, kw: lambda wbar: _correlate(g, _flip(wbar)),
     lambda ans, x, g, kh, kw: lambda wbar: _correlate(x, wbar),
 )
+
+
+@primitive
+def _mean_pool(x: np.ndarray) -> np.ndarray:
+    """tflib's 2x2 mean pool, summed in tflib's order, as :func:`core.model.mean_pool` sums it."""
+    return (x[:, :, ::2, ::2] + x[:, :, 1::2, ::2] + x[:, :, ::2, 1::2] + x[:, :, 1::2, 1::2]) / 4.0
+
+
+@primitive
+def _mean_pool_adjoint(g: np.ndarray, shape: Tuple[int, ...]) -> np.ndarray:
+    """The pool's transpose: ``g / 4`` in each of the four strided slices (no scatter-add)."""
+    out = np.empty(shape, dtype=g.dtype)
+    quarter = g / 4.0
+    for i in (0, 1):
+        for j in (0, 1):
+            out[:, :, i::2, j::2] = quarter
+    return out
+
+
+# Autograd differentiates the strided slices by scatter-adding into zeros (``np.add.at``): a few
+# percent of a discriminator's backward. These adjoints give the same bits (g / 4 everywhere) and
+# stay differentiable for the double backward of the penalty (the adjoint's adjoint is the pool).
+defvjp(_mean_pool, lambda ans, x: lambda g: _mean_pool_adjoint(g, x.shape))
+defvjp(_mean_pool_adjoint, lambda ans, g, shape: lambda xbar: _mean_pool(xbar))
+
+
+def mean_pool(ops: Any, x: Any) -> Any:
+    """The composite ``mean_pool`` of :mod:`core.model`, as one primitive with its adjoint."""
+    return _mean_pool(x)
 
 
 def conv2d(x: Any, w: Any, b: Optional[Any] = None) -> Any:

@@ -2,7 +2,10 @@
 
 For each env: make sure its lock is current, reuse its dump when the cache key is unchanged,
 else check free disk, (re)build the venv when its lock changed, import the framework, run
-``wgan-parity dump``. An env that fails leaves ``<dump_dir>/<env_id>.status.json`` (read by the
+``wgan-parity dump``. The locks and installs of the next envs run on a background thread while
+one env dumps (:mod:`~.prefetch`); the dumps run one at a time.
+
+An env that fails leaves ``<dump_dir>/<env_id>.status.json`` (read by the
 aggregator into envs.csv) and no dump; a failure in one env never stops the others.
 
 Exit codes (bits, shared with ``wgan-parity aggregate``): 0 = everything ran and nothing
@@ -12,21 +15,27 @@ configuration error; 3 = the aggregator crashed.
 
 from __future__ import annotations
 
+import contextlib
+import functools
 import glob
 import json
 import os
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Dict, List, Optional, Sequence, Set, Tuple
+from typing import Callable, Dict, List, Optional, Sequence, Set, Tuple
 
 from wgan_parity import atomic
-from wgan_parity.core import hostinfo, isa
+from wgan_parity.core import hostinfo
 from wgan_parity.exitcodes import ExitCode
 from wgan_parity.matrix import cachekey, locks, pipbridge
 from wgan_parity.matrix.envtable import EnvSpec, EnvTable
+from wgan_parity.matrix.install import NotEnoughDisk, cache_hit, dump_key, ensure_lock, ensure_venv
+from wgan_parity.matrix.prefetch import Background, Installer, Prepare
 from wgan_parity.matrix.progress import Progress
-from wgan_parity.matrix.venvs import Builder, StageFailed, find_uv, free_gb
+from wgan_parity.matrix.venvs import Builder, StageFailed, find_uv
+
+Outcome = Tuple[bool, Optional[BaseException]]  # (an install began ahead, its failure)
 
 EXIT_OK, EXIT_DIVERGED, EXIT_USAGE, EXIT_ENV_FAILED = (
     ExitCode.OK,
@@ -48,6 +57,7 @@ class RunOptions:
     prune_cache: bool = False
     min_free_gb: float = 15.0
     timeout_s: Optional[float] = None
+    install_ahead: int = 1  # envs installed while one dumps (0: one stage at a time)
 
 
 @dataclass
@@ -95,65 +105,6 @@ def make_builder(table: EnvTable, opts: RunOptions) -> Builder:
     )
 
 
-def ensure_lock(table: EnvTable, env: EnvSpec, builder: Builder, locked: bool) -> Path:
-    """The env's current lock; re-locked when missing or stale unless ``locked``."""
-    path = locks.lock_path(table, env)
-    if locks.is_current(table, env):
-        return path
-    what = "missing" if not path.exists() else "stale (its env changed in matrix.toml)"
-    if locked:
-        fix = f"run `nox -s lock -- --env {env.id}`"
-        raise StageFailed("install", f"lock {path.name} is {what} (--locked); {fix}")
-    try:
-        return locks.compile_lock(table, env, builder.uv, builder.environ)
-    except locks.LockError as exc:
-        raise StageFailed("install", str(exc).splitlines()[0], detail=str(exc)) from exc
-
-
-def dump_key(env: EnvSpec, lock_file: Path, src_hash: str) -> str:
-    """The cache key of ``env``'s dump."""
-    return cachekey.make_key(
-        {
-            "env_id": env.id,
-            "backend": env.dump_backend,
-            "dump_args": list(env.dump_args),
-            "python": env.python,
-            "lock_sha256": locks.digest(lock_file),
-            "source_sha256": src_hash,
-            # kernels are chosen by the ISA in effect (CPU, capped by ATEN_/ONEDNN_ variables)
-            "isa": isa.kernel_isa(env.framework),
-            "isa_caps": isa.caps_in_effect(env.framework),
-        }
-    )
-
-
-def ensure_venv(
-    env: EnvSpec, lock_file: Path, builder: Builder, opts: RunOptions, log: Path, progress: Progress
-) -> None:
-    """(Re)build the env's venv when its lock changed, after checking free disk."""
-    digest = locks.digest(lock_file)
-    if builder.installed_digest(env) == digest:
-        return
-    folders = [opts.envs_dir] + ([builder.cache_dir()] if builder.uv else [])
-    free = min(free_gb(f) for f in folders if f is not None)
-    need = opts.min_free_gb + env.disk_gb
-    if free < need:
-        raise StageFailed(
-            "install",
-            (
-                f"not enough free disk to create env {env.id}: need {need:.1f} GiB "
-                f"({opts.min_free_gb:.0f} reserve + {env.disk_gb:.1f} for the env), "
-                f"found {free:.1f} GiB; "
-                "free space (`uv cache clean`, delete .wgan-parity/envs/*), run with "
-                "--delete-venvs --prune-cache, or lower --min-free-gb"
-            ),
-        )
-    progress.stage("installing")
-    start = time.monotonic()
-    builder.install(env, lock_file, digest, log)
-    progress.event(env.id, "installed", time.monotonic() - start)
-
-
 def run_env(
     table: EnvTable,
     env: EnvSpec,
@@ -162,10 +113,12 @@ def run_env(
     progress: Progress,
     src_hash: str,
     keep: Set[Tuple[str, str]],
+    ahead: Optional[Callable[[], Outcome]] = None,
 ) -> EnvResult:
     """Run one env to a status; never raises for a failure of the env itself.
 
     ``keep``: the (name, version) pins that later envs need, spared by ``--prune-cache``.
+    ``ahead``: waits for the background install of this env (:class:`~.prefetch.Installer`).
     """
     start = time.monotonic()
     progress.start(env.id)
@@ -173,24 +126,29 @@ def run_env(
     log = opts.dump_dir / f"{env.id}.log"
     lock_file, ran = None, False
     try:
+        if ahead is not None:
+            progress.stage("installing")
+        began, failure = ahead() if ahead is not None else (False, None)
+        if failure is not None:
+            ran = began  # a venv half-built ahead is deleted with --delete-venvs
+            raise failure
         lock_file = ensure_lock(table, env, builder, opts.locked)
         key = dump_key(env, lock_file, src_hash)
-        recorded = read_json(key_file) or {}
-        if opts.use_cache and recorded.get("key") == key and npz.is_file():
-            identity = cachekey.file_identity(npz)
-            if identity is not None and recorded.get("file") == identity:
-                progress.event(env.id, "cached", final=True)
-                reason = f"key {key[:12]} unchanged"
-                result = EnvResult(env.id, "cached", "dump", reason, 0.0)
-                return _finish(opts, result, env.framework)
+        hit = cache_hit(npz, key_file, key) if opts.use_cache else None
+        if hit:
+            progress.event(env.id, "cached", final=True)
+            result = EnvResult(env.id, "cached", "dump", f"key {key[:12]} unchanged", 0.0)
+            return _finish(opts, result, env.framework)
+        if hit is False:
             changed = f"{npz.name} changed since it was written (size, mtime or members)"
             progress.event(env.id, f"{changed}: re-dumping")
         ran = True
-        log.write_text(f"# {env.id}: {pipbridge.describe(builder.bridged)}\n", encoding="utf-8")
+        if not began:  # else the install ahead wrote the log's head and its own output
+            _start_log(log, env, builder)
         # an older dump must not stand for this one, nor a killed dump's temporary fill the disk
         for stale in (npz, key_file, *opts.dump_dir.glob(f"{glob.escape(npz.name)}.tmp-*")):
             stale.unlink(missing_ok=True)
-        ensure_venv(env, lock_file, builder, opts, log, progress)
+        ensure_venv(env, lock_file, builder, opts.min_free_gb, log, progress)  # done if ahead
         progress.stage("importing")
         version = builder.probe(env, log)
         progress.stage(f"dumping ({env.import_module} {version})")
@@ -263,23 +221,63 @@ def run_envs(
     builder = builder or make_builder(table, opts)
     progress = progress or Progress(len(envs))
     src_hash = cachekey.dump_source_hash(table.root / "src" / "wgan_parity")
-    results = []
+    results: List[EnvResult] = []
+    prepare = _prepare_ahead(table, opts, builder, progress, src_hash)
+    installer = Installer(envs, prepare, opts.install_ahead) if opts.install_ahead > 0 else None
     try:
-        for n, env in enumerate(envs):
-            results.append(
-                run_env(
-                    table,
-                    env,
-                    opts,
-                    builder,
-                    progress,
-                    src_hash,
-                    _still_needed(table, envs[n + 1 :]),
-                )
-            )
+        with installer or contextlib.nullcontext():
+            for n, env in enumerate(envs):
+                later = _still_needed(table, envs[n + 1 :])
+                wait = functools.partial(installer.wait, n) if installer else None
+                try:
+                    result = run_env(table, env, opts, builder, progress, src_hash, later, wait)
+                    results.append(result)
+                finally:
+                    if installer:
+                        installer.finished(n)
     finally:
         progress.close()
     return results
+
+
+def _start_log(log: Path, env: EnvSpec, builder: Builder) -> None:
+    log.write_text(f"# {env.id}: {pipbridge.describe(builder.bridged)}\n", encoding="utf-8")
+
+
+def _prepare_ahead(
+    table: EnvTable, opts: RunOptions, builder: Builder, progress: Progress, src_hash: str
+) -> Prepare:
+    """Lock env ``index`` and, unless its dump is cached, build its venv (on the install thread).
+
+    With ``--delete-venvs``, a disk check that fails waits for the env before to be finished
+    (its venv deleted) and checks once more: the overlap never fails an env that a run of one
+    stage at a time would have installed.
+    """
+
+    def prepare(index: int, env: EnvSpec, wait_previous: Callable[[], None]) -> Outcome:
+        began = False
+        try:
+            lock_file = ensure_lock(table, env, builder, opts.locked)
+            npz, key_file = opts.dump_dir / f"{env.id}.npz", opts.dump_dir / f"{env.id}.key.json"
+            if opts.use_cache and cache_hit(npz, key_file, dump_key(env, lock_file, src_hash)):
+                return False, None
+            if builder.installed_digest(env) == locks.digest(lock_file):
+                return False, None
+            log, began = opts.dump_dir / f"{env.id}.log", True
+            _start_log(log, env, builder)
+            shown = Background(progress.line, index + 1)
+            try:
+                ensure_venv(env, lock_file, builder, opts.min_free_gb, log, shown)
+            except NotEnoughDisk:
+                if not opts.delete_venvs or index == 0:
+                    raise
+                wait_previous()
+                ensure_venv(env, lock_file, builder, opts.min_free_gb, log, shown)
+            return True, None
+        except StageFailed as exc:
+            return began, exc
+
+    return prepare
 
 
 def _still_needed(table: EnvTable, later: Sequence[EnvSpec]) -> Set[Tuple[str, str]]:

@@ -56,10 +56,11 @@ class Progress:
             self.done += 1
         self.line(f"{env_id}: {what}{took}")
 
-    def line(self, text: str) -> None:
-        """Print one permanent line (above the bar)."""
+    def line(self, text: str, index: Optional[int] = None) -> None:
+        """Print one permanent line (above the bar), numbered ``index`` (default: the current)."""
         with self._lock:
-            prefix = f"[{self.index:>{len(str(self.total))}}/{self.total}] " if self.total else ""
+            number = self.index if index is None else index
+            prefix = f"[{number:>{len(str(self.total))}}/{self.total}] " if self.total else ""
             clear = "\r\033[K" if self.bar else ""
             self.stream.write(f"{clear}{prefix}{text}\n")
             self.stream.flush()

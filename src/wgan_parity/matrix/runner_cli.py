@@ -78,7 +78,7 @@ def ensure_report_env(table: EnvTable, opts: RunOptions, builder: Builder) -> Pa
     env = table.report
     log = opts.dump_dir / f"{env.id}.log"
     lock_file = pipeline.ensure_lock(table, env, builder, opts.locked)
-    pipeline.ensure_venv(env, lock_file, builder, opts, log, Progress(0, bar=False))
+    pipeline.ensure_venv(env, lock_file, builder, opts.min_free_gb, log, Progress(0, bar=False))
     return builder.python(env)
 
 
@@ -216,6 +216,7 @@ def run_options(table: EnvTable, args: argparse.Namespace) -> RunOptions:
         prune_cache=args.prune_cache,
         min_free_gb=args.min_free_gb,
         timeout_s=args.timeout_s,
+        install_ahead=args.install_ahead,
     )
 
 
@@ -260,6 +261,12 @@ def build_parser() -> argparse.ArgumentParser:
             help="free disk to keep on top of an env's size (default 15)",
         )
         p.add_argument("--timeout-s", type=float, default=None, help="per-dump time limit")
+        p.add_argument(
+            "--install-ahead",
+            type=int,
+            default=1,
+            help="envs locked and installed while one dumps (default 1; 0: one at a time)",
+        )
         p.add_argument("--plain", action="store_true", help="no progress bar, plain lines only")
         if name == "compare":
             p.add_argument(

@@ -14,6 +14,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -131,6 +132,8 @@ class Builder:
     environ: Dict[str, str] = field(default_factory=lambda: dict(os.environ))
     bridged: Dict[str, str] = field(default_factory=dict)  # the UV_* vars taken from pip config
     min_free_gb: float = float("inf")  # lowest free disk seen after an install or a dump
+    # an install ahead (matrix.prefetch) and a cache prune after a dump never run at once
+    _uv_busy: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
 
     def venv_dir(self, env: EnvSpec) -> Path:
         """Where ``env``'s venv lives."""
@@ -150,6 +153,10 @@ class Builder:
 
     def install(self, env: EnvSpec, lock_file: Path, digest: str, log: Path) -> None:
         """(Re)create the venv from ``lock_file`` and install this package editable, no deps."""
+        with self._uv_busy:
+            self._install(env, lock_file, digest, log)
+
+    def _install(self, env: EnvSpec, lock_file: Path, digest: str, log: Path) -> None:
         target = self.venv_dir(env)
         if target.exists():
             shutil.rmtree(target)
@@ -243,7 +250,7 @@ class Builder:
     def prune_cache(self, packages: Sequence[str], log: Path) -> None:
         """Drop ``packages`` from uv's cache (no-op without uv); failures are only logged."""
         if self.uv and packages:
-            with contextlib.suppress(StageFailed):
+            with self._uv_busy, contextlib.suppress(StageFailed):
                 self._run("prune", [self.uv, "cache", "clean", *packages], log)
 
     def cache_dir(self) -> Optional[Path]:
