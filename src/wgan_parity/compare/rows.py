@@ -43,6 +43,8 @@ COLUMNS = (
     "closer",
     "known",
     "first_divergent_tap",  # filled by wgan_parity.compare.localize: where a divergence starts
+    "first_divergent_tap_a",  # ... for env_a alone (when it is blamed)
+    "first_divergent_tap_b",  # ... for env_b alone
     "ill_conditioned",
     "seed_ok",
     *METRICS,

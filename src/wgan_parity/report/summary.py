@@ -167,7 +167,7 @@ def _divergent(df: pd.DataFrame, known: _Known, seeds: Dict[tuple, str]) -> List
                 record["tensor"],
                 record["status"],
                 side,
-                record[localize.COLUMN],
+                localize.side_tap(record, side),
             )
             group = groups.setdefault(key, {"err": -1.0, "bad": False, "known": [], "vs": set()})
             group["err"] = max(group["err"], err if err == err else cal)
