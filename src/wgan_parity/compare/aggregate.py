@@ -115,10 +115,10 @@ def aggregate(
         # where each divergence starts (annotated takes MutableMapping rows, compare gives dicts)
         for rows in localize.annotated(compared):  # type: ignore[arg-type]
             store.add(rows)
-        cases = case_infos(dumps)
+        infos = case_infos(dumps)
     finally:
         dumps.close()
-    return _result(store, dumps, cases, pair)
+    return _result(store, dumps, infos, pair)
 
 
 def _select(patterns: Sequence[str], dumps: DumpSet) -> Tuple[str, ...]:
