@@ -38,7 +38,9 @@ class MeanPoolConv(nn.Module):
         self.conv = MyConvo2d(input_dim, output_dim, kernel_size, bias=bias)
 
     def forward(self, x):
-        out = (x[:, :, ::2, ::2] + x[:, :, 1::2, ::2] + x[:, :, ::2, 1::2] + x[:, :, 1::2, 1::2]) / 4
+        out = (
+            x[:, :, ::2, ::2] + x[:, :, 1::2, ::2] + x[:, :, ::2, 1::2] + x[:, :, 1::2, 1::2]
+        ) / 4
         return self.conv(out)
 
 

@@ -14,8 +14,11 @@ Taps come from forward hooks on the mapped submodules.
 
 **Name map.** Keys are the tool's names relative to the block (``conv1.w``, ``norm1.scale``;
 ``input.w``, ``res1.conv1.w`` in the models); values are the port's parameter or submodule
-names, or ``(name, transform)`` (a function or its name: ``"transpose"``, ``"expand"``). A key ending in ``.`` renames a prefix (``"res1.": "rb1."``),
-and the rest of the name is looked up again, in the block's map then in ``residual_block``'s.
+names, or ``(name, transform)`` (a function or its name: ``"transpose"``, ``"expand"``). A key
+ending in ``.`` renames a prefix (``"res1.": "rb1."``) and the rest of the name is looked up
+again, in ``residual_block:up`` (the generator's blocks) or ``residual_block:down`` (the
+critic's), then in ``residual_block``: ports often build up and down blocks differently.
+``names`` may be a function returning the maps, so a module can state them after its code.
 Taps use the same map: ``"conv1": "conv_1"`` taps the output of submodule ``conv_1``; a block's
 own output is the tap of its prefix (``res1``).
 
@@ -102,18 +105,29 @@ class ModulePort:
     def __init__(
         self,
         factories: Mapping[str, Callable[[Spec], Any]],
-        names: Mapping[str, Mapping[str, Entry]],
+        names: Union[Mapping[str, Mapping[str, Entry]], Callable[[], Mapping[str, Any]]],
         transforms: Optional[Mapping[str, Union[str, Transform]]] = None,
     ) -> None:
         unknown = sorted(set(factories) - set(KINDS))
-        maps = (*KINDS, *RESIDUAL_MAPS)
-        unknown += sorted(set(names) - set(maps))
         if unknown:
-            raise PortError(f"factories or maps for {unknown}: expected some of {list(maps)}")
+            raise PortError(f"factories for {unknown}: expected some of {list(KINDS)}")
         self.factories = dict(factories)
-        self.names = {kind: dict(names.get(kind, {})) for kind in maps}
+        self._names = names
+        self._maps: Optional[Dict[str, Dict[str, Entry]]] = None
         self.transforms = {k: _transform(v) for k, v in (transforms or {}).items()}
         self._built: Dict[Tuple[str, Spec], Any] = {}
+
+    @property
+    def names(self) -> Dict[str, Dict[str, Entry]]:
+        """The name maps, per kind (read when the first block runs)."""
+        if self._maps is None:
+            names = self._names() if callable(self._names) else self._names
+            maps = (*KINDS, *RESIDUAL_MAPS)
+            unknown = sorted(set(names) - set(maps))
+            if unknown:
+                raise PortError(f"name maps for {unknown}: expected some of {list(maps)}")
+            self._maps = {kind: dict(names.get(kind, {})) for kind in maps}
+        return self._maps
 
     def resolve(
         self, kind: str, name: str, resample: str = ""
