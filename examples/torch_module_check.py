@@ -26,8 +26,8 @@ BLOCKS = {f"res{i}.": f"rb{i}." for i in range(1, 5)}  # res1.conv1.w -> rb1.<th
 NAMES = {
     "residual_block": {
         "shortcut.w": "conv_shortcut.conv.conv.weight",
-        "shortcut.b": "conv_shortcut.conv.conv.bias", "norm1.scale": "bn1.weight", "norm1.offset": "bn1.bias", "norm2.scale": "bn2.weight",
-        "norm2.offset": "bn2.bias", "shortcut": "conv_shortcut", "norm1": "bn1", "conv1": "conv_1",
+        "shortcut.b": "conv_shortcut.conv.conv.bias", "norm1.scale": "bn1.weight",
+        "norm1.offset": "bn1.bias", "norm2.scale": "bn2.weight", "norm2.offset": "bn2.bias", "shortcut": "conv_shortcut", "norm1": "bn1", "conv1": "conv_1",
         "norm2": "bn2", "conv2": "conv_2"},
     "residual_block:up": {  # UpSampleConv wraps one more module than MyConvo2d
         "conv1.w": "conv_1.conv.conv.weight", "conv2.w": "conv_2.conv.weight",

@@ -20,7 +20,7 @@ import tempfile
 import time
 from dataclasses import replace
 from pathlib import Path
-from typing import Any, Dict, List, Tuple
+from typing import Any, List, Mapping, Tuple
 
 from wgan_parity.exitcodes import ExitCode
 
@@ -84,7 +84,7 @@ def run(args: argparse.Namespace) -> int:
     return code
 
 
-def report(cols: Dict[str, Any], port: str, cases: List[str]) -> Tuple[List[str], int]:
+def report(cols: Mapping[str, Any], port: str, cases: List[str]) -> Tuple[List[str], int]:
     """Per-case lines and the exit code, from the rows of the port against the truth."""
     from wgan_parity.compare import verdict
 
