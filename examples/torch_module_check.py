@@ -27,8 +27,9 @@ NAMES = {
     "residual_block": {
         "shortcut.w": "conv_shortcut.conv.conv.weight",
         "shortcut.b": "conv_shortcut.conv.conv.bias", "norm1.scale": "bn1.weight",
-        "norm1.offset": "bn1.bias", "norm2.scale": "bn2.weight", "norm2.offset": "bn2.bias", "shortcut": "conv_shortcut", "norm1": "bn1", "conv1": "conv_1",
-        "norm2": "bn2", "conv2": "conv_2"},
+        "norm1.offset": "bn1.bias", "norm2.scale": "bn2.weight", "norm2.offset": "bn2.bias",
+        "shortcut": "conv_shortcut", "norm1": "bn1", "conv1": "conv_1", "norm2": "bn2",
+        "conv2": "conv_2"},
     "residual_block:up": {  # UpSampleConv wraps one more module than MyConvo2d
         "conv1.w": "conv_1.conv.conv.weight", "conv2.w": "conv_2.conv.weight",
         "conv2.b": "conv_2.conv.bias"},
