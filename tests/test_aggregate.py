@@ -71,12 +71,16 @@ def write_clean_set(folder: Path) -> dict:
 
 
 def write_set(folder: Path, **overrides) -> Path:
+    """env-a did not select ``blk.fail`` (not-run); env-b ran ``blk.only`` and lost its tensor."""
     folder.mkdir(parents=True, exist_ok=True)
     write_truth(folder / "reference.npz")
     synthetic.write(folder / "a.npz", "env-a", env_a(), **overrides)
-    synthetic.write(
-        folder / "b.npz", "env-b", env_b(), case_errors={"blk.fail": "RuntimeError: boom"}
+    tensors = env_b()
+    meta = synthetic.metadata(
+        "env-b", list(tensors), case_errors={"blk.fail": "RuntimeError: boom"}
     )
+    meta["cases"]["blk.only"] = {**meta["cases"]["blk.case"], "tensors": ["out"]}
+    write_dump(folder / "b.npz", meta, tensors.items())
     return folder
 
 
@@ -118,6 +122,7 @@ def row(df: pd.DataFrame, key: str, a: str, b: str) -> dict:
         ("blk.only/out", "env-a", "env-b", "missing", "env-b"),
         ("blk.only/out", "env-a", "reference", "ok", ""),
         ("blk.fail/out", "env-a", "env-b", "error", "env-b"),
+        ("blk.fail/out", "env-a", "reference", "not-run", "env-a"),
     ],
 )
 def test_status_and_blame(scenario, key, a, b, status, blame):
@@ -136,6 +141,7 @@ def test_every_status_occurs(scenario):
         "missing",
         "degenerate",
         "error",
+        "not-run",
     }
 
 

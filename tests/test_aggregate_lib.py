@@ -31,14 +31,15 @@ def test_aggregate_returns_the_rows_envs_and_counts(tmp_path: Path) -> None:
         "degenerate": 3,
         "diverged": 2,
         "error": 2,
-        "missing": 3,
+        "missing": 2,
         "non-finite": 2,
+        "not-run": 1,
         "ok": 7,
         "shape-mismatch": 2,
     }
     assert len(found.rows) == 21
     assert len(found.divergent) == 6
-    assert found.env_problem_rows == 5
+    assert found.env_problem_rows == 4  # error and missing; not-run is not a problem
     assert found.diverged
     assert found.env_problem
     assert found.compared == ("env-a", "env-b", "reference")

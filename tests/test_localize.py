@@ -185,3 +185,66 @@ def test_a_known_row_is_localized_where_its_explained_difference_starts():
     unexplained[2]["err_a"] = unexplained[2]["rel_l2"] = 1.0  # a bug far past the known error
     localize.annotate(unexplained)
     assert unexplained[2][localize.COLUMN] == "out"  # not the known norm1 step
+
+
+def _pair_row(tensor: str, err_a: float, err_b: float) -> Dict:
+    """A row of two ports against each other; each side's error against the truth in limits."""
+    blame = ";".join(s for s, e in (("port-a", err_a), ("port-b", err_b)) if e > 1e-6)
+    return {
+        "case": "blk.probe",
+        "tensor": tensor,
+        "env_a": "port-a",
+        "env_b": "port-b",
+        "status": "diverged" if blame else "ok",
+        "blame": blame,
+        "known": "",
+        "rel_l2": max(err_a, err_b),
+        "err_a": err_a,
+        "err_b": err_b,
+        "limit_a": 1e-6,
+        "limit_b": 1e-6,
+    }
+
+
+def test_each_blamed_side_carries_its_own_first_divergent_tap():
+    """port-a breaks at conv1, port-b at norm2 (much worse): each side names its own start."""
+    rows = [
+        _pair_row("tap/shortcut", 1e-8, 1e-8),
+        _pair_row("tap/norm1", 1e-8, 1e-8),
+        _pair_row("tap/conv1", 1e-4, 1e-8),
+        _pair_row("tap/norm2", 1.2e-4, 1e-1),
+        _pair_row("out", 1.5e-4, 1e-1),
+    ]
+    localize.annotate(rows)
+    out = rows[-1]
+    assert (out[localize.SIDE_COLUMNS["a"]], out[localize.SIDE_COLUMNS["b"]]) == ("conv1", "norm2")
+    assert localize.side_tap(out, "port-a") == "conv1"
+    assert localize.side_tap(out, "port-b") == "norm2"
+    assert rows[2][localize.SIDE_COLUMNS["b"]] == ""  # port-b is not blamed on tap/conv1
+
+
+def test_two_differently_broken_ports_each_localized(reference_dump, tmp_path, monkeypatch):
+    """Two user backends over reference32, one shifted at conv1, one at norm2: their pair row
+    carries each side's own tap (the pair's worst-side column could only name one)."""
+    monkeypatch.syspath_prepend(str(tmp_path))
+    names = []
+    for target in ("conv1", "norm2"):
+        name = f"shift2_{target}_port"
+        (tmp_path / f"{name}.py").write_text(textwrap.dedent(SHIFT_PORT.format(target=target)))
+        sys.modules.pop(name, None)
+        write_catalog_dump(name, tmp_path / f"{name}.npz", select(["residual_down.probe"]))
+        names.append(name)
+    out = tmp_path / "out"
+    dumps = [str(reference_dump), *(str(tmp_path / f"{n}.npz") for n in names)]
+    assert main(["aggregate", *dumps, "--out", str(out), "--quiet"]) & 1
+    df = pd.read_csv(out / "pairs.csv", keep_default_na=False, dtype=str)
+    row = df[(df.tensor == "out") & (df.env_a == names[0]) & (df.env_b == names[1])].iloc[0]
+    assert set(row.blame.split(";")) == set(names), row.note
+    assert (row.first_divergent_tap_a, row.first_divergent_tap_b) == ("conv1", "norm2")
+    lines = (out / "summary.md").read_text().splitlines()
+    for name, tap in zip(names, ("conv1", "norm2")):  # the summary lists each side's own tap
+        mine = [
+            x for x in lines if x.startswith("| `residual_down.probe/out`") and f"`{name}`" in x
+        ]
+        assert mine, f"no summary line for {name}"
+        assert all(f"| {tap} |" in x for x in mine if f"| `{name}` |" in x), mine

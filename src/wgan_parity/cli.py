@@ -25,6 +25,10 @@ __all__ = ["COMMANDS", "argv", "build_parser", "main"]
 COMMANDS = {
     "dump": ("wgan_parity.commands.dump", "run the case catalog on one backend, write one .npz"),
     "aggregate": ("wgan_parity.commands.aggregate", "compare every pair of dumps, write CSVs"),
+    "check-port": (
+        "wgan_parity.commands.check_port",
+        "run the probe cases on a port in seconds: coverage, cut gradients, first divergent tap",
+    ),
     "report": ("wgan_parity.commands.report", "redo summary.md and heatmaps from the CSVs"),
     "baseline": (
         "wgan_parity.commands.baseline",

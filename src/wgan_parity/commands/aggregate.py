@@ -12,7 +12,8 @@ Exit codes (bits, so 5 = both):
   0  everything was compared and nothing diverged;
   1  some row is diverged, shape-mismatch or non-finite (rows covered by a ``known`` rule excepted);
   4  some environment failed, or a dump was refused (corrupt, unknown schema, other catalog), or a
-     case failed / a tensor is missing in a dump;
+     case failed / a tensor is missing in a dump (a case a dump did not select is ``not-run``,
+     not a problem);
   2  usage error: bad arguments, an unreadable thresholds file, unknown labels, no input at all.
 """
 
@@ -92,6 +93,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="clean-release calibration (default: the committed data/calibration.csv.gz, from "
         "`wgan-parity calibrate`); `none`: only this run's built-in envs calibrate each other",
     )
+    parser.add_argument(
+        "--cases",
+        nargs="+",
+        action="extend",
+        default=[],
+        metavar="GLOB",
+        help="compare only the cases matching these globs (e.g. 'block.*' 'probe.*')",
+    )
     parser.add_argument("--quiet", action="store_true", help="no progress lines")
 
 
@@ -156,6 +165,7 @@ def run(args: argparse.Namespace) -> int:
             calibration=calib,
             jobs=args.jobs,
             seed_pair=args.seed_report,
+            cases=args.cases,
             progress=None if args.quiet else say,
             on_message=say,
         )

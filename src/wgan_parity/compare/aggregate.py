@@ -10,6 +10,7 @@ printed.
 
 from __future__ import annotations
 
+import fnmatch
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Dict, Iterable, List, Mapping, Optional, Sequence, Tuple, Union
@@ -80,15 +81,18 @@ def aggregate(
     calibration: Optional[Calibration] = None,
     jobs: int = 1,
     seed_pair: Optional[Sequence[str]] = None,
+    cases: Sequence[str] = (),
     progress: Optional[Say] = None,
     on_message: Optional[Say] = None,
 ) -> Aggregate:
     """Compare every pair of the dumps in ``inputs`` (files or folders); see :class:`Aggregate`.
 
     ``seed_pair`` names two compared labels (``reference`` stands for the truth) to be resolved
-    before the long part. ``on_message`` hears each note about the inputs (refused dumps, failed
+    before the long part. ``cases`` (globs) restricts the comparison to the matching cases.
+    ``on_message`` hears each note about the inputs (refused dumps, failed
     envs) as they are found, ``progress`` a line per case. Raises :class:`AggregateError` when
-    fewer than two inputs are found or ``seed_pair`` names an unknown label.
+    fewer than two inputs are found, ``seed_pair`` names an unknown label or a ``cases``
+    glob matches no case of the dumps.
     """
     inputs = list(inputs)
     dumps = input_files.load(inputs)
@@ -103,17 +107,30 @@ def aggregate(
             if on_message is not None:
                 on_message(message)
         pair = _resolve_pair(seed_pair, dumps) if seed_pair else None
+        chosen = _select(cases, dumps) if cases else None
         store = RowStore()
         compared = compare_rows.compare(
-            dumps, th, jobs=max(1, jobs), progress=progress, calibration=calibration
+            dumps, th, jobs=max(1, jobs), progress=progress, calibration=calibration, cases=chosen
         )
         # where each divergence starts (annotated takes MutableMapping rows, compare gives dicts)
         for rows in localize.annotated(compared):  # type: ignore[arg-type]
             store.add(rows)
-        cases = case_infos(dumps)
+        infos = case_infos(dumps)
     finally:
         dumps.close()
-    return _result(store, dumps, cases, pair)
+    return _result(store, dumps, infos, pair)
+
+
+def _select(patterns: Sequence[str], dumps: DumpSet) -> Tuple[str, ...]:
+    """The dumps' case names matching any of ``patterns``; every pattern must match one."""
+    names = [case for case, _ in compare_rows.case_order(dumps.compared)]
+    unmatched = [p for p in patterns if not fnmatch.filter(names, p)]
+    if unmatched:
+        raise AggregateError(
+            f"--cases {unmatched} matched no case of the dumps; expected globs over case names "
+            f"such as {names[:4]}"
+        )
+    return tuple(n for n in names if any(fnmatch.fnmatchcase(n, p) for p in patterns))
 
 
 def _resolve_pair(names: Sequence[str], dumps: DumpSet) -> Tuple[str, str]:

@@ -28,6 +28,11 @@ applied to calibrated errors):
 Only rows that are a divergence (``diverged``, ``non-finite``, ``shape-mismatch``) of a case
 with taps get a value; it is empty when every forward step is within tolerance (the divergence
 is then in the backward pass, e.g. a gradient-only difference).
+
+**Per side** (``first_divergent_tap_a`` / ``_b``): each blamed side of a row gets its own first
+divergent tap, from its own chain of errors against the truth (``c_k`` of that side alone). Two
+differently broken envs compared with each other each show where *they* start to diverge;
+``first_divergent_tap`` keeps the pair's (the worst blamed side at each step).
 """
 
 from __future__ import annotations
@@ -38,6 +43,7 @@ from typing import Any, Dict, Iterable, Iterator, List, Mapping, MutableMapping,
 from wgan_parity.compare.verdict import BROKEN, DIVERGENT, MEASURED
 
 COLUMN = "first_divergent_tap"
+SIDE_COLUMNS = {"a": "first_divergent_tap_a", "b": "first_divergent_tap_b"}
 TAP_PREFIX = "tap/"
 OUTPUT = "out"
 JUMP = 1.0
@@ -136,6 +142,8 @@ def annotate(case_rows: Sequence[Row]) -> None:
             outputs[key] = row
     for row in case_rows:
         row[COLUMN] = ""
+        for column in SIDE_COLUMNS.values():
+            row[column] = ""
         key = (_text(row.get("env_a")), _text(row.get("env_b")))
         if key not in steps or _text(row.get("status")) not in LOCALIZED:
             continue
@@ -146,6 +154,19 @@ def annotate(case_rows: Sequence[Row]) -> None:
         unexplained = not _text(row.get("known"))
         excused = [unexplained and bool(_text(r.get("known"))) for _, r in chain]
         row[COLUMN] = first_divergent([(name, step_error(r, sides)) for name, r in chain], excused)
+        for suffix, column in SIDE_COLUMNS.items():
+            side = _text(row.get(f"env_{suffix}"))
+            if side in sides:
+                steps_of_side = [(name, step_error(r, [side])) for name, r in chain]
+                row[column] = first_divergent(steps_of_side, excused)
+
+
+def side_tap(row: Mapping[str, Any], side: str) -> str:
+    """The first divergent tap of ``side`` (a label of the row): its own column, else the pair's."""
+    for suffix, column in SIDE_COLUMNS.items():
+        if row.get(f"env_{suffix}") == side and _text(row.get(column)):
+            return _text(row.get(column))
+    return _text(row.get(COLUMN))
 
 
 def annotated(tensor_rows: Iterable[List[Row]]) -> Iterator[List[Row]]:

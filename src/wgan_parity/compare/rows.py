@@ -43,6 +43,8 @@ COLUMNS = (
     "closer",
     "known",
     "first_divergent_tap",  # filled by wgan_parity.compare.localize: where a divergence starts
+    "first_divergent_tap_a",  # ... for env_a alone (when it is blamed)
+    "first_divergent_tap_b",  # ... for env_b alone
     "ill_conditioned",
     "seed_ok",
     *METRICS,
@@ -82,8 +84,8 @@ def case_order(envs: Sequence[Env]) -> List[Tuple[str, List[str]]]:
 def _open(env: Env, case: str, tensor: str) -> Tuple[Side, Optional[Member]]:
     record = (env.meta.get("cases") or {}).get(case)
     label = env.label
-    if record is None:
-        return Side(label, env.is_reference, present=False), None
+    if record is None:  # the dump records every case it selected, failed ones included
+        return Side(label, env.is_reference, ran=False, present=False), None
     if record.get("status") != "ok":
         return Side(label, env.is_reference, error=str(record.get("error") or "case failed")), None
     key = f"{case}/{tensor}"
@@ -121,14 +123,17 @@ def compare(
     jobs: int = 1,
     progress: Optional[Progress] = None,
     calibration: Optional[Calibration] = None,
+    cases: Optional[Sequence[str]] = None,
 ) -> Iterator[List[Row]]:
-    """Yield the rows of each (case, tensor), in output order."""
+    """Yield the rows of each (case, tensor), in output order (only ``cases``, if given)."""
     envs = dumps.compared
     calibration = calibration if calibration is not None else no_calibration()
     env_traits = [traits.from_meta(env.label, env.meta) for env in envs]
     truth_index = len(envs) - 1 if dumps.reference is not None else None
     noise_table = dumps.reference.meta.get("noise", {}) if dumps.reference is not None else {}
     for case, tensors in case_order(envs):
+        if cases is not None and case not in cases:
+            continue
         if progress:
             progress(f"{case}: {len(tensors)} tensors x {len(envs)} dumps")
         for tensor in tensors:

@@ -3,16 +3,19 @@
 Each row gets the first status that applies, in this order:
 
 1. ``error``: the case failed in a dump (blame: that side).
-2. ``missing``: the tensor is in one dump only (blame: the side without it).
-3. ``shape-mismatch``: the shapes differ (blame: the side whose shape is not the truth's, else
+2. ``not-run``: a side's dump did not select the case (``wgan-parity dump --cases``): nothing
+   to compare, and not a problem (blame: that side; it does not set exit bit 4).
+3. ``missing``: the case ran in both dumps but the tensor is in one only (blame: the side
+   without it).
+4. ``shape-mismatch``: the shapes differ (blame: the side whose shape is not the truth's, else
    ``unknown``).
-4. ``non-finite``: a side holds NaN or Inf (blame: that side). The value metrics then cover the
+5. ``non-finite``: a side holds NaN or Inf (blame: that side). The value metrics then cover the
    elements finite on both sides, and the NaN/Inf mismatch counts are reported.
-5. ``degenerate``: the float64 truth is zero to within float32 resolution: its noise (the relative
+6. ``degenerate``: the float64 truth is zero to within float32 resolution: its noise (the relative
    L2 error of the same computation in NumPy float32, from the reference dump) is at least
    ``degenerate_noise_rel_l2``, or the truth is all zeros. No direction can be compared, so the
    row is neither pass nor fail.
-6. ``diverged`` / ``ok``. With a truth, each env side has ``err`` = its relative L2 error against
+7. ``diverged`` / ``ok``. With a truth, each env side has ``err`` = its relative L2 error against
    the truth and ``limit = min(noise limit, clean limit)``: the noise limit is
    ``max(noise_factor × noise, rel_l2_floor)``; the clean limit is ``clean_factor ×`` the largest
    error of the clean built-in releases with the same kernels (the committed calibration and the
@@ -43,7 +46,8 @@ from wgan_parity.compare.thresholds import SideLimit, Thresholds
 # The status vocabulary, named once; every module that names a status imports it from here.
 OK, DIVERGED, DEGENERATE = "ok", "diverged", "degenerate"
 SHAPE_MISMATCH, NON_FINITE, MISSING, ERROR = "shape-mismatch", "non-finite", "missing", "error"
-STATUSES = (OK, DIVERGED, SHAPE_MISMATCH, NON_FINITE, MISSING, DEGENERATE, ERROR)
+NOT_RUN = "not-run"  # the dump did not select the case: neither a problem nor a verdict
+STATUSES = (OK, DIVERGED, SHAPE_MISMATCH, NON_FINITE, MISSING, DEGENERATE, ERROR, NOT_RUN)
 MEASURED = (OK, DIVERGED)  # an error against the truth was compared with a limit
 JUDGED = (OK, DIVERGED, DEGENERATE)  # the data compared; the verdict columns apply
 BROKEN = (NON_FINITE, SHAPE_MISMATCH)  # the data cannot be compared as numbers
@@ -59,6 +63,7 @@ class Side:
     label: str
     is_truth: bool = False
     error: str = ""  # the case's error message, if the case failed in this dump
+    ran: bool = True  # False: the dump did not select the case (``dump --cases``)
     present: bool = True
     shape: Optional[Tuple[int, ...]] = None
     nonfinite: int = 0
@@ -113,24 +118,29 @@ def _clip(text: str, limit: int = 300) -> str:
 
 
 def precheck(a: Side, b: Side, truth: Optional[Truth]) -> Optional[Verdict]:
-    """Statuses 1-4 (error, missing, shape-mismatch, non-finite), or None if the data compares."""
+    """Statuses 1-5 (error, not-run, missing, shape-mismatch, non-finite), or None if the data
+    compares."""
     failed = [s for s in (a, b) if s.error]
     if failed:
         return Verdict(
-            "error", _names(failed), note=_clip("; ".join(f"{s.label}: {s.error}" for s in failed))
+            ERROR, _names(failed), note=_clip("; ".join(f"{s.label}: {s.error}" for s in failed))
         )
+    skipped = [s for s in (a, b) if not s.ran]
+    if skipped:
+        note = "the case was not selected in the dump of " + _names(skipped)
+        return Verdict(NOT_RUN, _names(skipped), note=note)
     absent = [s for s in (a, b) if not s.present]
     if absent:
-        return Verdict("missing", _names(absent), note="not in the dump of " + _names(absent))
+        return Verdict(MISSING, _names(absent), note="not in the dump of " + _names(absent))
     if a.shape != b.shape:
         off = [s for s in (a, b) if truth is not None and s.shape != truth.shape]
         note = f"shapes {a.shape} vs {b.shape}"
-        return Verdict("shape-mismatch", _names(off) or "unknown", note=note)
+        return Verdict(SHAPE_MISMATCH, _names(off) or "unknown", note=note)
     bad = [s for s in (a, b) if s.nonfinite]
     if bad:
         counts = ", ".join(f"{s.label}: {s.nonfinite}" for s in bad)
         return Verdict(
-            "non-finite", _names(bad), note=f"NaN/Inf elements ({counts}); metrics cover the rest"
+            NON_FINITE, _names(bad), note=f"NaN/Inf elements ({counts}); metrics cover the rest"
         )
     return None
 
@@ -141,7 +151,7 @@ def judge(a: Side, b: Side, pair_rel_l2: float, truth: Optional[Truth], th: Thre
         limit = th.no_reference_rel_l2
         apart = pair_rel_l2 > limit
         return Verdict(
-            "diverged" if apart else "ok",
+            DIVERGED if apart else OK,
             "unknown" if apart else "",
             limit_a=limit,
             limit_b=limit,
@@ -150,7 +160,7 @@ def judge(a: Side, b: Side, pair_rel_l2: float, truth: Optional[Truth], th: Thre
     noise = truth.noise_rel_l2
     if truth.all_zero or (noise >= th.degenerate_noise_rel_l2):  # inf included, NaN excluded
         return Verdict(
-            "degenerate",
+            DEGENERATE,
             note=f"float64 truth is zero within float32 resolution (noise rel_l2 {noise:.3g})",
         )
     ill = bool(noise > th.ill_conditioned_noise_rel_l2)
@@ -203,7 +213,7 @@ def judge(a: Side, b: Side, pair_rel_l2: float, truth: Optional[Truth], th: Thre
     if ill:
         notes.append(f"ill-conditioned (float32 noise rel_l2 {noise:.3g})")
     return Verdict(
-        "diverged" if off else "ok",
+        DIVERGED if off else OK,
         _names(off),
         closer,
         known,

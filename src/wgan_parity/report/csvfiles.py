@@ -36,6 +36,8 @@ TEXT_COLUMNS = (
     "closer",
     "known",
     "first_divergent_tap",
+    "first_divergent_tap_a",
+    "first_divergent_tap_b",
     "shape_a",
     "shape_b",
     "dtype_a",

@@ -6,7 +6,7 @@
   the truth: the env's error in units of its tolerance; see :func:`~.resultset.calibrated`),
   coloured by its log10, so 0 is the tolerance. Markers give each cell's status: ✕ an
   unexplained divergence, ○ known divergences only, □ degenerate rows (not judged), △ a failed
-  case or a missing tensor.
+  case or a missing tensor, ◇ cases a dump did not select (``not-run``: grey, not a problem).
 - ``heatmap_vs_reference.png``: env × case, each env's calibrated error against the float64
   truth, worst over the case's tensors: a regressed release is a bright row.
 
@@ -49,6 +49,7 @@ MARKS = {  # status mark -> (marker, label)
     "known": ("o", "diverged, known"),
     "degenerate": ("s", "degenerate rows (not judged)"),
     "problem": ("^", "failed case / missing tensor"),
+    "not-run": ("D", "case not run (not selected)"),
 }
 
 
@@ -56,11 +57,13 @@ def _cell_mark(statuses: pd.Series, known: pd.Series) -> str:
     bad = [verdict.is_divergence(s, k) for s, k in zip(statuses, known)]
     if any(bad):
         return "diverged"
-    if any(s in {"diverged", "shape-mismatch", "non-finite"} for s in statuses):
+    if any(s in verdict.DIVERGENT for s in statuses):
         return "known"
     if any(verdict.is_env_problem(s) for s in statuses):
         return "problem"
-    return "degenerate" if (statuses == "degenerate").any() else ""
+    if (statuses == verdict.DEGENERATE).any():
+        return "degenerate"
+    return "not-run" if len(statuses) and (statuses == verdict.NOT_RUN).all() else ""
 
 
 def _cells(df: pd.DataFrame, row_key: str, col_key: str) -> Tuple[Dict, Dict]:

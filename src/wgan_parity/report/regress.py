@@ -4,7 +4,8 @@
 same (case, tensor, env_a, env_b) row of the baseline's ``pairs.csv`` *made with the same kernel
 ISA* (``isa``: the instruction-set class of the row's framework env, :mod:`wgan_parity.core.isa`),
 
-- its status worsened: ok / degenerate / known divergence < diverged < missing, shape-mismatch,
+- its status worsened: ok / degenerate / known divergence / not-run (the case was not selected
+  this time: nothing to compare, never a regression) < diverged < missing, shape-mismatch,
   non-finite, error; or
 - a side's error against the float64 truth grew past ``max(regression_growth x baseline error,
   limit)``, where ``limit`` is that side's calibrated limit and ``regression_growth`` comes from
@@ -36,18 +37,18 @@ import pandas as pd
 
 from wgan_parity.compare.thresholds import Thresholds
 from wgan_parity.compare.traits import EnvTraits
-from wgan_parity.compare.verdict import MEASURED
+from wgan_parity.compare.verdict import DEGENERATE, DIVERGED, MEASURED, NOT_RUN, OK
 from wgan_parity.report import resultset
 
 KEY = ["case", "tensor", "env_a", "env_b"]
 MATCH = [*KEY, "isa"]
-_RANK = {"ok": 0, "degenerate": 0, "diverged": 1}
+_RANK = {OK: 0, DEGENERATE: 0, NOT_RUN: 0, DIVERGED: 1}
 _WORST = 2  # missing, shape-mismatch, non-finite, error
 
 
 def status_rank(status: str, known: str) -> int:
     """0 for fine (or a known divergence), 1 for diverged, 2 for anything that broke."""
-    if status == "diverged" and known:
+    if status == DIVERGED and known:
         return 0
     return _RANK.get(status, _WORST)
 

@@ -85,8 +85,9 @@ def _flag(value: Any) -> Optional[bool]:
 def normalize(pairs: pd.DataFrame) -> pd.DataFrame:
     """A copy with text columns as ``str`` ("" for empty), flags as bool/None, the rest float."""
     df = pairs.copy()
-    if localize.COLUMN not in df.columns:
-        df[localize.COLUMN] = ""
+    for column in (localize.COLUMN, *localize.SIDE_COLUMNS.values()):
+        if column not in df.columns:  # results older than the column
+            df[column] = ""
     for name in df.columns:
         if name in TEXT:
             df[name] = df[name].astype(object).where(df[name].notna(), "").astype(str)
@@ -268,5 +269,6 @@ def relocalize(res: Results) -> None:
     part = df[df["case"].isin(tapped)]
     records = part.to_dict("records")
     localize.annotate_all(records)
-    df[localize.COLUMN] = ""
-    df.loc[part.index, localize.COLUMN] = [r[localize.COLUMN] for r in records]
+    for column in (localize.COLUMN, *localize.SIDE_COLUMNS.values()):
+        df[column] = ""
+        df.loc[part.index, column] = [r[column] for r in records]

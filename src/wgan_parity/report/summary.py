@@ -1,6 +1,7 @@
 """``summary.md``: the results in Markdown, short enough for ``$GITHUB_STEP_SUMMARY`` (< 1 MiB).
 
-Sections: the envs and their status; the worst pairs; every divergent row (grouped: one line per
+Sections: the envs and their status; the cases a dump did not select (``not-run``); the worst
+pairs; every divergent row (grouped: one line per
 case, tensor, blamed env and label, listing the envs it was compared with) with its blame, its
 error in units of tolerance and its first divergent tap; regressions against a baseline when the
 results folder has ``regressions*.csv``; degenerate and ill-conditioned rows, one line per case or
@@ -28,7 +29,7 @@ from wgan_parity.report.resultset import Results, calibrated
 MAX_BYTES = 1 << 20
 BUDGET = 900_000  # the divergent-row list stops here, leaving room for the rest
 WORST_PAIRS = 10
-DIVERGENT = ("diverged", "shape-mismatch", "non-finite")
+DIVERGENT = verdict.DIVERGENT
 ENV_HEADER = "env|framework|version|status|unexplained divergent rows|known divergent rows|note"
 
 
@@ -102,6 +103,30 @@ def _envs(res: Results, df: pd.DataFrame) -> List[str]:
     return ["## Environments", "", *_table(ENV_HEADER.split("|"), rows), ""]
 
 
+def _not_run(df: pd.DataFrame) -> List[str]:
+    """One line per env whose dump did not select some cases (``dump --cases``): not a problem."""
+    rows = df[df["status"] == verdict.NOT_RUN]
+    if rows.empty:
+        return []
+    by_env: Dict[str, List[str]] = {}
+    for blame, case in zip(rows["blame"], rows["case"]):
+        for env in str(blame).split(";"):
+            by_env.setdefault(env, [])
+            if case not in by_env[env]:
+                by_env[env].append(case)
+    out = [
+        "## Cases not run",
+        "",
+        f"{len(rows)} rows are `{verdict.NOT_RUN}`: these dumps did not select these cases "
+        "(`wgan-parity dump --cases`). Nothing was compared there, and nothing is wrong.",
+        "",
+    ]
+    for env, cases in by_env.items():
+        shown = ", ".join(f"`{c}`" for c in cases[:20]) + (" ..." if len(cases) > 20 else "")
+        out.append(f"- `{env}`: {len(cases)} cases: {shown}")
+    return [*out, ""]
+
+
 def _worst_pairs(df: pd.DataFrame) -> List[str]:
     df = df.assign(
         _cal=calibrated(df),
@@ -142,7 +167,7 @@ def _divergent(df: pd.DataFrame, known: _Known, seeds: Dict[tuple, str]) -> List
                 record["tensor"],
                 record["status"],
                 side,
-                record[localize.COLUMN],
+                localize.side_tap(record, side),
             )
             group = groups.setdefault(key, {"err": -1.0, "bad": False, "known": [], "vs": set()})
             group["err"] = max(group["err"], err if err == err else cal)
@@ -344,6 +369,7 @@ def render(res: Results, th: Optional[Thresholds] = None, pictures: Sequence[Pat
     parts = [
         *head,
         *_envs(res, df),
+        *_not_run(df),
         *_worst_pairs(df),
         *_regressions(res.folder),
         *_releases(res.folder),
