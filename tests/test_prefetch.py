@@ -10,8 +10,8 @@ from pathlib import Path
 from typing import Dict, List, Optional
 
 import pytest
-from test_envtable import FakeBuilder, project  # noqa: F401 - the fixture, shared
 
+from _matrix import FakeBuilder, make_project
 from wgan_parity.matrix import install, pipeline
 from wgan_parity.matrix.envtable import EnvSpec, load_table
 from wgan_parity.matrix.pipeline import EnvResult, RunOptions
@@ -79,14 +79,20 @@ class TimedBuilder(FakeBuilder):
         super().remove(env)
 
 
-def run(project: Path, builder: FakeBuilder, **opts: object) -> List[EnvResult]:  # noqa: F811
+@pytest.fixture
+def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A throwaway project: a tiny package, a three-env matrix.toml and its locks."""
+    return make_project(tmp_path, monkeypatch)
+
+
+def run(project: Path, builder: FakeBuilder, **opts: object) -> List[EnvResult]:
     table = load_table(project / "matrix.toml")
     options = RunOptions(dump_dir=project / "dumps", envs_dir=project / "envs", **opts)
     progress = Progress(len(table.envs), stream=open(os.devnull, "w"), bar=False)  # noqa: SIM115
     return pipeline.run_envs(table, table.envs, options, builder, progress)
 
 
-def test_the_next_env_installs_while_one_dumps(project: Path) -> None:  # noqa: F811
+def test_the_next_env_installs_while_one_dumps(project: Path) -> None:
     builder = TimedBuilder(project)
     assert [r.status for r in run(project, builder, min_free_gb=0)] == ["ok"] * 3
     assert builder.installed_during == {"reference": None, "tf-a": "reference", "torch-a": "tf-a"}
@@ -95,7 +101,7 @@ def test_the_next_env_installs_while_one_dumps(project: Path) -> None:  # noqa: 
     assert dumps == ["reference", "tf-a", "torch-a"]
 
 
-def test_install_ahead_zero_runs_one_stage_at_a_time(project: Path) -> None:  # noqa: F811
+def test_install_ahead_zero_runs_one_stage_at_a_time(project: Path) -> None:
     builder = FakeBuilder(project)
     run(project, builder, min_free_gb=0, install_ahead=0)
     envs = ("reference", "tf-a", "torch-a")
@@ -103,7 +109,7 @@ def test_install_ahead_zero_runs_one_stage_at_a_time(project: Path) -> None:  # 
 
 
 def test_with_delete_venvs_a_short_disk_waits_for_the_venv_before(
-    project: Path,  # noqa: F811
+    project: Path,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     # room for one venv: the next install must wait until the dumping env's venv is deleted
@@ -124,7 +130,7 @@ def test_with_delete_venvs_a_short_disk_waits_for_the_venv_before(
 
 
 def test_without_delete_venvs_a_short_disk_fails_as_before(
-    project: Path,  # noqa: F811
+    project: Path,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     builder = TimedBuilder(project, venv_gb=1.0, disk_gb=1.5)
