@@ -21,12 +21,13 @@ DTYPE = "float32"
 torch: Any = None  # the torch module, bound by configure()
 F: Any = None  # torch.nn.functional
 _device = "cpu"
+_channels_last = False
 _same_padding = True  # F.conv2d(padding="same") exists (torch >= 1.9); set by configure()
 
 
 def configure(flags: Flags) -> Dict[str, Any]:
     """Apply determinism, TF32, threads and device; return what is in effect."""
-    global torch, F, _device, _same_padding
+    global torch, F, _device, _channels_last, _same_padding
     if flags.device.startswith("cuda") and flags.deterministic:
         # cuBLAS is deterministic only with a fixed workspace; must be set before it starts
         os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
@@ -34,6 +35,7 @@ def configure(flags: Flags) -> Dict[str, Any]:
     import torch.nn.functional as functional
 
     torch, F, _device = torch_module, functional, flags.device
+    _channels_last = bool(getattr(flags, "channels_last", False))
     if flags.device.startswith("cuda") and not torch.cuda.is_available():
         raise RuntimeError(
             f"--device {flags.device} asked for, but this torch {torch.__version__} sees no CUDA "
@@ -63,6 +65,7 @@ def configure(flags: Flags) -> Dict[str, Any]:
         "cpu_capability": _cpu_capability(unavailable),
         "onednn_max_cpu_isa": os.environ.get("ONEDNN_MAX_CPU_ISA", ""),
         "device": _device,
+        "memory_format": "channels_last" if _channels_last else "contiguous",
         "gpus": [torch.cuda.get_device_name(i) for i in range(torch.cuda.device_count())],
         "cuda": torch.version.cuda or "",
         "cudnn": int(torch.backends.cudnn.version() or 0) if torch.cuda.is_available() else 0,
@@ -122,8 +125,11 @@ def framework_version() -> str:
 
 
 def asarray(value: Any) -> Any:
-    """A float32 tensor on the configured device."""
-    return torch.from_numpy(np.array(value, dtype=np.float32)).to(_device)
+    """A float32 tensor on the configured device (4-D ones channels-last when asked for)."""
+    tensor = torch.from_numpy(np.array(value, dtype=np.float32)).to(_device)
+    if _channels_last and tensor.dim() == 4:
+        return tensor.contiguous(memory_format=torch.channels_last)
+    return tensor
 
 
 def to_numpy(tensor: Any) -> np.ndarray:

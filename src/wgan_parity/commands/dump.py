@@ -57,6 +57,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--tf32", action="store_true", help="allow TensorFloat-32 on NVIDIA GPUs")
     parser.add_argument(
+        "--channels-last",
+        action="store_true",
+        help="torch: inputs and conv kernels in channels-last memory layout (values unchanged)",
+    )
+    parser.add_argument(
         "--device", default="cpu", help="device for torch/TF: cpu (default) or cuda"
     )
     parser.add_argument(
@@ -99,6 +104,7 @@ def run(args: argparse.Namespace) -> int:
         threads=args.threads,
         device=args.device,
         max_isa=args.max_isa,
+        channels_last=args.channels_last,
     )
     try:
         cases = select(args.cases)

@@ -15,7 +15,7 @@ from typing import Any, Dict, Mapping, Tuple
 
 from wgan_parity import frameworks
 
-_SWITCHES = ("onednn", "tf32", "device", "deterministic", "max_isa")
+_SWITCHES = ("onednn", "tf32", "device", "deterministic", "max_isa", "channels_last")
 
 
 @dataclass(frozen=True)
@@ -57,6 +57,8 @@ class EnvTraits:
             parts.append("tf32")
         if self.flag("deterministic") is False:
             parts.append("nondeterministic")
+        if self.flag("channels_last") is True:
+            parts.append("channels_last")
         return ":".join(parts)
 
     def flag(self, name: str) -> Any:

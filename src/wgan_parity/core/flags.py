@@ -14,7 +14,9 @@ class Flags:
     ``tf32`` allows TensorFloat-32 matmuls/convs on NVIDIA GPUs (off: full float32);
     ``threads`` of ``None`` keeps the framework's default thread count; ``max_isa`` (an
     :data:`wgan_parity.core.isa.CLASSES` name) caps the CPU kernels through ``ATEN_CPU_CAPABILITY``
-    and ``ONEDNN_MAX_CPU_ISA``, set before the framework is imported.
+    and ``ONEDNN_MAX_CPU_ISA``, set before the framework is imported; ``channels_last`` (torch)
+    gives every 4-D tensor the channels-last memory layout, as a port's ``permute`` or
+    ``model.to(memory_format=torch.channels_last)`` does: the same values, other kernels.
     """
 
     deterministic: bool = True
@@ -23,6 +25,7 @@ class Flags:
     threads: Optional[int] = None
     device: str = "cpu"
     max_isa: Optional[str] = None
+    channels_last: bool = False
 
     def as_dict(self) -> Dict[str, Any]:
         """The requested switches, for the dump's metadata."""
