@@ -10,7 +10,10 @@ minor the table runs, or a minor (or major) newer than the table's newest releas
 
 from __future__ import annotations
 
+import importlib.util
+import os
 import re
+import shutil
 import subprocess
 import sys
 from dataclasses import dataclass
@@ -40,11 +43,26 @@ def parse(version: str) -> Optional[Version]:
     return tuple(int(p) for p in version.split(".")) if _RELEASE.match(version) else None
 
 
+def pip_command(python: str, environ: Optional[Mapping[str, str]] = None) -> List[str]:
+    """How to run pip: this Python's own (``python -m pip``), else a ``pip`` on PATH (uv venvs
+    ship none); the index settings come from pip's configuration either way."""
+    if python != sys.executable or importlib.util.find_spec("pip") is not None:
+        return [python, "-m", "pip"]
+    path = (environ or os.environ).get("PATH")
+    found = shutil.which("pip3", path=path) or shutil.which("pip", path=path)
+    if found is None:
+        raise RuntimeError(
+            "wgan-parity matrix --outdated asks `pip index versions`, but this Python has no pip "
+            "and none is on PATH: run `python -m ensurepip` or install pip, then retry"
+        )
+    return [found]
+
+
 def pip_lister(environ: Optional[Mapping[str, str]] = None, python: str = sys.executable) -> Lister:
     """Ask ``pip index versions`` (binary wheels for that Python); None when nothing is offered."""
 
     def versions(package: str, python_version: str) -> Optional[List[str]]:
-        cmd = [python, "-m", "pip", "index", "versions", package]
+        cmd = [*pip_command(python, environ), "index", "versions", package]
         cmd += ["--python-version", python_version, "--only-binary", ":all:"]
         cmd += ["--disable-pip-version-check"]
         done = subprocess.run(
