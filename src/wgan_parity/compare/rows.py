@@ -159,12 +159,11 @@ def _compare_readable(
         try:
             return group, compare_group([_present(members, k) for k in group], jobs=jobs)
         except DumpError:
-            failed = [k for k in group if getattr(members[k], "error", "")]
+            failed = [k for k in group if _present(members, k).error]
             if not failed:
                 raise
             for k in failed:
-                error = getattr(members[k], "error", "")
-                sides[k] = Side(sides[k].label, sides[k].is_truth, error=error)
+                sides[k] = Side(sides[k].label, sides[k].is_truth, error=_present(members, k).error)
             group = [k for k in group if k not in failed]
 
 

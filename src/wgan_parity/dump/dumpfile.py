@@ -29,8 +29,11 @@ def encode_meta(meta: Dict[str, Any]) -> np.ndarray:
 
 
 def decode_meta(array: np.ndarray) -> Dict[str, Any]:
-    """Inverse of :func:`encode_meta`."""
-    return json.loads(array.tobytes().decode("utf-8"))
+    """Inverse of :func:`encode_meta`; :class:`DumpError` when it is not a metadata object."""
+    meta = decode_meta_bytes(array.tobytes())
+    if isinstance(meta, str):
+        raise DumpError(meta)
+    return meta
 
 
 def _alive(pid: int) -> bool:
@@ -132,8 +135,6 @@ class DumpReader:
                 f"{self.path}: expected an .npz dump (ZIP of .npy members), but it could not be "
                 f"opened ({type(exc).__name__}: {exc}); the file is corrupt or truncated. {hint}"
             ) from exc
-        if not hasattr(self._npz, "files"):
-            raise DumpError(f"{self.path}: expected an .npz dump, found one array. {hint}")
         if META_KEY not in self._npz.files:
             raise DumpError(f"{self.path}: expected a {META_KEY!r} member, found none. {hint}")
         meta = decode_meta_bytes(self._read(META_KEY, hint).tobytes())
