@@ -234,3 +234,24 @@ def test_mean_pool_gradient_is_itself_differentiable() -> None:
 
     args = {"x": RNG.standard_normal((2, 3, 4, 6)), "g": RNG.standard_normal((2, 3, 2, 3))}
     _finite_difference_check(pool_grad, args)
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("kernel", [1, 3, 5])
+def test_im2col_copies_each_offsets_slice_exactly(kernel: int, dtype: type) -> None:
+    from wgan_parity.backends import reference
+
+    x = RNG.standard_normal((3, 4, 5, 7)).astype(dtype)
+    pad = kernel // 2
+    padded = np.pad(x, ((0, 0), (0, 0), (pad, pad), (pad, pad)))
+    expected = np.stack(
+        [
+            padded[:, :, i : i + 5, j : j + 7].transpose(1, 0, 2, 3)
+            for i in range(kernel)
+            for j in range(kernel)
+        ],
+        axis=1,
+    ).reshape(4 * kernel * kernel, 3 * 5 * 7)
+    cols = reference._im2col(x, kernel, kernel)
+    assert cols.dtype == dtype
+    np.testing.assert_array_equal(cols, expected)
