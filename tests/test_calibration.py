@@ -116,6 +116,23 @@ def test_derive_keeps_the_largest_clean_error_per_tensor_and_kernels() -> None:
     ]
 
 
+def test_derive_skips_a_diverged_row_that_no_known_rule_explains() -> None:
+    rows = _clean_rows()
+    regressed = {**rows.iloc[1].to_dict(), "env_a": "torch-2.0.1", "status": "diverged"}
+    known = {**regressed, "err_a": "2e-7", "known": "torch-known-behaviour"}
+    for extra, largest in (({**regressed, "err_a": "5e-5"}, 3e-7), (known, 3e-7)):
+        table = calibration_table.derive(
+            pd.concat([rows, pd.DataFrame([extra])]), _clean_envs(), "reference"
+        )
+        assert table["largest_err"].tolist() == [largest]
+    loose = {**known, "err_a": "9e-7"}  # a known, shared behaviour does set the limit
+    table = calibration_table.derive(
+        pd.concat([rows, pd.DataFrame([loose])]), _clean_envs(), "reference"
+    )
+    assert table["largest_err"].tolist() == [9e-7]
+    assert table["worst_env"].tolist() == ["torch-2.0.1"]
+
+
 def test_committed_calibration_is_the_committed_baseline_s(tmp_path: Path) -> None:
     out = tmp_path / "calibration.csv.gz"
     assert main(["calibrate", str(BASELINE), "--out", str(out)]) == 0
