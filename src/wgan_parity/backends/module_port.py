@@ -1,0 +1,316 @@
+"""Check a port as it is: :class:`ModulePort` turns a user's module tree into composites.
+
+A user backend builds one port (a framework driver: :class:`wgan_parity.backends.torch_module.
+ModulePort` for ``nn.Module``, :class:`wgan_parity.backends.keras_module.KerasPort` for Keras)
+from a factory per block (``residual_block``, ``good_generator``, ``good_discriminator``), a name
+map per block (tool name -> port name) and optional transforms, and exposes its composites::
+
+    PORT = ModulePort(factories, names)
+    residual_block, good_generator, good_discriminator = PORT.composites()
+
+Each call builds (once per shape) the port's module, maps the tool's tensors onto its
+parameters and runs it functionally (``torch.func.functional_call``, Keras ``stateless_call``):
+the parameters *are* the tool's tensors (transformed by differentiable ops), so first and
+second-order gradients reach them. Taps are the outputs of the mapped submodules.
+
+**Name map.** Keys are the tool's names relative to the block (``conv1.w``, ``norm1.scale``;
+``input.w``, ``res1.conv1.w`` in the models); values are the port's parameter or submodule
+names, or ``(name, transform)`` (a function or its name, e.g. ``"transpose"``, ``"expand"``). A
+key ending in ``.`` renames a prefix (``"res1.": "rb1."``) and the rest of the name is looked up
+again, in ``residual_block:up`` (the generator's blocks) or ``residual_block:down`` (the
+critic's), then in ``residual_block``: ports often build up and down blocks differently.
+``names`` may be a function returning the maps, so a module can state them after its code.
+Taps use the same map: ``"conv1": "conv_1"`` taps the output of submodule ``conv_1``; a block's
+own output is the tap of its prefix (``res1``).
+
+**Transforms** ``(tensor, shape) -> tensor``. On a parameter: the tool's tensor to the port's
+layout, ``shape`` the port parameter's. On a tap: the port's output to the tool's layout.
+
+**Coverage** is checked before anything runs: a port parameter no tool name maps to, a tool
+parameter without a port parameter, or a shape that does not fit raises :class:`PortError`.
+
+This module is framework-neutral; a driver supplies parameters, submodules, the functional call
+and its named transforms.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+from dataclasses import dataclass
+from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, Set, Tuple, Union
+
+from wgan_parity.core import blocks
+from wgan_parity.core.model import Taps, join
+
+Transform = Callable[[Any, Tuple[int, ...]], Any]
+Entry = Union[str, Tuple[str, Union[str, Transform]]]
+KINDS = ("residual_block", "good_generator", "good_discriminator")
+RESIDUAL_TAPS = ("shortcut", "norm1", "conv1", "norm2", "conv2")
+RESIDUAL_MAPS = ("residual_block:up", "residual_block:down")  # tried before residual_block
+
+
+class PortError(ValueError):
+    """The port and its name map do not fit the tool's parameters; the message says how."""
+
+
+@dataclass(frozen=True)
+class Spec:
+    """What a factory builds: a residual block's channels, size and kinds, or a model's dim."""
+
+    cin: int = 0
+    cout: int = 0
+    h: int = 0
+    w: int = 0
+    resample: str = ""
+    norm: str = ""
+    dim: int = 0
+
+
+def tool_params(kind: str, spec: Spec) -> List[str]:
+    """The tool's parameter names of a block of ``kind`` (relative to the block)."""
+    if kind == "residual_block":
+        return list(blocks.residual_params("", spec.cin, spec.cout, spec.resample))
+    if kind == "good_generator":
+        return list(blocks.generator_params(spec.dim))
+    return list(blocks.discriminator_params(spec.dim))
+
+
+def tool_taps(kind: str) -> List[str]:
+    """The tool's tap names of a block of ``kind``, in the tool's order."""
+    res = [join(f"res{i}", t) for i in range(1, 5) for t in (*RESIDUAL_TAPS, "")]
+    if kind == "residual_block":
+        return list(RESIDUAL_TAPS)
+    if kind == "good_generator":
+        return ["input", *(t.rstrip(".") for t in res), "output_norm", "output_conv"]
+    return ["input", *(t.rstrip(".") for t in res)]
+
+
+def same(tensor: Any, shape: Tuple[int, ...]) -> Any:
+    """The identity transform."""
+    del shape
+    return tensor
+
+
+class ModulePort:
+    """A user's module port as the tool's composites (see the module docstring).
+
+    Subclasses are framework drivers: they implement :meth:`prepare`, :meth:`parameters`,
+    :meth:`submodules` and :meth:`call`, and may override :attr:`NAMED` and the layout hooks.
+    """
+
+    #: Transforms by name, for name maps written as plain data.
+    NAMED: Mapping[str, Transform] = {}
+
+    def __init__(
+        self,
+        factories: Mapping[str, Callable[[Spec], Any]],
+        names: Union[Mapping[str, Mapping[str, Entry]], Callable[[], Mapping[str, Any]]],
+        transforms: Optional[Mapping[str, Union[str, Transform]]] = None,
+    ) -> None:
+        unknown = sorted(set(factories) - set(KINDS))
+        if unknown:
+            raise PortError(f"factories for {unknown}: expected some of {list(KINDS)}")
+        self.factories = dict(factories)
+        self._names = names
+        self._maps: Optional[Dict[str, Dict[str, Entry]]] = None
+        self.transforms = {k: self.transform(v) for k, v in (transforms or {}).items()}
+        self._built: Dict[Tuple[str, Spec], Any] = {}
+
+    # -- the framework driver ------------------------------------------------------------------
+    def prepare(self, kind: str, spec: Spec, module: Any) -> None:
+        """Put a freshly built module in training mode (and build its variables)."""
+        raise NotImplementedError
+
+    def parameters(self, module: Any) -> Dict[str, Tuple[int, ...]]:
+        """The port's trainable parameters: name -> shape."""
+        raise NotImplementedError
+
+    def submodules(self, module: Any) -> Set[str]:
+        """The names of the port's submodules ("" is the module itself)."""
+        raise NotImplementedError
+
+    def call(
+        self, module: Any, params: Mapping[str, Any], x: Any, tap_subs: Mapping[str, str]
+    ) -> Tuple[Any, Dict[str, Any]]:
+        """Run ``module`` on ``x`` with ``params``; return its output and each tap's output."""
+        raise NotImplementedError
+
+    def to_port(self, kind: str, x: Any) -> Any:
+        """The tool's block input in the port's layout (default: unchanged)."""
+        del kind
+        return x
+
+    def from_port(self, kind: str, out: Any) -> Any:
+        """The port's block output in the tool's layout (default: unchanged)."""
+        del kind
+        return out
+
+    def tap_value(self, value: Any) -> Any:
+        """A port tap in the tool's layout, owned by the tap (default: unchanged)."""
+        return value
+
+    # -- framework-neutral ---------------------------------------------------------------------
+    def transform(self, value: Union[str, Transform]) -> Transform:
+        """A transform given as a function or by a name of :attr:`NAMED`."""
+        if callable(value):
+            return value
+        if value not in self.NAMED:
+            raise PortError(f"unknown transform {value!r}: expected one of {sorted(self.NAMED)}")
+        return self.NAMED[value]
+
+    @property
+    def names(self) -> Dict[str, Dict[str, Entry]]:
+        """The name maps, per kind (read when the first block runs)."""
+        if self._maps is None:
+            names = self._names() if callable(self._names) else self._names
+            maps = (*KINDS, *RESIDUAL_MAPS)
+            unknown = sorted(set(names) - set(maps))
+            if unknown:
+                raise PortError(f"name maps for {unknown}: expected some of {list(maps)}")
+            self._maps = {kind: dict(names.get(kind, {})) for kind in maps}
+        return self._maps
+
+    def resolve(
+        self, kind: str, name: str, resample: str = ""
+    ) -> Optional[Tuple[str, Optional[Transform]]]:
+        """The port name (and transform) of a tool name in ``kind``'s map; None if unmapped.
+
+        ``resample`` picks ``residual_block:up`` / ``:down`` before ``residual_block``.
+        """
+        resample = resample or {"good_generator": "up", "good_discriminator": "down"}.get(kind, "")
+        residual = [self.names.get(f"residual_block:{resample}", {}), self.names["residual_block"]]
+        maps = ([] if kind == "residual_block" else [self.names[kind]]) + residual
+        for table in maps:
+            if name in table:
+                entry = table[name]
+                if isinstance(entry, str):
+                    return entry, None
+                return entry[0], self.transform(entry[1])
+        table = self.names[kind]
+        for key in sorted((k for k in table if k.endswith(".")), key=len, reverse=True):
+            prefix = table[key]
+            target = prefix if isinstance(prefix, str) else prefix[0]
+            if name == key[:-1]:
+                return target.rstrip("./"), None  # the prefix itself: the block (a tap)
+            if name.startswith(key):
+                rest = self.resolve("residual_block", name[len(key) :], resample)
+                return None if rest is None else (target + rest[0], rest[1])
+        return None
+
+    def module(self, kind: str, spec: Spec) -> Any:
+        """The port's module for ``spec``, built once, in training mode, coverage checked."""
+        key = (kind, spec)
+        if key not in self._built:
+            module = self.factories[kind](spec)
+            self.prepare(kind, spec, module)
+            self.plan(kind, spec, module)  # raises PortError before anything runs
+            self._built[key] = module
+        return self._built[key]
+
+    def plan(self, kind: str, spec: Spec, module: Any) -> Dict[str, Tuple[str, Transform]]:
+        """Tool parameter -> (port parameter, transform); raises :class:`PortError` on a gap."""
+        port = self.parameters(module)
+        plan: Dict[str, Tuple[str, Transform]] = {}
+        problems = []
+        for tool in tool_params(kind, spec):
+            found = self.resolve(kind, tool, spec.resample)
+            if found is None:
+                problems.append(f"tool parameter {tool!r} is not in the name map")
+                continue
+            name, transform = found
+            if name not in port:
+                problems.append(f"tool parameter {tool!r} maps to {name!r}, not a parameter")
+                continue
+            glob = next((g for g in self.transforms if fnmatch.fnmatchcase(tool, g)), None)
+            plan[tool] = (name, transform or (self.transforms[glob] if glob else same))
+        unused = sorted(set(port) - {name for name, _ in plan.values()})
+        problems += [f"port parameter {n!r} {port[n]} is unmapped" for n in unused]
+        if problems:
+            raise PortError(
+                f"{kind} {type(module).__name__} ({spec}): " + "; ".join(problems) + ". Every "
+                f"port parameter needs one tool parameter: fix the name map. Port parameters: "
+                f"{sorted(port)}"
+            )
+        return plan
+
+    def taps(self, kind: str, spec: Spec, module: Any) -> Dict[str, Tuple[str, Transform]]:
+        """Tool tap -> (port submodule, transform), for the taps the map covers ("": the block)."""
+        subs = self.submodules(module)
+        out: Dict[str, Tuple[str, Transform]] = {}
+        if kind == "residual_block":
+            out[""] = ("", same)  # the block's own output
+        for tap in tool_taps(kind):
+            found = self.resolve(kind, tap, spec.resample)
+            if found is not None and found[0] in subs:
+                out[tap] = (found[0], found[1] or same)
+        return out
+
+    def run(self, kind: str, spec: Spec, x: Any, p: Mapping[str, Any], scope: str,
+            taps: Optional[Taps], expected: Sequence[int]) -> Any:  # fmt: skip
+        """Run the port's module on ``x`` with the tool's tensors ``p`` (scoped by ``scope``)."""
+        module = self.module(kind, spec)
+        shapes = self.parameters(module)
+        params = {}
+        for tool, (name, transform) in self.plan(kind, spec, module).items():
+            value = transform(p[join(scope, tool)], shapes[name])
+            if tuple(value.shape) != shapes[name]:
+                raise PortError(
+                    f"{kind}: tool {join(scope, tool)!r} {tuple(p[join(scope, tool)].shape)} "
+                    f"became {tuple(value.shape)} for port {name!r} {shapes[name]}: give it "
+                    f"a transform (one of {sorted(self.NAMED)}, or a function) in the name map"
+                )
+            params[name] = value
+        tap_plan = self.taps(kind, spec, module)
+        out, seen = self.call(
+            module, params, self.to_port(kind, x), {t: s for t, (s, _) in tap_plan.items()}
+        )
+        out = self.from_port(kind, out)
+        if taps is not None:  # in the tool's order, whatever order the port runs them in
+            for tap in tool_taps(kind):
+                if tap in seen and join(scope, tap):
+                    taps.tap(join(scope, tap), self._tap(tap_plan[tap][1], seen[tap]))
+            if kind == "residual_block" and scope and "" in seen:
+                taps.tap(scope, self._tap(same, seen[""]))
+        if tuple(int(d) for d in out.shape) != tuple(expected):
+            raise PortError(
+                f"{kind} {type(module).__name__}: expected an output of shape "
+                f"{tuple(expected)}, found {tuple(out.shape)}; reshape it in the port's forward"
+            )
+        return out
+
+    def _tap(self, transform: Transform, value: Any) -> Any:
+        if transform is same:
+            return self.tap_value(value)
+        return transform(value, tuple(int(d) for d in value.shape))
+
+    def composites(self) -> Tuple[Callable[..., Any], ...]:
+        """``(residual_block, good_generator, good_discriminator)`` for a user backend module;
+        a block without a factory keeps the tool's own composite."""
+        from wgan_parity.core import model
+
+        def residual_block(ops: Any, x: Any, p: Any, scope: str, resample: str, norm: str,
+                           taps: Optional[Taps] = None) -> Any:  # fmt: skip
+            if "residual_block" not in self.factories:
+                return model.residual_block(ops, x, p, scope, resample, norm, taps)
+            n, cin, h, w = (int(d) for d in x.shape)
+            cout = int(p[join(scope, "shortcut.w")].shape[0])
+            spec = Spec(cin, cout, h, w, resample, norm)
+            f = 2.0 if resample == "up" else 0.5
+            return self.run("residual_block", spec, x, p, scope, taps,
+                            (n, cout, int(h * f), int(w * f)))  # fmt: skip
+
+        def good_generator(ops: Any, x: Any, p: Any, dim: int, taps: Optional[Taps] = None) -> Any:
+            if "good_generator" not in self.factories:
+                return model.good_generator(ops, x, p, dim, taps)
+            expected = (int(x.shape[0]), 3 * 64 * 64)
+            return self.run("good_generator", Spec(dim=dim), x, p, "", taps, expected)
+
+        def good_discriminator(
+            ops: Any, x: Any, p: Any, dim: int, taps: Optional[Taps] = None
+        ) -> Any:
+            if "good_discriminator" not in self.factories:
+                return model.good_discriminator(ops, x, p, dim, taps)
+            expected = (int(x.shape[0]),)
+            return self.run("good_discriminator", Spec(dim=dim), x, p, "", taps, expected)
+
+        return residual_block, good_generator, good_discriminator

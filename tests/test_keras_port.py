@@ -1,0 +1,115 @@
+"""The Keras module adapter: the example Keras 3 port is checked as it is (NHWC, HWIO, paths),
+a port that copies the tool's tensors into fresh variables is a cut-gradient error, and an
+unmapped variable fails before anything runs."""
+
+from __future__ import annotations
+
+import sys
+import textwrap
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from wgan_parity.cli import main
+
+pytestmark = [pytest.mark.frameworks, pytest.mark.slow]
+EXAMPLES = str(Path(__file__).resolve().parents[1] / "examples")
+
+CUT_PORT = '''
+    """Uses a detached copy of its kernel, as a port that loaded values instead of tensors does."""
+    import keras
+    import keras_port as port
+    import tensorflow as tf
+
+    from wgan_parity.backends import keras_module as km
+
+    BASE = "tensorflow"
+
+
+    class CopiedConv(keras.layers.Conv2D):
+        def call(self, x):
+            return tf.nn.conv2d(x, tf.stop_gradient(tf.identity(self.kernel)), 1, "SAME")
+
+
+    class Loaded(port.ResidualBlock):
+        def __init__(self, *args, **kwargs):
+            super().__init__(*args, **kwargs)
+            self.conv1 = CopiedConv(self.conv1.filters, 3, use_bias=False, name="conv1")
+
+
+    PORT = km.KerasPort(
+        {"residual_block": lambda s: Loaded(s.cin, s.cout, s.resample, name="block")},
+        {"residual_block": {
+            "shortcut.w": "shortcut/conv/kernel", "shortcut.b": "shortcut/conv/bias",
+            "norm1.scale": "norm1/gamma", "norm1.offset": "norm1/beta",
+            "norm2.scale": "norm2/gamma", "norm2.offset": "norm2/beta",
+            "conv1.w": "conv1/kernel", "conv2.w": "conv2/conv/kernel",
+            "conv2.b": "conv2/conv/bias"}},
+        {"*norm*": "expand", "*.w": "hwio"},
+    )
+    residual_block, good_generator, good_discriminator = PORT.composites()
+'''
+
+
+@pytest.fixture
+def examples(monkeypatch) -> None:
+    pytest.importorskip("keras")
+    monkeypatch.syspath_prepend(EXAMPLES)
+
+
+def test_the_keras_port_passes_check_port_on_blocks_and_generator(examples, capsys) -> None:
+    cases = ["residual_*", "good_generator.check", "gradient_penalty.check"]
+    code = main(["check-port", "keras_check", "--cases", *cases])
+    out = capsys.readouterr().out
+    assert code == 0, out
+    assert "residual_up.probe: ok; taps 5/5 covered; gradients 10/10 reach" in out
+    assert "residual_down.probe: ok; taps 5/5 covered; gradients 10/10 reach" in out
+    assert "good_generator.check: ok; taps 27/27 covered; gradients 43/43 reach" in out
+    assert "gradient_penalty.check: ok; taps 25/25 covered; gradients 41/41 reach" in out
+
+
+def test_the_keras_port_through_a_dump_and_an_aggregate(examples, tmp_path) -> None:
+    cases = ["--cases", "residual_*.probe", "--quiet"]
+    assert main(["dump", "--backend", "reference", "--out", str(tmp_path / "r.npz"), *cases]) == 0
+    port = ["dump", "--backend", "keras_check", "--out", str(tmp_path / "k.npz")]
+    assert main([*port, *cases]) == 0
+    assert main(["aggregate", str(tmp_path / "r.npz"), str(tmp_path / "k.npz"),
+                 "--out", str(tmp_path / "out"), "--quiet"]) == 0  # fmt: skip
+    pairs = pd.read_csv(tmp_path / "out" / "pairs.csv", keep_default_na=False)
+    assert len(pairs[pairs.tensor.str.startswith("tap/")]) == 10
+    assert set(pairs.status) <= {"ok", "degenerate"}
+
+
+def test_a_keras_port_that_detaches_its_kernel_is_a_cut_gradient_error(
+    examples, tmp_path, monkeypatch, capsys
+) -> None:
+    (tmp_path / "keras_cut_port.py").write_text(textwrap.dedent(CUT_PORT))
+    monkeypatch.syspath_prepend(str(tmp_path))
+    sys.modules.pop("keras_cut_port", None)
+    code = main(["check-port", "keras_cut_port", "--cases", "residual_down.probe"])
+    out = capsys.readouterr().out
+    assert code == 4, out  # an error, not a divergence (bit 1)
+    assert "residual_down.probe: error" in out
+    assert "gradient cut for conv1.w: the port copied the tensor" in out
+
+
+def test_an_unmapped_keras_variable_fails_clearly(examples) -> None:
+    import keras_check as check
+
+    from wgan_parity.backends import keras_module as km
+
+    names = {**check.NAMES, "residual_block": dict(check.NAMES["residual_block"])}
+    del names["residual_block"]["norm1.scale"]
+    port = km.KerasPort(check.PORT.factories, names, {"*norm*": "expand", "*.w": "hwio"})
+    spec = km.Spec(4, 6, 8, 8, "down", "layer")
+    with pytest.raises(km.PortError, match=r"'norm1.scale' is not in the name map.*'norm1/gamma'"):
+        port.module("residual_block", spec)
+
+
+def test_a_factory_that_returns_no_keras_layer_fails_clearly(examples) -> None:
+    from wgan_parity.backends import keras_module as km
+
+    port = km.KerasPort({"residual_block": lambda s: object()}, {"residual_block": {}})
+    with pytest.raises(km.PortError, match="expected a Keras 3 layer or model"):
+        port.module("residual_block", km.Spec(4, 6, 8, 8, "down", "layer"))
