@@ -17,7 +17,8 @@ from wgan_parity.frameworks import all_frameworks
 
 PACKAGE = Path(__file__).resolve().parents[1] / "src" / "wgan_parity"
 # Every registered framework's import module, and some not (yet) registered.
-FRAMEWORKS = {fw.import_module for fw in all_frameworks()} | {"jax", "jaxlib", "flax", "keras"}
+FRAMEWORKS = {fw.import_module for fw in all_frameworks()}
+FRAMEWORKS |= {"jax", "jaxlib", "flax", "keras", "equinox"}
 STDLIB = set(sys.stdlib_module_names)
 # Optional imports the runner guards: tomli (tomllib before Python 3.11), uv (the PyPI package
 # that ships the uv binary, looked up if installed).
@@ -134,7 +135,7 @@ def test_only_backends_import_a_framework_and_only_inside_configure() -> None:
     assert not outside, f"only backends/ may import a framework: {outside}"
     adapters = {fw.adapter[len("wgan_parity.") :] for fw in all_frameworks() if not fw.truth}
     # module adapters: the framework only when a block runs
-    helpers = {"backends.torch_module", "backends.keras_module"}
+    helpers = {"backends.torch_module", "backends.keras_module", "backends.equinox_module"}
     for module, path in _modules():
         if module in adapters | helpers:
             top = {n for n in _imports(path, top_level_only=True) if n.split(".")[0] in FRAMEWORKS}
