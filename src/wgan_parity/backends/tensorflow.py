@@ -1,4 +1,4 @@
-"""TensorFlow adapter (TF 1.13 - 2.21; eager, as TF 2 runs it).
+"""TensorFlow adapter (TF 1.13 - 2.21; eager, as TF 2 runs it, or graph mode as the seed ran).
 
 Importing this module does not import TensorFlow: :func:`configure` sets the environment
 (``TF_ENABLE_ONEDNN_OPTS`` must be set before TF loads), imports it and applies the switches.
@@ -10,6 +10,9 @@ TF 1.x: eager execution is switched on explicitly (with the thread settings, whi
 takes there); 1.13 has no ``tf.function`` and uses ``tf.contrib.eager.defun``. A switch a release
 does not have is recorded as ``"unavailable"`` with its reason under ``unavailable``, never
 skipped silently (see :mod:`wgan_parity.backends.tfcompat`).
+
+``--tf-graph`` (``Flags.graph``) runs each case the seed's way instead: a fresh ``tf.Graph``,
+``tf.gradients`` for every order and a ``tf.compat.v1.Session``; the flags record which ran.
 """
 
 from __future__ import annotations
@@ -27,17 +30,21 @@ from wgan_parity.core.protocol import Aux, Differentiable
 FRAMEWORK = "tensorflow"
 DTYPE = "float32"
 tf: Any = None  # the tensorflow module, bound by configure()
+_graph: Any = None  # the Session config in graph mode (``--tf-graph``), else None
 
 
 def configure(flags: Flags) -> Dict[str, Any]:
     """Set oneDNN, determinism, TF32 and threads; import TensorFlow; return what is in effect."""
-    global tf
+    global tf, _graph
     imported_before = "tensorflow" in sys.modules
     os.environ["TF_ENABLE_ONEDNN_OPTS"] = "1" if flags.onednn else "0"
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     import tensorflow
 
     tf = tensorflow
+    _graph = tfcompat.session_config(tf, flags) if flags.graph else None
+    if flags.graph and not tfcompat.is_tf1(tf):
+        tf.compat.v1.disable_eager_execution()
     if tfcompat.is_tf1(tf):
         return {
             **tfcompat.configure_tf1(tf, flags),
@@ -72,7 +79,7 @@ def configure(flags: Flags) -> Dict[str, Any]:
         "device": flags.device,
         "gpus": [d.name for d in tf.config.get_visible_devices("GPU")],
         "jit_compile": False,
-        "execution": "eager+tf.function",
+        "execution": tfcompat.GRAPH_EXECUTION if flags.graph else "eager+tf.function",
     }
 
 
@@ -82,13 +89,14 @@ def framework_version() -> str:
 
 
 def asarray(value: Any) -> Any:
-    """A float32 constant."""
-    return tf.constant(np.asarray(value, dtype=np.float32))
+    """A float32 constant (graph mode: a float32 array, fed when the case's graph runs)."""
+    array = np.asarray(value, dtype=np.float32)
+    return array if _graph is not None else tf.constant(array)
 
 
 def to_numpy(tensor: Any) -> np.ndarray:
-    """The tensor's value as NumPy."""
-    return tensor.numpy()
+    """The tensor's value as NumPy (graph mode: already NumPy, from ``Session.run``)."""
+    return np.asarray(tensor) if _graph is not None else tensor.numpy()
 
 
 def stop_gradient(tensor: Any) -> Any:
@@ -97,7 +105,10 @@ def stop_gradient(tensor: Any) -> Any:
 
 
 def compile(fn: Callable) -> Callable:
-    """``tf.function`` without XLA (older releases: see :func:`tfcompat.function`)."""
+    """``tf.function`` without XLA (older releases: see :func:`tfcompat.function`); in graph
+    mode a fresh graph per call, run in a Session (:func:`tfcompat.graph_function`)."""
+    if _graph is not None:
+        return tfcompat.graph_function(tf, fn, _graph)
     return tfcompat.function(tf, fn)
 
 
@@ -108,7 +119,13 @@ def vjp(
     cotangent: Optional[Any] = None,
     create_graph: bool = False,
 ) -> Tuple[Any, Aux, Dict[str, Any]]:
-    """``(out, aux, grads)`` via ``GradientTape``; nested tapes give higher orders."""
+    """``(out, aux, grads)`` via ``GradientTape``; nested tapes give higher orders. Graph mode:
+    ``tf.gradients``, which differentiates its own result again just as well."""
+    if _graph is not None:
+        out, aux = fn(args)
+        target = tf.reduce_sum(out) if cotangent is None else tf.reduce_sum(out * cotangent)
+        grads = tfcompat.gradients(tf, target, [args[k] for k in wrt])
+        return out, dict(aux), dict(zip(wrt, grads))
     with tf.GradientTape() as tape:
         for key in wrt:
             tape.watch(args[key])

@@ -43,10 +43,8 @@ def _execution(tf: Any) -> str:
     return "eager+tf.function" if hasattr(tf, "function") else "eager+contrib.eager.defun"
 
 
-def configure_tf1(tf: Any, flags: Flags) -> Dict[str, Any]:
-    """TF 1.13 - 1.15: eager on, with threads and the CPU-only device count in its config."""
-    v1 = _v1(tf)
-    v1.logging.set_verbosity(v1.logging.ERROR)
+def session_config(tf: Any, flags: Flags) -> Any:
+    """A ``ConfigProto`` with the thread counts and, on the CPU, no GPU."""
     options: Dict[str, Any] = {}
     if flags.threads:
         options.update(
@@ -54,7 +52,19 @@ def configure_tf1(tf: Any, flags: Flags) -> Dict[str, Any]:
         )
     if flags.device == "cpu":
         options["device_count"] = {"GPU": 0}
-    v1.enable_eager_execution(config=v1.ConfigProto(**options))
+    return _v1(tf).ConfigProto(**options)
+
+
+GRAPH_EXECUTION = "graph+tf.gradients+Session"
+
+
+def configure_tf1(tf: Any, flags: Flags) -> Dict[str, Any]:
+    """TF 1.13 - 1.15: eager on (graph mode stays off with ``flags.graph``), with threads and
+    the CPU-only device count in its config."""
+    v1 = _v1(tf)
+    v1.logging.set_verbosity(v1.logging.ERROR)
+    if not flags.graph:
+        v1.enable_eager_execution(config=session_config(tf, flags))
     unavailable = {
         "deterministic": "no determinism switch before TF 2.1 (TF_DETERMINISTIC_OPS), "
         "tf.config.experimental.enable_op_determinism is TF >= 2.9",
@@ -73,7 +83,7 @@ def configure_tf1(tf: Any, flags: Flags) -> Dict[str, Any]:
         "device": flags.device,
         "gpus": [],
         "jit_compile": False,
-        "execution": _execution(tf),
+        "execution": GRAPH_EXECUTION if flags.graph else _execution(tf),
         **_onednn(tf, unavailable),
         "unavailable": unavailable,
     }
@@ -118,7 +128,7 @@ def configure_tf2_early(tf: Any, flags: Flags) -> Dict[str, Any]:
         "device": flags.device,
         "gpus": [d.name for d in get_visible("GPU")],
         "jit_compile": False,
-        "execution": _execution(tf),
+        "execution": GRAPH_EXECUTION if flags.graph else _execution(tf),
         **_onednn(tf, unavailable),
         "unavailable": unavailable,
     }
@@ -145,6 +155,36 @@ def function(tf: Any, fn: Callable) -> Callable:
         except TypeError:  # a keyword this release does not know
             continue
     raise RuntimeError(f"tf.function of TF {tf.__version__} accepts none of {_FUNCTION_OPTIONS}")
+
+
+def graph_function(tf: Any, fn: Callable, config: Any) -> Callable:
+    """``fn`` built into a fresh ``tf.Graph`` (NumPy arguments fed through placeholders) and run
+    in a ``tf.compat.v1.Session``: the seed's own execution. Returns NumPy values."""
+    v1 = _v1(tf)
+
+    def run(*args: Any) -> Any:
+        graph = tf.Graph()
+        feeds: Dict[Any, Any] = {}
+
+        def placeholder(value: Any) -> Any:
+            if isinstance(value, dict):
+                return {k: placeholder(v) for k, v in value.items()}
+            slot = v1.placeholder(tf.float32, shape=value.shape)
+            feeds[slot] = value
+            return slot
+
+        with graph.as_default():
+            result = fn(*(placeholder(a) for a in args))
+            with v1.Session(graph=graph, config=config) as session:
+                return session.run(result, feed_dict=feeds)
+
+    return run
+
+
+def gradients(tf: Any, target: Any, xs: List[Any]) -> List[Any]:
+    """``tf.gradients`` with zeros for unconnected inputs (graph mode, any order)."""
+    grads = tf.gradients(target, xs)
+    return [tf.zeros_like(x) if g is None else g for g, x in zip(grads, xs)]
 
 
 def moments(tf: Any, x: Any, axes: List[int]) -> Any:

@@ -62,6 +62,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="torch: inputs and conv kernels in channels-last memory layout (values unchanged)",
     )
     parser.add_argument(
+        "--tf-graph",
+        action="store_true",
+        help="TensorFlow: graph mode with tf.gradients in a Session (the seed's own path)",
+    )
+    parser.add_argument(
         "--device", default="cpu", help="device for torch/TF: cpu (default) or cuda"
     )
     parser.add_argument(
@@ -105,6 +110,7 @@ def run(args: argparse.Namespace) -> int:
         device=args.device,
         max_isa=args.max_isa,
         channels_last=args.channels_last,
+        graph=args.tf_graph,
     )
     try:
         cases = select(args.cases)

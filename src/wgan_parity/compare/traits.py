@@ -15,7 +15,7 @@ from typing import Any, Dict, Mapping, Tuple
 
 from wgan_parity import frameworks
 
-_SWITCHES = ("onednn", "tf32", "device", "deterministic", "max_isa", "channels_last")
+_SWITCHES = ("onednn", "tf32", "device", "deterministic", "max_isa", "channels_last", "graph")
 
 
 @dataclass(frozen=True)
@@ -59,6 +59,8 @@ class EnvTraits:
             parts.append("nondeterministic")
         if self.flag("channels_last") is True:
             parts.append("channels_last")
+        if self.flag("graph") is True:
+            parts.append("graph")
         return ":".join(parts)
 
     def flag(self, name: str) -> Any:

@@ -16,7 +16,9 @@ class Flags:
     :data:`wgan_parity.core.isa.CLASSES` name) caps the CPU kernels through ``ATEN_CPU_CAPABILITY``
     and ``ONEDNN_MAX_CPU_ISA``, set before the framework is imported; ``channels_last`` (torch)
     gives every 4-D tensor the channels-last memory layout, as a port's ``permute`` or
-    ``model.to(memory_format=torch.channels_last)`` does: the same values, other kernels.
+    ``model.to(memory_format=torch.channels_last)`` does: the same values, other kernels;
+    ``graph`` (TensorFlow) runs each case as the seed did, in graph mode with ``tf.gradients`` in
+    a ``tf.compat.v1.Session``, instead of eager with ``tf.function``.
     """
 
     deterministic: bool = True
@@ -26,6 +28,7 @@ class Flags:
     device: str = "cpu"
     max_isa: Optional[str] = None
     channels_last: bool = False
+    graph: bool = False
 
     def as_dict(self) -> Dict[str, Any]:
         """The requested switches, for the dump's metadata."""
