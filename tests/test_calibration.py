@@ -10,6 +10,7 @@ import pandas as pd
 import pytest
 
 from wgan_parity.cli import main
+from wgan_parity.commands.calibrate import COMMITTED_SETS
 from wgan_parity.compare import calibration, thresholds, traits, verdict
 from wgan_parity.report import calibration_table, csvfiles, resultset
 
@@ -135,11 +136,27 @@ def test_derive_skips_a_diverged_row_that_no_known_rule_explains() -> None:
 
 def test_committed_calibration_is_the_committed_baseline_s(tmp_path: Path) -> None:
     out = tmp_path / "calibration.csv.gz"
-    assert main(["calibrate", str(BASELINE), "--out", str(out)]) == 0
+    sets = list(COMMITTED_SETS)
+    assert main(["calibrate", str(BASELINE), "--out", str(out), "--sets", *sets]) == 0
     assert out.read_bytes() == calibration.DEFAULT_FILE.read_bytes(), (
         "data/calibration.csv.gz drifted from results/baseline: run "
-        "`wgan-parity calibrate results/baseline`"
+        f"`wgan-parity calibrate results/baseline --sets {' '.join(sets)}`"
     )
+
+
+def test_calibrate_sets_keep_older_releases_from_loosening_the_limits(tmp_path: Path) -> None:
+    rows = _clean_rows()
+    era = {**rows.iloc[0].to_dict(), "env_a": "torch-1.0.1", "err_a": "5e-6"}
+    (tmp_path / "res").mkdir()
+    pd.concat([rows, pd.DataFrame([era])]).to_csv(tmp_path / "res" / "pairs.csv", index=False)
+    envs = _clean_envs()
+    envs = pd.concat([envs, envs.iloc[[1]].assign(env="torch-1.0.1")])
+    envs.to_csv(tmp_path / "res" / "envs.csv", index=False)
+    for extra, largest in (([], 5e-6), (["--sets", "releases"], 3e-7)):
+        out = tmp_path / "c.csv.gz"
+        assert main(["calibrate", str(tmp_path / "res"), "--out", str(out), *extra]) == 0
+        table = calibration.load(out)
+        assert table.lookup("c", "out", "torch:avx512:cpu") == largest
 
 
 @pytest.mark.slow

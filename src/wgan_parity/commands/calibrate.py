@@ -18,6 +18,7 @@ from pathlib import Path
 from wgan_parity.exitcodes import ExitCode
 
 USAGE_ERROR = ExitCode.USAGE
+COMMITTED_SETS = ("releases", "switches")  # `wgan-parity calibrate results/baseline --sets ...`
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -33,6 +34,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         type=Path,
         default=None,
         help="the file to write (default: the package's data/calibration.csv.gz)",
+    )
+    parser.add_argument(
+        "--sets",
+        nargs="+",
+        default=None,
+        metavar="SET",
+        help="only envs of these matrix.toml sets set clean limits (the committed calibration: "
+        f"{' '.join(COMMITTED_SETS)}; the era's older releases are checked against the baseline "
+        "but must not loosen the limits of current ones); default: every env",
     )
 
 
@@ -60,6 +70,20 @@ def run(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return USAGE_ERROR
+    if args.sets:
+        from wgan_parity.matrix.envtable import TableError, load_table
+
+        try:
+            table_envs = load_table()
+            chosen = {env.id for name in args.sets for env in table_envs.in_set(name)}
+        except (TableError, KeyError, ValueError) as exc:
+            print(
+                f"wgan-parity calibrate: --sets {' '.join(args.sets)}: expected sets of the "
+                f"project's matrix.toml, found an error: {exc}; run it from the project folder",
+                file=sys.stderr,
+            )
+            return USAGE_ERROR
+        envs = envs[envs["env"].isin(chosen) | (envs["role"] == "truth")]
     table = calibration_table.derive(raw, envs, truth)
     out = args.out or calibration.DEFAULT_FILE
     atomic.write_bytes(out, calibration_table.to_bytes(table))
@@ -67,5 +91,6 @@ def run(args: argparse.Namespace) -> int:
     print(
         f"wrote {out}: {len(table)} tensors x kernels, from {table['envs'].max()} envs at most; "
         f"kernels: {', '.join(kernels)}"
+        + (f"; envs of sets {', '.join(args.sets)}" if args.sets else "")
     )
     return 0
