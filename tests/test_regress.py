@@ -177,6 +177,34 @@ def test_bisect_names_the_first_release_that_changed() -> None:
     ]
     assert steps["max_step_over_limit"].tolist() == pytest.approx([0.1, 100.0])
     assert steps["where"].tolist() == ["c/out", "c/out"]
+    assert steps["runtime_change"].tolist() == ["", ""]  # no python/numpy columns: no boundary
+
+
+def test_steps_and_bisect_mark_a_python_numpy_boundary() -> None:
+    envs = pd.DataFrame(
+        {
+            "env": ["reference", "tf-2.11.0", "tf-2.12.1", "tf-2.13.1"],
+            "role": ["truth", "env", "env", "env"],
+            "status": ["ok"] * 4,
+            "framework": ["reference", "tensorflow", "tensorflow", "tensorflow"],
+            "framework_version": ["", "2.11.0", "2.12.1", "2.13.1"],
+            "python": ["3.11.7", "3.7.16", "3.11.7", "3.11.7"],
+            "numpy": ["2.4.6", "1.21.6", "1.24.3", "1.24.3"],
+        }
+    )
+    rows = [_row("c", e, "reference") for e in ("tf-2.11.0", "tf-2.12.1", "tf-2.13.1")]
+    rows += [
+        _row("c", "tf-2.11.0", "tf-2.12.1", rel_l2=1e-4),  # changed across the boundary
+        _row("c", "tf-2.12.1", "tf-2.13.1", rel_l2=1e-7),
+        _row("c", "tf-2.11.0", "tf-2.13.1", rel_l2=1e-4),
+    ]
+    for row in rows[3:]:
+        row["limit_b"] = row["limit_a"]
+        row["dtype_b"] = "float32"
+    res = resultset.from_frames(pd.DataFrame(rows), envs, ".")
+    boundary = "py3.7.16 numpy 1.21.6 -> py3.11.7 numpy 1.24.3"
+    assert regress.steps(res)["runtime_change"].tolist() == [boundary, ""]
+    assert regress.bisect(res)["runtime_change"].tolist() == [boundary]
 
 
 def test_a_variant_of_a_release_is_its_own_series_not_the_next_release() -> None:

@@ -153,6 +153,7 @@ def bisect(res: resultset.Results) -> pd.DataFrame:
                             "previous": older,
                             "step_rel_l2": row.rel_l2,
                             "step_limit": limit,
+                            "runtime_change": runtime_change(res.envs, older, newer),
                         }
                     )
                     break
@@ -165,8 +166,24 @@ def bisect(res: resultset.Results) -> pd.DataFrame:
         "previous",
         "step_rel_l2",
         "step_limit",
+        "runtime_change",
     ]
     return pd.DataFrame(rows, columns=columns)
+
+
+def runtime_change(envs: pd.DataFrame, older: str, newer: str) -> str:
+    """``"py3.7.16 numpy 1.21.6 -> py3.11.7 numpy 1.24.3"`` when the Python or NumPy under two
+    consecutive releases differ (a step across it is not the framework's alone), else ``""``."""
+    if "env" not in envs.columns:
+        return ""
+    found = {}
+    for label in (older, newer):
+        rows = envs[envs["env"] == label]
+        if rows.empty:
+            return ""
+        row = rows.iloc[0]
+        found[label] = f"py{row.get('python', '') or '?'} numpy {row.get('numpy', '') or '?'}"
+    return "" if found[older] == found[newer] else f"{found[older]} -> {found[newer]}"
 
 
 _VERSION_RE = re.compile(r"\d+(?:\.\d+)+")
@@ -196,7 +213,8 @@ def steps(res: resultset.Results) -> pd.DataFrame:
 
     ``identical``: tensors whose values are bit-identical (rel_l2 == 0); ``changed``: the rest
     of the compared ones; ``max_step_over_limit``: the largest rel_l2 between the two releases in
-    units of the tensor's calibrated limit (>= 1 is what :func:`bisect` reports), and where.
+    units of the tensor's calibrated limit (>= 1 is what :func:`bisect` reports), and where;
+    ``runtime_change``: the Python/NumPy boundary the step crosses, if any (:func:`runtime_change`).
     """
     df = res.pairs
     rows = []
@@ -223,10 +241,11 @@ def steps(res: resultset.Results) -> pd.DataFrame:
                     "where": ""
                     if worst is None
                     else f"{judged.at[worst, 'case']}/{judged.at[worst, 'tensor']}",
+                    "runtime_change": runtime_change(res.envs, older, newer),
                 }
             )
     columns = ["framework", "series", "previous", "release", "tensors", "identical", "changed"]
-    return pd.DataFrame(rows, columns=[*columns, "max_step_over_limit", "where"])
+    return pd.DataFrame(rows, columns=[*columns, "max_step_over_limit", "where", "runtime_change"])
 
 
 def coverage(current: pd.DataFrame, baseline: pd.DataFrame, truth: str = "") -> Dict[str, Any]:
