@@ -162,8 +162,15 @@ def test_calibrate_sets_keep_older_releases_from_loosening_the_limits(tmp_path: 
 @pytest.mark.slow
 def test_no_committed_release_is_an_outlier_among_the_others() -> None:
     """Each release judged against the *other* releases only (no committed calibration): the new
-    verdict adds no unexplained divergence on the whole baseline (25 releases, two ISAs)."""
+    verdict adds no unexplained divergence on the whole baseline (every release of the era and
+    the releases sets, two ISAs) beyond those the baseline records (regressed releases such as
+    jaxlib 0.9.2, older TF 1.x): no false alarm from calibrating releases on each other."""
     raw = csvfiles.read_csv(resultset.pairs_path(BASELINE))
+    recorded = {
+        (r.case, r.tensor, r.env_a, r.env_b, r.isa)
+        for r in raw.itertuples(index=False)
+        if verdict.is_divergence(r.status, r.known)
+    }
     for isa in sorted(set(raw["isa"])):
         part = raw[raw["isa"] == isa].reset_index(drop=True)
         envs = resultset.read_envs(BASELINE)
@@ -171,10 +178,17 @@ def test_no_committed_release_is_an_outlier_among_the_others() -> None:
         res = resultset.from_frames(part, envs, BASELINE)
         resultset.rejudge(res, TH, calibration.none())
         df = res.pairs
-        bad = df[[verdict.is_divergence(s, k) for s, k in zip(df["status"], df["known"])]]
+        new = [
+            verdict.is_divergence(s, k) and (c, t, a, b, isa) not in recorded
+            for s, k, c, t, a, b in zip(
+                df["status"], df["known"], df["case"], df["tensor"], df["env_a"], df["env_b"]
+            )
+        ]
+        bad = df[new]
         detail = bad[["case", "tensor", "env_a", "err_a", "limit_a", "note"]].head(10)
         assert bad.empty, f"{isa}: {len(bad)} unexplained rows:\n{detail.to_string()}"
-        outliers = df["note"].str.contains(verdict.OUTLIER_NOTE, regex=False)
+        fresh = pd.Series(new, index=df.index)
+        outliers = df["note"].str.contains(verdict.OUTLIER_NOTE, regex=False) & fresh
         assert not outliers.any(), df[outliers].head().to_string()
 
 
