@@ -159,6 +159,17 @@ def test_calibrate_sets_keep_older_releases_from_loosening_the_limits(tmp_path: 
         assert table.lookup("c", "out", "torch:avx512:cpu") == largest
 
 
+# jax 0.10.2's seed-mode generator gradients (ReLU ties) are 6-12x the largest error of every
+# other JAX release (README, "What it found"): a measured finding this test pins, so that any
+# other outlier still fails it.
+JAX_0102 = "jax-0.10.2"
+JAX_0102_SEED_OUTLIERS = {
+    "grad/input.b", "grad/input.w", "grad/res1.conv1.w", "grad/res1.conv2.w", "grad/res2.conv1.w",
+    "grad/res2.conv2.w", "grad/res3.conv1.w", "grad/res4.conv1.w", "grad/res4.norm1.offset",
+    "grad/res4.norm2.offset",
+}  # fmt: skip
+
+
 @pytest.mark.slow
 def test_no_committed_release_is_an_outlier_among_the_others() -> None:
     """Each release judged against the *other* releases only (no committed calibration): the new
@@ -184,6 +195,10 @@ def test_no_committed_release_is_an_outlier_among_the_others() -> None:
                 df["status"], df["known"], df["case"], df["tensor"], df["env_a"], df["env_b"]
             )
         ]
+        expected = df["env_a"].eq(JAX_0102) & df["case"].eq("good_generator.seed")
+        expected &= df["tensor"].isin(JAX_0102_SEED_OUTLIERS) & pd.Series(new, index=df.index)
+        assert int(expected.sum()) == (len(JAX_0102_SEED_OUTLIERS) if isa == "avx512" else 0)
+        new = [n and not e for n, e in zip(new, expected)]
         bad = df[new]
         detail = bad[["case", "tensor", "env_a", "err_a", "limit_a", "note"]].head(10)
         assert bad.empty, f"{isa}: {len(bad)} unexplained rows:\n{detail.to_string()}"
