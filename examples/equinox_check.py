@@ -4,20 +4,18 @@ With ``examples/`` on ``PYTHONPATH``: ``wgan-parity check-port equinox_check``, 
 ``wgan-parity dump --backend equinox_check --out port.npz`` and ``aggregate``.
 """
 
-import equinox_port as port
+import equinox_port as ep
 import jax
 
 from wgan_parity.backends import equinox_module as em
 
 BASE = "jax"
-KEY = jax.random.PRNGKey(0)  # the port's own initial values; the tool's replace them
+K = jax.random.PRNGKey(0)  # the port's own initial values; the tool's tensors replace them
 PORT = em.EquinoxPort(
     factories={
-        "residual_block": lambda s: port.ResidualBlock(
-            s.cin, s.cout, s.resample, (s.h, s.w), key=KEY
-        ),
-        "good_generator": lambda s: port.GoodGenerator(s.dim, key=KEY),
-        "good_discriminator": lambda s: port.GoodDiscriminator(s.dim, key=KEY),
+        "residual_block": lambda s: ep.ResidualBlock(s.cin, s.cout, s.resample, (s.h, s.w), key=K),
+        "good_generator": lambda s: ep.GoodGenerator(s.dim, key=K),
+        "good_discriminator": lambda s: ep.GoodDiscriminator(s.dim, key=K),
     },
     names=lambda: NAMES,  # the name map, below
     transforms={"*norm*": "expand", "*.b": "expand"},  # per-element LayerNorm; (C, 1, 1) biases
