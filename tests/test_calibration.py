@@ -82,6 +82,7 @@ def _clean_rows() -> pd.DataFrame:
                 "env_a": env,
                 "env_b": "reference",
                 "status": "ok",
+                "known": "",  # pairs are read as text: an empty cell is ""
                 "err_a": str(err),
                 "err_b": "0",
                 "isa": "avx512",

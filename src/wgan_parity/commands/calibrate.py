@@ -76,7 +76,7 @@ def run(args: argparse.Namespace) -> int:
         try:
             table_envs = load_table()
             chosen = {env.id for name in args.sets for env in table_envs.in_set(name)}
-        except (TableError, KeyError, ValueError) as exc:
+        except TableError as exc:
             print(
                 f"wgan-parity calibrate: --sets {' '.join(args.sets)}: expected sets of the "
                 f"project's matrix.toml, found an error: {exc}; run it from the project folder",

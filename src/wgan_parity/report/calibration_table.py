@@ -12,9 +12,8 @@ from typing import Dict, List, Tuple
 
 import pandas as pd
 
-from wgan_parity.compare import traits
+from wgan_parity.compare import traits, verdict
 from wgan_parity.compare.calibration import COLUMNS, JUDGED, Key, is_clean
-from wgan_parity.compare.verdict import DIVERGED
 
 
 def derive(pairs: pd.DataFrame, envs: pd.DataFrame, truth: str) -> pd.DataFrame:
@@ -37,7 +36,7 @@ def derive(pairs: pd.DataFrame, envs: pd.DataFrame, truth: str) -> pd.DataFrame:
     for row in pairs.to_dict("records"):
         if truth not in (row["env_a"], row["env_b"]) or row["status"] not in JUDGED:
             continue
-        if row["status"] == DIVERGED and not _text(row.get("known")):
+        if verdict.is_divergence(row["status"], row.get("known", "")):
             continue
         side = "a" if row["env_b"] == truth else "b"
         label = row[f"env_{side}"]
@@ -57,13 +56,6 @@ def derive(pairs: pd.DataFrame, envs: pd.DataFrame, truth: str) -> pd.DataFrame:
         err, worst = max(errors)
         rows.append([case, tensor, kernels, err, len(errors), worst])
     return pd.DataFrame(rows, columns=COLUMNS)
-
-
-def _text(value: object) -> str:
-    """A CSV cell as text: empty for a missing value (NaN when pandas read an empty cell)."""
-    if value is None or (isinstance(value, float) and math.isnan(value)):
-        return ""
-    return str(value).strip()
 
 
 def to_bytes(table: pd.DataFrame) -> bytes:
