@@ -30,7 +30,7 @@ from __future__ import annotations
 
 import math
 import re
-from typing import Any, Dict, List, Optional, Tuple
+from typing import Any, Dict, List, Mapping, Optional, Tuple
 
 import numpy as np
 import pandas as pd
@@ -131,6 +131,7 @@ def bisect(res: resultset.Results) -> pd.DataFrame:
     df = res.pairs
     rows = []
     chains = _release_chains(res)
+    runtime = runtimes(res.envs)
     index = {(r.case, r.tensor, r.env_a, r.env_b): r for r in df.itertuples(index=False)}
     cases = df[["case", "tensor"]].drop_duplicates().itertuples(index=False)
     for case, tensor in cases:
@@ -153,7 +154,7 @@ def bisect(res: resultset.Results) -> pd.DataFrame:
                             "previous": older,
                             "step_rel_l2": row.rel_l2,
                             "step_limit": limit,
-                            "runtime_change": runtime_change(res.envs, older, newer),
+                            "runtime_change": runtime_change(runtime, older, newer),
                         }
                     )
                     break
@@ -171,19 +172,21 @@ def bisect(res: resultset.Results) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=columns)
 
 
-def runtime_change(envs: pd.DataFrame, older: str, newer: str) -> str:
+def runtimes(envs: pd.DataFrame) -> Dict[str, str]:
+    """env label -> ``"py3.7.16 numpy 1.21.6"``: what :func:`runtime_change` compares."""
+    found: Dict[str, str] = {}
+    for row in envs.to_dict("records") if "env" in envs.columns else ():
+        runtime = f"py{row.get('python', '') or '?'} numpy {row.get('numpy', '') or '?'}"
+        found.setdefault(str(row["env"]), runtime)  # an env listed twice (two ISAs): its first
+    return found
+
+
+def runtime_change(runtime: Mapping[str, str], older: str, newer: str) -> str:
     """``"py3.7.16 numpy 1.21.6 -> py3.11.7 numpy 1.24.3"`` when the Python or NumPy under two
     consecutive releases differ (a step across it is not the framework's alone), else ``""``."""
-    if "env" not in envs.columns:
+    if older not in runtime or newer not in runtime or runtime[older] == runtime[newer]:
         return ""
-    found = {}
-    for label in (older, newer):
-        rows = envs[envs["env"] == label]
-        if rows.empty:
-            return ""
-        row = rows.iloc[0]
-        found[label] = f"py{row.get('python', '') or '?'} numpy {row.get('numpy', '') or '?'}"
-    return "" if found[older] == found[newer] else f"{found[older]} -> {found[newer]}"
+    return f"{runtime[older]} -> {runtime[newer]}"
 
 
 _VERSION_RE = re.compile(r"\d+(?:\.\d+)+")
@@ -218,6 +221,7 @@ def steps(res: resultset.Results) -> pd.DataFrame:
     """
     df = res.pairs
     rows = []
+    runtime = runtimes(res.envs)
     for (framework, series), labels in _release_chains(res).items():
         for older, newer in zip(labels, labels[1:]):
             pair = df[
@@ -241,7 +245,7 @@ def steps(res: resultset.Results) -> pd.DataFrame:
                     "where": ""
                     if worst is None
                     else f"{judged.at[worst, 'case']}/{judged.at[worst, 'tensor']}",
-                    "runtime_change": runtime_change(res.envs, older, newer),
+                    "runtime_change": runtime_change(runtime, older, newer),
                 }
             )
     columns = ["framework", "series", "previous", "release", "tensors", "identical", "changed"]
