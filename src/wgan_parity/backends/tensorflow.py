@@ -45,20 +45,15 @@ def configure(flags: Flags) -> Dict[str, Any]:
     _graph = tfcompat.session_config(tf, flags) if flags.graph else None
     if flags.graph and not tfcompat.is_tf1(tf):
         tf.compat.v1.disable_eager_execution()
+    environment = {
+        "TF_ENABLE_ONEDNN_OPTS": os.environ["TF_ENABLE_ONEDNN_OPTS"],
+        "onednn_max_cpu_isa": os.environ.get("ONEDNN_MAX_CPU_ISA", ""),
+        "tf_imported_before_configure": imported_before,
+    }
     if tfcompat.is_tf1(tf):
-        return {
-            **tfcompat.configure_tf1(tf, flags),
-            "TF_ENABLE_ONEDNN_OPTS": os.environ["TF_ENABLE_ONEDNN_OPTS"],
-            "onednn_max_cpu_isa": os.environ.get("ONEDNN_MAX_CPU_ISA", ""),
-            "tf_imported_before_configure": imported_before,
-        }
+        return {**tfcompat.configure_tf1(tf, flags), **environment}
     if not hasattr(tf.config.experimental, "enable_op_determinism"):  # TF 2.0 - 2.8
-        return {
-            **tfcompat.configure_tf2_early(tf, flags),
-            "TF_ENABLE_ONEDNN_OPTS": os.environ["TF_ENABLE_ONEDNN_OPTS"],
-            "onednn_max_cpu_isa": os.environ.get("ONEDNN_MAX_CPU_ISA", ""),
-            "tf_imported_before_configure": imported_before,
-        }
+        return {**tfcompat.configure_tf2_early(tf, flags), **environment}
     tf.get_logger().setLevel("ERROR")  # one trace per case is expected; silence retrace warnings
     if flags.device == "cpu":
         tf.config.set_visible_devices([], "GPU")
@@ -69,9 +64,7 @@ def configure(flags: Flags) -> Dict[str, Any]:
         tf.config.experimental.enable_op_determinism()
     tf.config.experimental.enable_tensor_float_32_execution(flags.tf32)
     return {
-        "TF_ENABLE_ONEDNN_OPTS": os.environ["TF_ENABLE_ONEDNN_OPTS"],
-        "onednn_max_cpu_isa": os.environ.get("ONEDNN_MAX_CPU_ISA", ""),
-        "tf_imported_before_configure": imported_before,
+        **environment,
         "deterministic": flags.deterministic,
         "tf32": tf.config.experimental.tensor_float_32_execution_enabled(),
         "intra_op_threads": tf.config.threading.get_intra_op_parallelism_threads(),
@@ -79,7 +72,7 @@ def configure(flags: Flags) -> Dict[str, Any]:
         "device": flags.device,
         "gpus": [d.name for d in tf.config.get_visible_devices("GPU")],
         "jit_compile": False,
-        "execution": tfcompat.GRAPH_EXECUTION if flags.graph else "eager+tf.function",
+        "execution": tfcompat.execution(tf, flags),
     }
 
 

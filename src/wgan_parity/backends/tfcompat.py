@@ -39,8 +39,20 @@ def _onednn(tf: Any, unavailable: Dict[str, str]) -> Dict[str, Any]:
     return {"onednn": UNAVAILABLE}
 
 
-def _execution(tf: Any) -> str:
+def execution(tf: Any, flags: Flags) -> str:
+    """How the cases run, for the flags: graph mode, else eager under ``tf.function`` (its
+    TF 1.13 stand-in, ``tf.contrib.eager.defun``)."""
+    if flags.graph:
+        return GRAPH_EXECUTION
     return "eager+tf.function" if hasattr(tf, "function") else "eager+contrib.eager.defun"
+
+
+def _no_tf32_switch(tf: Any) -> RuntimeError:
+    """The error for ``--tf32`` on a release without the switch (TF < 2.4)."""
+    return RuntimeError(
+        f"--tf32 asked for, but TF {tf.__version__} has no TF32 switch (TF >= 2.4); "
+        "drop --tf32 for this env"
+    )
 
 
 def session_config(tf: Any, flags: Flags) -> Any:
@@ -71,10 +83,7 @@ def configure_tf1(tf: Any, flags: Flags) -> Dict[str, Any]:
         "tf32": "TensorFloat-32 control is TF >= 2.4",
     }
     if flags.tf32:
-        raise RuntimeError(
-            f"--tf32 asked for, but TF {tf.__version__} has no TF32 switch (TF >= 2.4); "
-            "drop --tf32 for this env"
-        )
+        raise _no_tf32_switch(tf)
     return {
         "deterministic": UNAVAILABLE if flags.deterministic else False,
         "tf32": UNAVAILABLE,
@@ -83,7 +92,7 @@ def configure_tf1(tf: Any, flags: Flags) -> Dict[str, Any]:
         "device": flags.device,
         "gpus": [],
         "jit_compile": False,
-        "execution": GRAPH_EXECUTION if flags.graph else _execution(tf),
+        "execution": execution(tf, flags),
         **_onednn(tf, unavailable),
         "unavailable": unavailable,
     }
@@ -116,10 +125,7 @@ def configure_tf2_early(tf: Any, flags: Flags) -> Dict[str, Any]:
     else:
         unavailable["tf32"] = "TensorFloat-32 control is TF >= 2.4"
         if flags.tf32:
-            raise RuntimeError(
-                f"--tf32 asked for, but TF {tf.__version__} has no TF32 switch (TF >= 2.4); "
-                "drop --tf32 for this env"
-            )
+            raise _no_tf32_switch(tf)
     return {
         "deterministic": UNAVAILABLE if flags.deterministic else False,
         "tf32": tf32,
@@ -128,7 +134,7 @@ def configure_tf2_early(tf: Any, flags: Flags) -> Dict[str, Any]:
         "device": flags.device,
         "gpus": [d.name for d in get_visible("GPU")],
         "jit_compile": False,
-        "execution": GRAPH_EXECUTION if flags.graph else _execution(tf),
+        "execution": execution(tf, flags),
         **_onednn(tf, unavailable),
         "unavailable": unavailable,
     }
