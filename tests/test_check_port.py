@@ -3,17 +3,12 @@ that copies the tool's tensors into fresh ``nn.Parameter`` objects is a cut-grad
 
 from __future__ import annotations
 
-import sys
-import textwrap
-from pathlib import Path
-
-import pandas as pd
 import pytest
 
+from _ports import EXAMPLES, check_written_port, dump_and_aggregate
 from wgan_parity.cli import main
 
 pytestmark = [pytest.mark.frameworks, pytest.mark.slow]
-EXAMPLES = str(Path(__file__).resolve().parents[1] / "examples")
 
 CUT_PORT = '''
     """Loads the tool's kernels into fresh nn.Parameter objects, as a hand-written adapter might."""
@@ -45,11 +40,9 @@ def test_a_port_that_copies_into_new_parameters_is_a_cut_gradient_error(
     tmp_path, monkeypatch, capsys
 ) -> None:
     pytest.importorskip("torch")
-    (tmp_path / "cut_port.py").write_text(textwrap.dedent(CUT_PORT))
-    monkeypatch.syspath_prepend(str(tmp_path))
-    sys.modules.pop("cut_port", None)
-    code = main(["check-port", "cut_port", "--cases", "conv2d.probe", "residual_down.probe"])
-    out = capsys.readouterr().out
+    code, out = check_written_port(
+        "cut_port", CUT_PORT, ["conv2d.probe", "residual_down.probe"], tmp_path, monkeypatch, capsys
+    )
     assert code == 4, out  # an error, not a divergence (bit 1)
     assert "conv2d.probe: error; taps 0/0 covered; gradients 2/3 reach their parameter" in out
     assert "gradient cut for shortcut.w, conv1.w, conv2.w: the port copied the tensor" in out
@@ -57,13 +50,7 @@ def test_a_port_that_copies_into_new_parameters_is_a_cut_gradient_error(
 
 
 def test_the_example_port_through_a_dump_and_an_aggregate(examples, tmp_path) -> None:
-    cases = ["--cases", "residual_*.probe", "--quiet"]
-    assert main(["dump", "--backend", "reference", "--out", str(tmp_path / "r.npz"), *cases]) == 0
-    port = ["dump", "--backend", "torch_module_check", "--out", str(tmp_path / "p.npz")]
-    assert main([*port, *cases]) == 0
-    assert main(["aggregate", str(tmp_path / "r.npz"), str(tmp_path / "p.npz"),
-                 "--out", str(tmp_path / "out"), "--quiet"]) == 0  # fmt: skip
-    pairs = pd.read_csv(tmp_path / "out" / "pairs.csv", keep_default_na=False)
+    pairs = dump_and_aggregate("torch_module_check", tmp_path, ["residual_*.probe"])
     assert len(pairs[pairs.tensor.str.startswith("tap/")]) == 10
     assert set(pairs.status) <= {"ok", "degenerate"}
 

@@ -4,17 +4,12 @@ a cut-gradient error, and a tap inside ``jax.vmap`` or an unmapped parameter fai
 
 from __future__ import annotations
 
-import sys
-import textwrap
-from pathlib import Path
-
-import pandas as pd
 import pytest
 
+from _ports import EXAMPLES, check_written_port, dump_and_aggregate
 from wgan_parity.cli import main
 
 pytestmark = [pytest.mark.frameworks, pytest.mark.slow]
-EXAMPLES = str(Path(__file__).resolve().parents[1] / "examples")
 
 CUT_PORT = '''
     """Uses a detached copy of one kernel, as a port that loaded values instead of arrays does."""
@@ -76,13 +71,7 @@ def test_the_equinox_port_passes_check_port(examples, capsys) -> None:
 
 
 def test_the_equinox_port_through_a_dump_and_an_aggregate(examples, tmp_path) -> None:
-    cases = ["--cases", "residual_*.probe", "--quiet"]
-    assert main(["dump", "--backend", "reference", "--out", str(tmp_path / "r.npz"), *cases]) == 0
-    port = ["dump", "--backend", "equinox_check", "--out", str(tmp_path / "e.npz")]
-    assert main([*port, *cases]) == 0
-    assert main(["aggregate", str(tmp_path / "r.npz"), str(tmp_path / "e.npz"),
-                 "--out", str(tmp_path / "out"), "--quiet"]) == 0  # fmt: skip
-    pairs = pd.read_csv(tmp_path / "out" / "pairs.csv", keep_default_na=False)
+    pairs = dump_and_aggregate("equinox_check", tmp_path, ["residual_*.probe"])
     assert len(pairs[pairs.tensor.str.startswith("tap/")]) == 10
     assert set(pairs.status) <= {"ok", "degenerate"}
 
@@ -90,11 +79,9 @@ def test_the_equinox_port_through_a_dump_and_an_aggregate(examples, tmp_path) ->
 def test_an_equinox_port_that_detaches_its_kernel_is_a_cut_gradient_error(
     examples, tmp_path, monkeypatch, capsys
 ) -> None:
-    (tmp_path / "equinox_cut_port.py").write_text(textwrap.dedent(CUT_PORT))
-    monkeypatch.syspath_prepend(str(tmp_path))
-    sys.modules.pop("equinox_cut_port", None)
-    code = main(["check-port", "equinox_cut_port", "--cases", "residual_down.probe"])
-    out = capsys.readouterr().out
+    code, out = check_written_port(
+        "equinox_cut_port", CUT_PORT, ["residual_down.probe"], tmp_path, monkeypatch, capsys
+    )
     assert code == 4, out  # an error, not a divergence (bit 1)
     assert "gradient cut for conv1.w: the port copied the tensor" in out
 

@@ -1,20 +1,15 @@
 """The Keras module adapter: the example Keras 3 port is checked as it is (NHWC, HWIO, paths),
-a port that copies the tool's tensors into fresh variables is a cut-gradient error, and an
+a port that uses a detached copy of a kernel is a cut-gradient error, and an
 unmapped variable fails before anything runs."""
 
 from __future__ import annotations
 
-import sys
-import textwrap
-from pathlib import Path
-
-import pandas as pd
 import pytest
 
+from _ports import EXAMPLES, check_written_port, dump_and_aggregate
 from wgan_parity.cli import main
 
 pytestmark = [pytest.mark.frameworks, pytest.mark.slow]
-EXAMPLES = str(Path(__file__).resolve().parents[1] / "examples")
 
 CUT_PORT = '''
     """Uses a detached copy of its kernel, as a port that loaded values instead of tensors does."""
@@ -70,13 +65,7 @@ def test_the_keras_port_passes_check_port_on_blocks_and_generator(examples, caps
 
 
 def test_the_keras_port_through_a_dump_and_an_aggregate(examples, tmp_path) -> None:
-    cases = ["--cases", "residual_*.probe", "--quiet"]
-    assert main(["dump", "--backend", "reference", "--out", str(tmp_path / "r.npz"), *cases]) == 0
-    port = ["dump", "--backend", "keras_check", "--out", str(tmp_path / "k.npz")]
-    assert main([*port, *cases]) == 0
-    assert main(["aggregate", str(tmp_path / "r.npz"), str(tmp_path / "k.npz"),
-                 "--out", str(tmp_path / "out"), "--quiet"]) == 0  # fmt: skip
-    pairs = pd.read_csv(tmp_path / "out" / "pairs.csv", keep_default_na=False)
+    pairs = dump_and_aggregate("keras_check", tmp_path, ["residual_*.probe"])
     assert len(pairs[pairs.tensor.str.startswith("tap/")]) == 10
     assert set(pairs.status) <= {"ok", "degenerate"}
 
@@ -84,11 +73,9 @@ def test_the_keras_port_through_a_dump_and_an_aggregate(examples, tmp_path) -> N
 def test_a_keras_port_that_detaches_its_kernel_is_a_cut_gradient_error(
     examples, tmp_path, monkeypatch, capsys
 ) -> None:
-    (tmp_path / "keras_cut_port.py").write_text(textwrap.dedent(CUT_PORT))
-    monkeypatch.syspath_prepend(str(tmp_path))
-    sys.modules.pop("keras_cut_port", None)
-    code = main(["check-port", "keras_cut_port", "--cases", "residual_down.probe"])
-    out = capsys.readouterr().out
+    code, out = check_written_port(
+        "keras_cut_port", CUT_PORT, ["residual_down.probe"], tmp_path, monkeypatch, capsys
+    )
     assert code == 4, out  # an error, not a divergence (bit 1)
     assert "residual_down.probe: error" in out
     assert "gradient cut for conv1.w: the port copied the tensor" in out
