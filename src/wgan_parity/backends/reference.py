@@ -17,6 +17,7 @@ import numpy as np
 from autograd.extend import defvjp, primitive
 from autograd.tracer import getval
 
+from wgan_parity.core.allocator import keep_freed_memory
 from wgan_parity.core.flags import Flags
 from wgan_parity.core.protocol import Aux, Differentiable
 
@@ -25,14 +26,22 @@ DTYPE = "float64"
 
 
 def configure(flags: Flags) -> Dict[str, Any]:
-    """Nothing to switch: NumPy float64 is deterministic for a given BLAS; record the BLAS."""
+    """Keep freed memory for reuse (:mod:`core.allocator`); record the BLAS.
+
+    NumPy float64 is deterministic for a given BLAS: nothing numeric to switch.
+    """
     blas = "unknown"
     try:
         config = np.show_config(mode="dicts")  # NumPy >= 1.26
         blas = config.get("Build Dependencies", {}).get("blas", {}).get("name", "unknown")
     except TypeError:
         pass
-    return {"blas": blas, "deterministic": True, "processor": platform.processor()}
+    return {
+        "blas": blas,
+        "deterministic": True,
+        "processor": platform.processor(),
+        **keep_freed_memory(),
+    }
 
 
 def framework_version() -> str:

@@ -83,6 +83,22 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="after each case, write JSON {done, total, case, elapsed_s, case_s} here (atomically):"
         " what the runner shows while a dump runs",
     )
+    parser.add_argument(
+        "--noise",
+        choices=("table", "measure"),
+        default="table",
+        help="reference only: take the float32 noise figures from the committed table for this "
+        "computing stack, after re-measuring its canary cases (default; measures where none "
+        "fits), or measure every case",
+    )
+    parser.add_argument(
+        "--write-noise-table",
+        type=Path,
+        default=None,
+        metavar="DIR",
+        help="reference with --noise measure: also write the measured figures as a noise table "
+        "into DIR (the committed ones: src/wgan_parity/data/noise)",
+    )
     parser.add_argument("--quiet", action="store_true", help="no per-case progress lines")
 
 
@@ -116,6 +132,13 @@ def run(args: argparse.Namespace) -> int:
         cases = select(args.cases)
     except ValueError as exc:
         print(f"wgan-parity dump: {exc}", file=sys.stderr)
+        return 2
+    if args.write_noise_table is not None and args.noise != "measure":
+        print(
+            "wgan-parity dump: --write-noise-table writes measured figures; expected --noise "
+            f"measure, found --noise {args.noise}. Add --noise measure.",
+            file=sys.stderr,
+        )
         return 2
     unusable = _unusable_out(args.out)  # before any case runs, not after all of them
     if unusable:
@@ -152,7 +175,16 @@ def run(args: argparse.Namespace) -> int:
             )
 
     try:
-        meta = write_catalog_dump(args.backend, args.out, cases, args.env_id, flags, progress)
+        meta = write_catalog_dump(
+            args.backend,
+            args.out,
+            cases,
+            args.env_id,
+            flags,
+            progress,
+            noise_mode=args.noise,
+            write_noise_table=args.write_noise_table,
+        )
     except BackendError as exc:
         print(f"wgan-parity dump: {exc}", file=sys.stderr)
         return 4
@@ -162,6 +194,21 @@ def run(args: argparse.Namespace) -> int:
         f"{len(meta.cases) - len(failed)}/{len(meta.cases)} cases ok, "
         f"{meta.wall_s:.1f}s, import {meta.import_s:.1f}s)"
     )
+    source = meta.flags.get("noise_source")
+    if isinstance(source, dict) and not args.quiet:
+        print(_noise_line(source), file=sys.stderr)
     if failed:
         print(f"failed cases: {', '.join(failed)}", file=sys.stderr)
     return 1 if failed else 0
+
+
+def _noise_line(source: Dict[str, object]) -> str:
+    """Where the reference's noise figures came from, in one line."""
+    measured = source.get("measured")
+    count = len(measured) if isinstance(measured, list) else 0
+    canaries = source.get("canaries")
+    return (
+        f"noise: {source.get('from_table', 0)} cases from the table, {count} measured; table: "
+        f"{source.get('table', 'not looked up (--noise measure)')}"
+        + (f"; canaries: {canaries}" if canaries else "")
+    )

@@ -13,15 +13,17 @@ import numpy as np
 from wgan_parity import frameworks
 from wgan_parity.backends import BUILTIN, load_backend
 from wgan_parity.core import isa
+from wgan_parity.core.allocator import release_freed_memory
 from wgan_parity.core.catalog import CATALOG, Case
 from wgan_parity.core.fixtures import catalog_hash, make_fixtures
 from wgan_parity.core.flags import Flags
 from wgan_parity.core.protocol import Ops
+from wgan_parity.dump import noise_table
 from wgan_parity.dump.case_runner import run_case
 from wgan_parity.dump.dumpfile import DumpWriter
 from wgan_parity.dump.meta import CaseRecord, DumpMeta, catalog_info
 from wgan_parity.dump.noise import blas_threads
-from wgan_parity.dump.noise import measure as measure_noise
+from wgan_parity.dump.noise_source import NoiseSource
 from wgan_parity.dump.provenance import base_metadata, platform_info
 from wgan_parity.dump.resources import peak_rss_mb, reset_peak_rss
 
@@ -35,11 +37,17 @@ def write_catalog_dump(
     env_id: Optional[str] = None,
     flags: Optional[Flags] = None,
     progress: Progress = lambda line: None,
+    noise_mode: str = "table",
+    noise_tables: Path = noise_table.TABLE_DIR,
+    write_noise_table: Optional[Path] = None,
 ) -> DumpMeta:
     """Run ``cases`` on ``backend_name``, write ``out`` atomically and return its metadata.
 
     A case that raises is recorded with its error and the dump goes on. The catalog hash always
-    covers the full catalog, so dumps of different case selections remain comparable.
+    covers the full catalog, so dumps of different case selections remain comparable. The float64
+    reference also gives each case's float32 noise (:mod:`dump.noise_source`: ``noise_mode``
+    ``table`` reads a verified table in ``noise_tables`` where one fits, ``measure`` measures);
+    ``write_noise_table`` writes the measured figures as a table into that folder.
     """
     started = time.perf_counter()
     flags = flags or Flags()
@@ -52,6 +60,14 @@ def write_catalog_dump(
         if backend.framework == "reference" and backend.DTYPE == "float64"
         else None
     )
+    if write_noise_table is not None and (twin is None or noise_mode != "measure"):
+        raise ValueError(
+            "--write-noise-table: expected a float64 reference dump with --noise measure; found "
+            + (f"backend {backend_name}" if twin is None else f"--noise {noise_mode}")
+        )
+    noise_source = (
+        NoiseSource(backend, twin, noise_mode, noise_tables) if twin is not None else None
+    )
     platform = platform_info(list(backend.flags.get("gpus") or []), backend.framework)
     created = datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
     records: Dict[str, CaseRecord] = {}
@@ -59,10 +75,12 @@ def write_catalog_dump(
     digests: Dict[str, str] = {}
     with DumpWriter(out) as writer:
         for case in cases:
-            record, tensors = _run_one(backend, twin, case, digests, noise)
+            record, tensors = _run_one(backend, noise_source, case, digests, noise)
             records[case.name] = record
             for name, array in tensors.items():
                 writer.add(f"{case.name}/{name}", array)
+            del tensors  # written: the next case's peak must not include them
+            release_freed_memory()
             progress(
                 f"{case.name}: {record.status} in {record.wall_s:.2f}s, "
                 f"peak {record.peak_rss_mb:.0f} MiB"
@@ -76,7 +94,12 @@ def write_catalog_dump(
             framework=backend.framework,
             framework_version=backend.framework_version(),
             dtype=backend.DTYPE,
-            flags={**flags.as_dict(), **backend.flags, "numpy_blas": blas_threads()},
+            flags={
+                **flags.as_dict(),
+                **backend.flags,
+                "numpy_blas": blas_threads(),
+                **({"noise_source": noise_source.record()} if noise_source else {}),
+            },
             platform=platform,
             created_utc=created,
             import_s=round(import_s, 3),
@@ -87,7 +110,26 @@ def write_catalog_dump(
             wall_s=round(time.perf_counter() - started, 3),
         )
         writer.close(meta.to_json())
+    if write_noise_table is not None:
+        _write_table(write_noise_table, noise_source, records, digests, noise)
     return meta
+
+
+def _write_table(
+    directory: Path,
+    source: Optional[NoiseSource],
+    records: Dict[str, CaseRecord],
+    digests: Dict[str, str],
+    noise: Dict[str, Dict[str, float]],
+) -> None:
+    """Write the cases whose noise this dump measured as a :mod:`dump.noise_table`."""
+    assert source is not None and not source.looked_up  # checked before the first case
+    by_case: Dict[str, Dict[str, Dict[str, float]]] = {}
+    for key, figures in noise.items():
+        case, tensor = key.split("/", 1)
+        by_case.setdefault(case, {})[tensor] = figures
+    measured = {case: by_case.get(case, {}) for case, rec in records.items() if rec.ok}
+    noise_table.write(directory, source.key, digests, measured)
 
 
 def backend_lineage(backend: Ops) -> list:
@@ -107,7 +149,7 @@ def default_env_id(backend: Ops) -> str:
 
 def _run_one(
     backend: Ops,
-    twin: Optional[Ops],
+    noise_source: Optional[NoiseSource],
     case: Case,
     digests: Dict[str, str],
     noise: Dict[str, Dict[str, float]],
@@ -120,9 +162,9 @@ def _run_one(
         fixtures = make_fixtures(case)
         digests[case.name] = fixtures.digest()
         tensors = run_case(backend, case, fixtures)
-        if twin is not None:
-            measured = measure_noise(twin, case, fixtures, tensors)
-            noise.update({f"{case.name}/{k}": v for k, v in measured.items()})
+        if noise_source is not None:
+            figures = noise_source.figures(case, fixtures, digests[case.name], tensors)
+            noise.update({f"{case.name}/{k}": v for k, v in figures.items()})
     except Exception as exc:  # a case a framework cannot run is recorded, not raised
         error = f"{type(exc).__name__}: {exc}".strip()
         tensors = {}
