@@ -10,8 +10,8 @@ BLAS-threaded and single-threaded, but ran both with one thread (``threadpool_li
 when it is built, and it was built before the "threaded" run). So one thread is what every
 verdict, calibration, baseline and selftest was measured with, and what this module keeps. A
 truly two-threaded run raises 40 of 590 figures more than 2x and 12 more than 10x, up to 15,000x
-on residual_down.seed's seed-mode gradients (2.7e-7 -> 3.3e-3): limits that loose would pass a
-0.1% port error there. docs/verdict.md has the numbers.
+on residual_down.seed's seed-mode gradients (2.7e-7 -> 3.3e-3): where no clean limit applies, a
+noise limit that loose would pass a 10% port error there. docs/verdict.md has the numbers.
 """
 
 from __future__ import annotations

@@ -53,7 +53,7 @@ CODE_MODULES: Tuple[str, ...] = (
 
 
 # Variables that steer the BLAS's or NumPy's kernels (thread counts are fixed by the noise run).
-BLAS_SETTINGS = ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE", "NPY_DISABLE_CPU_FEATURES")
+BLAS_SETTINGS = ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE")  # NumPy's own: in `simd`
 
 
 class NoiseTableError(ValueError):
