@@ -150,3 +150,21 @@ def test_committed_tables_are_for_the_current_code() -> None:
         )
         assert path.name == noise_table.table_name(data["fingerprint"])
         assert data["fingerprint"]["blas_threads"] == str(NOISE_THREADS)
+
+
+def test_dump_refuses_a_table_it_would_not_measure_before_running_a_case(
+    tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
+    from wgan_parity.cli import main
+
+    out = tmp_path / "d.npz"
+    base = ["dump", "--backend", "reference", "--out", str(out), "--cases", "conv2d.probe"]
+    assert main([*base, "--write-noise-table", str(tmp_path)]) == 2
+    assert "expected --noise measure, found --noise table" in capsys.readouterr().err
+    blocker = tmp_path / "a file"
+    blocker.write_text("")
+    assert main([*base, "--noise", "measure", "--write-noise-table", str(blocker / "x")]) == 2
+    err = capsys.readouterr().err
+    assert "--write-noise-table" in err
+    assert "cannot write there" in err
+    assert not out.exists()

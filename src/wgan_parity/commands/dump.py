@@ -141,6 +141,9 @@ def run(args: argparse.Namespace) -> int:
         )
         return 2
     unusable = _unusable_out(args.out)  # before any case runs, not after all of them
+    if not unusable and args.write_noise_table is not None:
+        unwritable = writable_folder(args.write_noise_table).replace("--out", "folder")
+        unusable = f"--write-noise-table {unwritable}" if unwritable else ""
     if unusable:
         print(f"wgan-parity dump: {unusable}", file=sys.stderr)
         return 2

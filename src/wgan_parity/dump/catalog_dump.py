@@ -110,20 +110,19 @@ def write_catalog_dump(
             wall_s=round(time.perf_counter() - started, 3),
         )
         writer.close(meta.to_json())
-    if write_noise_table is not None:
+    if write_noise_table is not None and noise_source is not None:  # both checked above
         _write_table(write_noise_table, noise_source, records, digests, noise)
     return meta
 
 
 def _write_table(
     directory: Path,
-    source: Optional[NoiseSource],
+    source: NoiseSource,
     records: Dict[str, CaseRecord],
     digests: Dict[str, str],
     noise: Dict[str, Dict[str, float]],
 ) -> None:
-    """Write the cases whose noise this dump measured as a :mod:`dump.noise_table`."""
-    assert source is not None and not source.looked_up  # checked before the first case
+    """Write the cases whose noise this dump measured (every one: ``--noise measure``)."""
     by_case: Dict[str, Dict[str, Dict[str, float]]] = {}
     for key, figures in noise.items():
         case, tensor = key.split("/", 1)
