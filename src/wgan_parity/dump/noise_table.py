@@ -73,16 +73,15 @@ def _code_only(source: str) -> str:
     tree = ast.parse(source)
     for node in ast.walk(tree):
         body = getattr(node, "body", None)
-        if (
-            isinstance(body, list)
-            and body
-            and isinstance(body[0], ast.Expr)
-            and isinstance(getattr(body[0], "value", None), ast.Constant)
-            and isinstance(body[0].value.value, str)
-        ):
+        if isinstance(body, list) and body and _is_docstring(body[0]):
             body[:1] = [] if len(body) > 1 else [ast.Pass()]
     unparse = getattr(ast, "unparse", None)  # Python 3.9+; older: the dump of the tree
     return unparse(tree) if unparse is not None else ast.dump(tree)
+
+
+def _is_docstring(statement: ast.AST) -> bool:
+    value = statement.value if isinstance(statement, ast.Expr) else None
+    return isinstance(value, ast.Constant) and isinstance(value.value, str)
 
 
 def simd_targets() -> str:
