@@ -168,3 +168,34 @@ def test_dump_refuses_a_table_it_would_not_measure_before_running_a_case(
     assert "--write-noise-table" in err
     assert "cannot write there" in err
     assert not out.exists()
+
+
+def test_a_canary_that_cannot_run_leaves_the_table_unused_not_the_case_failed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from wgan_parity.dump import noise_source
+
+    cases = select(["conv_mean_pool.random"])
+    tables = tmp_path / "tables"
+    write_catalog_dump(
+        "reference",
+        tmp_path / "m.npz",
+        [*select(list(noise_table.CANARIES)), *cases],
+        noise_mode="measure",
+        write_noise_table=tables,
+    )
+    real_run_case = noise_source.run_case
+
+    def failing_canary(ops, case, fixtures):  # type: ignore[no-untyped-def]
+        if case.name in noise_table.CANARIES:
+            raise MemoryError("no memory for the canary")
+        return real_run_case(ops, case, fixtures)
+
+    monkeypatch.setattr(noise_source, "run_case", failing_canary)
+    out = tmp_path / "d.npz"
+    meta = write_catalog_dump("reference", out, cases, noise_tables=tables)
+    assert meta.cases["conv_mean_pool.random"].ok
+    source = _source(out)
+    assert source["canaries"]["conv2d.random"].startswith("could not run: MemoryError")
+    assert "rejected" in source["table"]
+    assert source["measured"] == ["conv_mean_pool.random"]
