@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import math
 from pathlib import Path
+from typing import List, Tuple
 
 import pandas as pd
 import pytest
@@ -144,25 +145,35 @@ def test_baseline_needs_a_reference(tmp_path: Path) -> None:
         baseline.write(folder, tmp_path / "base")
 
 
-def test_bisect_names_the_first_release_that_changed() -> None:
+def _tf_chain(versions: List[str], steps: Tuple[float, float], **columns: List[str]) -> Tuple:
+    """envs and rows of three TF releases: each against the truth, then each pair of releases
+    (``steps``: the two consecutive steps' rel_l2; the first-to-last pair gets the larger)."""
+    labels = [f"tf-{v}" for v in versions]
     envs = pd.DataFrame(
         {
-            "env": ["reference", "tf-2.19.1", "tf-2.20.0", "tf-2.21.0"],
+            "env": ["reference", *labels],
             "role": ["truth", "env", "env", "env"],
             "status": ["ok"] * 4,
             "framework": ["reference", "tensorflow", "tensorflow", "tensorflow"],
-            "framework_version": ["", "2.19.1", "2.20.0", "2.21.0"],
+            "framework_version": ["", *versions],
+            **columns,
         }
     )
-    rows = [_row("c", e, "reference") for e in ("tf-2.19.1", "tf-2.20.0", "tf-2.21.0")]
+    rows = [_row("c", e, "reference") for e in labels]
     rows += [
-        _row("c", "tf-2.19.1", "tf-2.20.0", rel_l2=1e-7),  # within noise
-        _row("c", "tf-2.20.0", "tf-2.21.0", rel_l2=1e-4),  # changed here
-        _row("c", "tf-2.19.1", "tf-2.21.0", rel_l2=1e-4),
+        _row("c", labels[0], labels[1], rel_l2=steps[0]),
+        _row("c", labels[1], labels[2], rel_l2=steps[1]),
+        _row("c", labels[0], labels[2], rel_l2=max(steps)),
     ]
     for row in rows[3:]:
         row["limit_b"] = row["limit_a"]
         row["dtype_b"] = "float32"
+    return envs, rows
+
+
+def test_bisect_names_the_first_release_that_changed() -> None:
+    # 2.19.1 -> 2.20.0 within noise; changed in 2.21.0
+    envs, rows = _tf_chain(["2.19.1", "2.20.0", "2.21.0"], (1e-7, 1e-4))
     rows.append(_row("c", "tf-2.19.1", "tf-2.20.0", rel_l2=0.0))  # a second, identical tensor
     rows[-1].update(tensor="grad/x", limit_b=1e-6, dtype_b="float32")
     res = resultset.from_frames(pd.DataFrame(rows), envs, ".")
@@ -181,26 +192,12 @@ def test_bisect_names_the_first_release_that_changed() -> None:
 
 
 def test_steps_and_bisect_mark_a_python_numpy_boundary() -> None:
-    envs = pd.DataFrame(
-        {
-            "env": ["reference", "tf-2.11.0", "tf-2.12.1", "tf-2.13.1"],
-            "role": ["truth", "env", "env", "env"],
-            "status": ["ok"] * 4,
-            "framework": ["reference", "tensorflow", "tensorflow", "tensorflow"],
-            "framework_version": ["", "2.11.0", "2.12.1", "2.13.1"],
-            "python": ["3.11.7", "3.7.16", "3.11.7", "3.11.7"],
-            "numpy": ["2.4.6", "1.21.6", "1.24.3", "1.24.3"],
-        }
+    envs, rows = _tf_chain(  # changed across the boundary 2.11.0 -> 2.12.1
+        ["2.11.0", "2.12.1", "2.13.1"],
+        (1e-4, 1e-7),
+        python=["3.11.7", "3.7.16", "3.11.7", "3.11.7"],
+        numpy=["2.4.6", "1.21.6", "1.24.3", "1.24.3"],
     )
-    rows = [_row("c", e, "reference") for e in ("tf-2.11.0", "tf-2.12.1", "tf-2.13.1")]
-    rows += [
-        _row("c", "tf-2.11.0", "tf-2.12.1", rel_l2=1e-4),  # changed across the boundary
-        _row("c", "tf-2.12.1", "tf-2.13.1", rel_l2=1e-7),
-        _row("c", "tf-2.11.0", "tf-2.13.1", rel_l2=1e-4),
-    ]
-    for row in rows[3:]:
-        row["limit_b"] = row["limit_a"]
-        row["dtype_b"] = "float32"
     res = resultset.from_frames(pd.DataFrame(rows), envs, ".")
     boundary = "py3.7.16 numpy 1.21.6 -> py3.11.7 numpy 1.24.3"
     assert regress.steps(res)["runtime_change"].tolist() == [boundary, ""]
