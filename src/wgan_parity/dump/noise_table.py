@@ -125,7 +125,6 @@ class NoiseTable:
     """One computing stack's noise figures: ``cases[name] = (fixtures digest, figures)``."""
 
     path: Path
-    fingerprint: Dict[str, str]
     cases: Dict[str, Tuple[str, Dict[str, Dict[str, float]]]]
 
     def figures(self, case: str, digest: str) -> Optional[Dict[str, Dict[str, float]]]:
@@ -141,10 +140,11 @@ def load(key: Mapping[str, str], directory: Path = TABLE_DIR) -> Optional[NoiseT
         return None
     try:
         data = json.loads(gzip.decompress(path.read_bytes()))
-        if data.get("format") != FORMAT or data.get("fingerprint") != dict(key):
+        same_key = data.get("fingerprint") == dict(key)
+        if data.get("format") != FORMAT or not same_key:
             raise ValueError(
                 f"format {data.get('format')!r} and a fingerprint that "
-                + ("matches" if data.get("fingerprint") == dict(key) else "does not match")
+                + ("matches" if same_key else "does not match")
             )
         cases = {
             str(name): (str(entry["digest"]), _figures(entry["noise"]))
@@ -157,7 +157,7 @@ def load(key: Mapping[str, str], directory: Path = TABLE_DIR) -> Optional[NoiseT
             f"`wgan-parity dump --backend reference --noise measure --write-noise-table "
             f"{directory} --out ...`"
         ) from exc
-    return NoiseTable(path, dict(key), cases)
+    return NoiseTable(path, cases)
 
 
 def _figures(noise: Mapping[str, Any]) -> Dict[str, Dict[str, float]]:
