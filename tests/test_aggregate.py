@@ -387,10 +387,8 @@ def test_thresholds_file_changes_the_verdict_without_new_dumps(tmp_path):
             str(custom),
         ]
     )
-    assert (
-        row(read(tmp_path / "out" / "pairs.csv"), "blk.case/out", "env-b", "reference")["status"]
-        == "ok"
-    )
+    got = row(read(tmp_path / "out" / "pairs.csv"), "blk.case/out", "env-b", "reference")
+    assert got["status"] == "unjudged"  # a limit of 1e9 x the noise cannot fail: never `ok`
 
 
 def test_without_reference_blame_is_unknown(tmp_path):

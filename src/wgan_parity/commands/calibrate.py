@@ -50,7 +50,7 @@ def run(args: argparse.Namespace) -> int:
     """Write the calibration; return the exit code."""
     from wgan_parity import atomic
     from wgan_parity.compare import calibration
-    from wgan_parity.report import calibration_table, csvfiles, resultset
+    from wgan_parity.report import calibration_table, resultset
 
     path = resultset.pairs_path(args.results)
     if path is None:
@@ -60,7 +60,7 @@ def run(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return USAGE_ERROR
-    raw = csvfiles.read_csv(path)
+    raw = resultset.read_pairs(path)
     envs = resultset.read_envs(args.results)
     truth = resultset.from_frames(raw, envs, args.results).truth
     if not truth:

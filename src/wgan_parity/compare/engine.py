@@ -101,6 +101,8 @@ class GroupResult:
             nonfinite_a=0,
             nonfinite_b=0,
             size=n,
+            norm_a=na,
+            norm_b=nb,
         )
 
 

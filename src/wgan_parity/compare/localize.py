@@ -78,8 +78,10 @@ def side_error(row: Mapping[str, Any], side: str) -> float:
 def pair_error(row: Mapping[str, Any]) -> float:
     """The pair's own disagreement in units of tolerance: ``rel_l2 / min(limit_a, limit_b)``.
 
-    Against the truth this is the env side's ``err / limit``. NaN for rows that are not judged
-    (``degenerate``, ``error``, ``missing``); infinite for ``non-finite`` and ``shape-mismatch``.
+    Against the truth (a side whose ``err`` is 0) it is the other side's ``err / limit``, the
+    unbounded error relative to the truth rather than the symmetric ``rel_l2``. NaN for rows
+    that are not judged (``degenerate``, ``error``, ``missing``); infinite for ``non-finite``
+    and ``shape-mismatch``.
     """
     status = _text(row.get("status"))
     if status in _BROKEN:
@@ -88,6 +90,11 @@ def pair_error(row: Mapping[str, Any]) -> float:
         return math.nan
     limits = [v for v in (_num(row.get("limit_a")), _num(row.get("limit_b"))) if v > 0]
     rel = _num(row.get("rel_l2"))
+    err_a, err_b = _num(row.get("err_a")), _num(row.get("err_b"))
+    if err_b == 0.0 and err_a == err_a:
+        rel = err_a
+    elif err_a == 0.0 and err_b == err_b:
+        rel = err_b
     return rel / min(limits) if limits and math.isfinite(rel) else math.nan
 
 

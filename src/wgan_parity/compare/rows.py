@@ -50,6 +50,8 @@ COLUMNS = (
     *METRICS,
     "err_a",
     "err_b",
+    "norm_ratio_a",
+    "norm_ratio_b",
     "limit_a",
     "limit_b",
     "noise_limit_a",
@@ -211,16 +213,19 @@ def _tensor_rows(
             sides[truth_index].shape or (),
             result.sq[0] == 0.0,
         )
-    errs: Dict[int, float] = {}  # each env's error against the truth
+    errs: Dict[int, float] = {}  # each env's error relative to the truth, ‖x − t‖ / ‖t‖
+    ratios: Dict[int, float] = {}  # each env's ‖x‖ / ‖t‖
     nonfinite: Dict[int, int] = {k: int(where[k][0].nonfinite[where[k][1]]) for k in where}
     for k in where:
         if truth_index is not None and k != truth_index:
             to_truth = measured(k, truth_index)
-            errs[k] = to_truth.rel_l2 if to_truth else math.nan
+            errs[k] = to_truth.rel_err_a() if to_truth else math.nan
+            ratios[k] = to_truth.norm_ratio_a() if to_truth else math.nan
     clean_run = run_errors((env_traits[k], e) for k, e in errs.items() if not nonfinite[k])
     for k, side in enumerate(sides):
         if k in where:
             err = 0.0 if k == truth_index else errs.get(k, math.nan)
+            ratio = 1.0 if k == truth_index else ratios.get(k, math.nan)
             limit = None
             if not side.is_truth:
                 limit = side_limit(th, calibration, case, tensor, env_traits[k], clean_run)
@@ -231,6 +236,7 @@ def _tensor_rows(
                 nonfinite=nonfinite[k],
                 err=err,
                 limit=limit,
+                norm_ratio=ratio,
             )
     rows = []
     for i in range(len(envs)):
@@ -273,6 +279,8 @@ def _row(
         seed_ok=None,
         err_a=a.err,
         err_b=b.err,
+        norm_ratio_a=a.norm_ratio,
+        norm_ratio_b=b.norm_ratio,
         limit_a=verdict.limit_a,
         limit_b=verdict.limit_b,
         noise_limit_a=verdict.noise_limit_a,

@@ -32,6 +32,8 @@ SETTINGS = (
     "no_reference_rel_l2",
     "seed_cosine",
     "regression_growth",
+    "unjudged_rel_err",
+    "norm_ratio_max",
 )
 _MATCH_KEYS = ("case", "tensor", "framework", "backend", "env_id")
 _RULE_KEYS = {
@@ -175,6 +177,8 @@ class Thresholds:
     no_reference_rel_l2: float
     seed_cosine: float
     regression_growth: float
+    unjudged_rel_err: float
+    norm_ratio_max: float
     rules: Tuple[Rule, ...] = ()
     source: str = field(default="", compare=False)
 
@@ -316,6 +320,11 @@ def parse(data: Mapping[str, Any], source: str = "<thresholds>") -> Thresholds:
     if extra:
         raise ThresholdsError(
             f"{source}: unknown settings {sorted(extra)}; known: {list(SETTINGS)}"
+        )
+    if not values["norm_ratio_max"] > 1.0:
+        raise ThresholdsError(
+            f"{source}: [verdict.norm_ratio_max].value must be above 1 (a factor of the truth's "
+            f"norm, e.g. 2.0), found {values['norm_ratio_max']!r}"
         )
     rules = tuple(
         _rule(f"{source}: [[rule]] #{i + 1}", e) for i, e in enumerate(data.get("rule", []))

@@ -15,16 +15,22 @@ Each row gets the first status that applies, in this order:
    L2 error of the same computation in NumPy float32, from the reference dump) is at least
    ``degenerate_noise_rel_l2``, or the truth is all zeros. No direction can be compared, so the
    row is neither pass nor fail.
-7. ``diverged`` / ``ok``. With a truth, each env side has ``err`` = its relative L2 error against
-   the truth and ``limit = min(noise limit, clean limit)``: the noise limit is
-   ``max(noise_factor × noise, rel_l2_floor)``; the clean limit is ``clean_factor ×`` the largest
-   error of the clean built-in releases with the same kernels (the committed calibration and the
-   run's other built-in envs; none when nothing was measured). A side with ``err > limit`` is
-   *off*. The row diverges when a side is off, and ``blame`` names the off side(s), except when
-   both sides are off and agree with each other (their own relative L2 difference within the
-   smaller limit): the pair is consistent (``ok``, with a note) and the deviation is reported on
-   each side's row against the truth. Without a truth for the tensor, the row diverges when the
-   pair's own relative L2 difference exceeds ``no_reference_rel_l2``, with blame ``unknown``.
+7. ``diverged`` / ``unjudged`` / ``ok``. With a truth, each env side has ``err`` = its error
+   relative to the truth, ``‖x − t‖ / ‖t‖`` (unbounded: a result 1e5 times too large scores 1e5),
+   its ``norm_ratio`` ``‖x‖ / ‖t‖``, and ``limit = min(noise limit, clean limit)``: the noise limit
+   is ``max(noise_factor × noise, rel_l2_floor)``; the clean limit is ``clean_factor ×`` the
+   largest error of the clean built-in releases with the same kernels (the committed calibration
+   and the run's other built-in envs; none when nothing was measured). A side is *off* when
+   ``err > limit``, or when its norm is off by ``norm_ratio_max`` (2×) or more either way, whatever
+   the limit. A side that is not off but whose limit is at least ``unjudged_rel_err`` (1.0, what an
+   all-zero result scores) has no power: the limit cannot tell a wrong result from a right one.
+   The row diverges when a side is off, and ``blame`` names the off side(s), except when both
+   sides are off, agree with each other (their own relative L2 difference within the smaller
+   limit) and have the truth's size: the pair is consistent (``ok``, with a note) and the
+   deviation is reported on each side's row against the truth. Otherwise the row is
+   ``unjudged`` when a side has no power (never ``ok``, never excused by a known rule), else
+   ``ok``. Without a truth for the tensor, the row diverges when the pair's own relative L2
+   difference exceeds ``no_reference_rel_l2``, with blame ``unknown``.
 
 Flags: ``ill_conditioned`` when the noise exceeds ``ill_conditioned_noise_rel_l2`` (large relative
 errors can then be honest float32 behaviour; ``closer`` still names the side nearer the truth);
@@ -44,16 +50,28 @@ from typing import List, Optional, Sequence, Tuple
 from wgan_parity.compare.thresholds import SideLimit, Thresholds
 
 # The status vocabulary, named once; every module that names a status imports it from here.
-OK, DIVERGED, DEGENERATE = "ok", "diverged", "degenerate"
+OK, DIVERGED, DEGENERATE, UNJUDGED = "ok", "diverged", "degenerate", "unjudged"
 SHAPE_MISMATCH, NON_FINITE, MISSING, ERROR = "shape-mismatch", "non-finite", "missing", "error"
 NOT_RUN = "not-run"  # the dump did not select the case: neither a problem nor a verdict
-STATUSES = (OK, DIVERGED, SHAPE_MISMATCH, NON_FINITE, MISSING, DEGENERATE, ERROR, NOT_RUN)
-MEASURED = (OK, DIVERGED)  # an error against the truth was compared with a limit
-JUDGED = (OK, DIVERGED, DEGENERATE)  # the data compared; the verdict columns apply
+STATUSES = (
+    OK,
+    DIVERGED,
+    UNJUDGED,
+    SHAPE_MISMATCH,
+    NON_FINITE,
+    MISSING,
+    DEGENERATE,
+    ERROR,
+    NOT_RUN,
+)
+MEASURED = (OK, DIVERGED, UNJUDGED)  # an error against the truth was measured and set by a limit
+JUDGED = (*MEASURED, DEGENERATE)  # the data compared; the verdict columns apply
 BROKEN = (NON_FINITE, SHAPE_MISMATCH)  # the data cannot be compared as numbers
 DIVERGENT = (DIVERGED, *BROKEN)  # set exit bit 1 unless a bounded known rule excuses them
 ENV_PROBLEMS = (ERROR, MISSING)  # set exit bit 4
 OUTLIER_NOTE = "is an outlier among clean releases"  # in the note of a side off by its clean limit
+NORM_NOTE = "the truth's norm"  # in the note of a side whose norm is off, whatever its limit
+UNJUDGED_NOTE = "cannot tell a wrong result from a right one"  # in the note of a side without power
 
 
 @dataclass(frozen=True)
@@ -69,6 +87,7 @@ class Side:
     nonfinite: int = 0
     err: float = math.nan
     limit: Optional[SideLimit] = None
+    norm_ratio: float = math.nan  # ‖x‖ / ‖truth‖; NaN when unknown (no truth, or results before it)
 
 
 @dataclass(frozen=True)
@@ -106,6 +125,11 @@ def is_divergence(status: str, known: str) -> bool:
 def is_env_problem(status: str) -> bool:
     """Rows that set exit-code bit 4: something a dump lacks (a failed case, a missing tensor)."""
     return status in ENV_PROBLEMS
+
+
+def norm_is_off(ratio: float, most: float) -> bool:
+    """True when ``ratio`` (``‖x‖/‖t‖``) is ``most`` times the truth's norm or more, either way."""
+    return ratio == ratio and (ratio >= most or ratio * most <= 1.0)
 
 
 def _names(sides: Sequence[Side]) -> str:
@@ -170,11 +194,27 @@ def judge(a: Side, b: Side, pair_rel_l2: float, truth: Optional[Truth], th: Thre
     ]
     clean_limits = [math.nan if s.limit is None else s.limit.clean for s in sides]
     limits = [math.nan if s.is_truth or s.limit is None else s.limit.applied(noise) for s in sides]
-    off = [s for s, lim in zip(sides, limits) if not s.is_truth and s.err > lim]
+    norm_off = [s for s in sides if not s.is_truth and norm_is_off(s.norm_ratio, th.norm_ratio_max)]
+    off = [s for s, lim in zip(sides, limits) if not s.is_truth and (s in norm_off or s.err > lim)]
+    powerless = [
+        s
+        for s, lim in zip(sides, limits)
+        if not s.is_truth and s not in off and lim >= th.unjudged_rel_err
+    ]
     closer = ""
     if not (a.is_truth or b.is_truth) and math.isfinite(a.err) and math.isfinite(b.err):
         closer = a.label if a.err < b.err else b.label if b.err < a.err else "tie"
-    notes = []
+    notes = [
+        f"{s.label}: norm {s.norm_ratio:.3g} x {NORM_NOTE} (off by {th.norm_ratio_max:g}x or more: "
+        f"off whatever the limit; err {s.err:.3g})"
+        for s in norm_off
+    ]
+    notes += [
+        f"{s.label}: limit {lim:.3g} >= {th.unjudged_rel_err:g}, what an all-zero result scores: "
+        f"the limit {UNJUDGED_NOTE} (err {s.err:.3g}, norm {s.norm_ratio:.3g} x the truth's)"
+        for s, lim in zip(sides, limits)
+        if s in powerless
+    ]
     if noise != noise:
         notes.append("no noise entry in the reference: the limit is the floor")
     for s, nl, cl in zip(sides, noise_limits, clean_limits):
@@ -184,9 +224,9 @@ def judge(a: Side, b: Side, pair_rel_l2: float, truth: Optional[Truth], th: Thre
                 f"{cl:.3g} ({th.clean_factor:g} x the largest clean error), within the float32 "
                 f"noise limit {nl:.3g}"
             )
-    if len(off) == 2 and pair_rel_l2 <= min(limits):
+    if len(off) == 2 and not norm_off and pair_rel_l2 <= min(limits):
         notes.append(
-            f"both sides off the truth (rel_l2 {a.err:.3g} and {b.err:.3g}) the same way: they "
+            f"both sides off the truth (err {a.err:.3g} and {b.err:.3g}) the same way: they "
             f"agree with each other (rel_l2 {pair_rel_l2:.3g}); see their rows against the truth"
         )
         off = []
@@ -212,9 +252,10 @@ def judge(a: Side, b: Side, pair_rel_l2: float, truth: Optional[Truth], th: Thre
         known = "; ".join(dict.fromkeys(excused))
     if ill:
         notes.append(f"ill-conditioned (float32 noise rel_l2 {noise:.3g})")
+    status = DIVERGED if off else UNJUDGED if powerless else OK
     return Verdict(
-        DIVERGED if off else OK,
-        _names(off),
+        status,
+        _names(off or powerless),
         closer,
         known,
         ill,

@@ -56,7 +56,7 @@ def load(folder: Union[str, Path]) -> pd.DataFrame:
     that has none either: such rows match no current row of a recorded ISA).
     """
     folder = Path(folder)
-    raw = csvfiles.read_csv(pairs_file(folder))
+    raw = resultset.read_pairs(pairs_file(folder))
     if "isa" not in raw.columns:
         envs = resultset.read_envs(folder)
         raw["isa"] = regress.isa_column(raw, envs, resultset.from_frames(raw, envs, folder).truth)
@@ -111,7 +111,7 @@ def write(results_dir: Union[str, Path], out: Union[str, Path], add: bool = Fals
     if "isa" not in envs.columns:
         envs["isa"] = ""
     if add and resultset.pairs_path(out) is not None:
-        old, old_envs = csvfiles.read_csv(pairs_file(out)), resultset.read_envs(out)
+        old, old_envs = resultset.read_pairs(pairs_file(out)), resultset.read_envs(out)
         if "isa" not in old.columns:
             old["isa"] = regress.isa_column(old, old_envs, res.truth)
         if "isa" not in old_envs.columns:

@@ -5,7 +5,8 @@
   is the pair's worst *calibrated error* over the group's tensors: ``rel_l2 / limit`` (against
   the truth: the env's error in units of its tolerance; see :func:`~.resultset.calibrated`),
   coloured by its log10, so 0 is the tolerance. Markers give each cell's status: ✕ an
-  unexplained divergence, ○ known divergences only, □ degenerate rows (not judged), △ a failed
+  unexplained divergence, ○ known divergences only, ✚ unjudged rows (a limit that cannot fail), □
+  degenerate rows (not judged), △ a failed
   case or a missing tensor, ◇ cases a dump did not select (``not-run``: grey, not a problem).
 - ``heatmap_vs_reference.png``: env × case, each env's calibrated error against the float64
   truth, worst over the case's tensors: a regressed release is a bright row.
@@ -47,6 +48,7 @@ LEGEND_IN, TOP_IN, RIGHT_IN, MIN_WIDTH_IN = 0.75, 0.45, 1.3, 6.5
 MARKS = {  # status mark -> (marker, label)
     "diverged": ("X", "diverged (unexplained)"),
     "known": ("o", "diverged, known"),
+    "unjudged": ("P", "unjudged rows (a limit that cannot fail)"),
     "degenerate": ("s", "degenerate rows (not judged)"),
     "problem": ("^", "failed case / missing tensor"),
     "not-run": ("D", "case not run (not selected)"),
@@ -61,6 +63,8 @@ def _cell_mark(statuses: pd.Series, known: pd.Series) -> str:
         return "known"
     if any(verdict.is_env_problem(s) for s in statuses):
         return "problem"
+    if (statuses == verdict.UNJUDGED).any():
+        return "unjudged"
     if (statuses == verdict.DEGENERATE).any():
         return "degenerate"
     return "not-run" if len(statuses) and (statuses == verdict.NOT_RUN).all() else ""

@@ -37,12 +37,12 @@ import pandas as pd
 
 from wgan_parity.compare.thresholds import Thresholds
 from wgan_parity.compare.traits import EnvTraits
-from wgan_parity.compare.verdict import DEGENERATE, DIVERGED, MEASURED, NOT_RUN, OK
+from wgan_parity.compare.verdict import DEGENERATE, DIVERGED, MEASURED, NOT_RUN, OK, UNJUDGED
 from wgan_parity.report import resultset
 
 KEY = ["case", "tensor", "env_a", "env_b"]
 MATCH = [*KEY, "isa"]
-_RANK = {OK: 0, DEGENERATE: 0, NOT_RUN: 0, DIVERGED: 1}
+_RANK = {OK: 0, DEGENERATE: 0, UNJUDGED: 0, NOT_RUN: 0, DIVERGED: 1}
 _WORST = 2  # missing, shape-mismatch, non-finite, error
 
 

@@ -26,7 +26,7 @@ from wgan_parity.compare import localize, verdict
 from wgan_parity.compare import traits as traits_module
 from wgan_parity.compare.thresholds import SideLimit, Thresholds
 from wgan_parity.report import cases as cases_module
-from wgan_parity.report import csvfiles
+from wgan_parity.report import csvfiles, pairs_upgrade
 
 TEXT = csvfiles.TEXT_COLUMNS  # one list of text columns, owned by the CSV module
 FLAGS = ("ill_conditioned", "seed_ok")
@@ -88,6 +88,9 @@ def normalize(pairs: pd.DataFrame) -> pd.DataFrame:
     for column in (localize.COLUMN, *localize.SIDE_COLUMNS.values()):
         if column not in df.columns:  # results older than the column
             df[column] = ""
+    for column in pairs_upgrade.RATIO_COLUMNS:
+        if column not in df.columns:  # not derivable (see pairs_upgrade): unknown
+            df[column] = math.nan
     for name in df.columns:
         if name in TEXT:
             df[name] = df[name].astype(object).where(df[name].notna(), "").astype(str)
@@ -148,7 +151,7 @@ def from_frames(
     cases: Optional[cases_module.Cases] = None,
 ) -> Results:
     """:class:`Results` from in-memory frames (``cases``: else the fallback of old results)."""
-    df = normalize(pairs)
+    df = normalize(pairs_upgrade.upgrade(pairs))
     truth = _truth_label(envs, df)
     labels = list(df["env_a"]) + list(df["env_b"])
     if "env" in envs.columns:
@@ -166,6 +169,11 @@ def pairs_path(folder: Union[str, Path]) -> Optional[Path]:
     return next((Path(folder) / n for n in PAIRS_FILES if (Path(folder) / n).is_file()), None)
 
 
+def read_pairs(path: Union[str, Path]) -> pd.DataFrame:
+    """A pairs table as text, in the current units (:mod:`~wgan_parity.report.pairs_upgrade`)."""
+    return pairs_upgrade.upgrade(csvfiles.read_csv(Path(path)))
+
+
 def read_envs(folder: Union[str, Path]) -> pd.DataFrame:
     """``folder``'s ``envs.csv`` as text, or an empty frame with its key columns when none."""
     path = Path(folder) / "envs.csv"
@@ -181,18 +189,21 @@ def load(folder: Union[str, Path]) -> Results:
     path = pairs_path(folder)
     if path is None:
         raise FileNotFoundError(f"{folder}: no pairs.csv or pairs.csv.gz")
-    pairs = csvfiles.read_csv(path)
+    pairs = read_pairs(path)
     return from_frames(pairs, read_envs(folder), folder, cases_module.read(folder, pairs))
 
 
 def calibrated(df: pd.DataFrame) -> pd.Series:
     """Each row's :func:`~wgan_parity.compare.localize.pair_error`, vectorized.
 
-    That is ``rel_l2 / min(limits)``.
+    That is ``rel_l2 / min(limits)``, and against the truth (a side whose ``err`` is 0) the other
+    side's unbounded ``err / limit``.
     """
     limit_a = df["limit_a"].where(df["limit_a"] > 0)
     limit_b = df["limit_b"].where(df["limit_b"] > 0)
-    value = df["rel_l2"] / np.fmin(limit_a, limit_b)
+    measure = df["rel_l2"].where(~(df["err_b"] == 0.0) | df["err_a"].isna(), df["err_a"])
+    measure = measure.where(~(df["err_a"] == 0.0) | df["err_b"].isna(), df["err_b"])
+    value = measure / np.fmin(limit_a, limit_b)
     value = value.where(df["status"].isin(verdict.MEASURED), math.nan)
     return value.mask(df["status"].isin(verdict.BROKEN), math.inf)
 
@@ -247,9 +258,16 @@ def rejudge(
                 truth = None
             sides = [
                 verdict.Side(
-                    label, label == res.truth, err=err, limit=limit_of(r.case, r.tensor, label)
+                    label,
+                    label == res.truth,
+                    err=err,
+                    limit=limit_of(r.case, r.tensor, label),
+                    norm_ratio=ratio,
                 )
-                for label, err in ((r.env_a, r.err_a), (r.env_b, r.err_b))
+                for label, err, ratio in (
+                    (r.env_a, r.err_a, r.norm_ratio_a),
+                    (r.env_b, r.err_b, r.norm_ratio_b),
+                )
             ]
             v = verdict.judge(sides[0], sides[1], r.rel_l2, truth, th)
             values = tuple(getattr(v, k) for k in VERDICT_COLUMNS)

@@ -28,7 +28,8 @@ float64 reference on the same cases, aggregates them with ``wgan-parity aggregat
   divergent and not known.
 
 Only these ``pairs.csv`` columns are read: case, tensor, env_a, env_b, status, blame, known,
-first_divergent_tap, err_a and limit_a (the reference is always ``env_b``). ``worst`` is the
+first_divergent_tap, err_a and limit_a (the reference is always ``env_b``). ``unjudged`` counts the
+rows whose limit could not fail (never a detection, never a pass). ``worst`` is the
 largest ``err / limit`` of the mode's judged rows, excused ones included: how far over (or
 under) its tolerance the bug got. No framework is imported here; the dumps run in subprocesses
 and the aggregation never imports one.
@@ -83,6 +84,7 @@ COLUMNS = (
     "fwd",
     "hits",
     "judged",
+    "unjudged",
     "inherited",
     "excused",
     "worst",
@@ -275,6 +277,7 @@ def _bug_record(
         fwd="yes" if (own & _is_forward(rows["tensor"])).any() else "no",
         hits=int(own.sum()),
         judged=int(judged.sum()),
+        unjudged=int((rows["status"] == verdict.UNJUDGED).sum()),
         inherited=int(inherited.sum()),
         excused=int((rows["status"].isin(DIVERGENT) & (rows["known"] != "")).sum()),
         worst=_worst(rows, judged),
@@ -297,6 +300,7 @@ def _clean_record(framework: str, label: str, mode: str, rows: pd.DataFrame) -> 
         cases=rows["case"].nunique(),
         hits=int(alarms.sum()),
         judged=int(judged.sum()),
+        unjudged=int((rows["status"] == verdict.UNJUDGED).sum()),
         excused=int((divergent & ~alarms).sum()),
         worst=_worst(rows, judged),
         note="hits: false alarms",

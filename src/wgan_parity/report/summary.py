@@ -352,11 +352,13 @@ def render(res: Results, th: Optional[Thresholds] = None, pictures: Sequence[Pat
     df, known, seeds = res.pairs, _Known(th, res.traits()), res.cases.seed_names()
     counts = ", ".join(f"{s} {n}" for s, n in sorted(df["status"].value_counts().items()))
     bad = sum(verdict.is_divergence(s, k) for s, k in zip(df["status"], df["known"]))
+    powerless = int((df["status"] == verdict.UNJUDGED).sum())
+    unjudged = f" {powerless} rows unjudged (a limit that cannot fail; listed below)."
     head = [
         "# wgan-parity results",
         "",
         f"{len(res.order)} envs compared, {len(df)} rows: {counts or 'none'}. "
-        f"**{bad} unexplained divergent rows.**",
+        f"**{bad} unexplained divergent rows.**" + (unjudged if powerless else ""),
         "",
     ]
     if res.thresholds_source:
@@ -376,6 +378,7 @@ def render(res: Results, th: Optional[Thresholds] = None, pictures: Sequence[Pat
         *summary_power.seed_only(df),
         *body,
         *summary_power.outliers(df),
+        *summary_power.unjudged(df),
         *_degenerate(df),
         *_ill_conditioned(df, res, seeds),
     ]

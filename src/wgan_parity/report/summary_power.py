@@ -1,4 +1,8 @@
-"""Two sections of ``summary.md`` about what the verdict can see.
+"""Three sections of ``summary.md`` about what the verdict can see.
+
+- **Unjudged rows**: tensors whose limit is at or above what an all-zero result scores (1.0 in
+  the error relative to the truth). Such a limit cannot fail a wrong result, so the row is never
+  ``ok``; each line says which env, its error, its limit and its norm against the truth's.
 
 - **Outliers among clean releases**: sides off only because of the clean limit (several times
   less accurate than every clean release with the same kernels, yet inside the float32 noise
@@ -15,7 +19,7 @@ from typing import List
 
 import pandas as pd
 
-from wgan_parity.compare.verdict import OUTLIER_NOTE
+from wgan_parity.compare.verdict import OUTLIER_NOTE, UNJUDGED
 
 SEED_BLIND = (
     "constant 5e-2 kernels are symmetric under flips and transposes, so a flipped, transposed or "
@@ -64,3 +68,33 @@ def seed_only(df: pd.DataFrame) -> List[str]:
         "selftest table in the README shows what each mode detects.",
         "",
     ]
+
+
+def _num(value: float) -> str:
+    return "–" if value != value else f"{value:.3g}"
+
+
+def unjudged(df: pd.DataFrame) -> List[str]:
+    """One line per tensor with ``unjudged`` rows against the truth: env, err, limit, norm."""
+    rows = df[(df["status"] == UNJUDGED) & (df["err_b"] == 0.0)]  # the truth is env_b
+    if rows.empty:
+        return []
+    out = [
+        "## Unjudged rows (no power)",
+        "",
+        f"{int((df['status'] == UNJUDGED).sum())} rows are `{UNJUDGED}`: the tensor's limit is at "
+        "or above 1.0, what an all-zero result scores against the truth, so it could not fail "
+        "a wrong result. They are not passes. A side whose norm is off by 2x or more is "
+        "`diverged` instead, whatever its limit. One line per tensor, each env's error "
+        "against the float64 truth, its limit and its norm over the truth's:",
+        "",
+    ]
+    for (case, tensor), part in rows.groupby(["case", "tensor"], sort=False):
+        sides = ", ".join(
+            f"`{env}` err {_num(err)} (limit {_num(limit)}, norm {_num(ratio)}x)"
+            for env, err, limit, ratio in zip(
+                part["env_a"], part["err_a"], part["limit_a"], part["norm_ratio_a"]
+            )
+        )
+        out.append(f"- `{case}/{tensor}`: {sides}")
+    return [*out, ""]
