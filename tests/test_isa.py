@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -102,3 +103,14 @@ def test_max_isa_caps_torch_kernels_and_is_recorded(tmp_path: Path) -> None:
     assert meta["flags"]["onednn_max_cpu_isa"] == "AVX2"
     assert meta["platform"]["isa"] == "avx2"
     assert "ATEN_CPU_CAPABILITY=avx2" in meta["platform"]["isa_caps"]
+
+
+def test_ci_runs_the_avx2_stack_that_the_package_defines():
+    """`.ci/run` spells the AVX2 stack in bash; it must be isa.stack_env("avx2"), all of it (the
+    NumPy half makes the reference measure the AVX2 noise, the half issue 23 found missing)."""
+    text = (Path(__file__).resolve().parents[1] / ".ci" / "run").read_text()
+    block = text.split("avx2_stack=(", 1)[1].split(")", 1)[0]
+    spelled = dict(item.strip('"').split("=", 1) for item in re.findall(r'"[^"]+"|\S+', block))
+    assert spelled == isa.stack_env("avx2")
+    assert 'env "${avx2_stack[@]}" nox -R -s tests' in text
+    assert 'env "${avx2_stack[@]}" nox -s compare' in text

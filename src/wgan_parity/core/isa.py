@@ -45,6 +45,16 @@ CAP_SETTINGS: Dict[str, Dict[str, str]] = {
     "avx": {"ATEN_CPU_CAPABILITY": "default", "ONEDNN_MAX_CPU_ISA": "AVX"},
     "sse4_2": {"ATEN_CPU_CAPABILITY": "default", "ONEDNN_MAX_CPU_ISA": "SSE41"},
 }
+# NumPy and its OpenBLAS (the reference's float32 noise) read these when NumPy is imported, so they
+# hold only when set in the environment *before* a process starts (what `.ci/run` does for the
+# whole AVX2 run); `--max-isa` cannot set them. The AVX-512 targets of NumPy 2.x are named as
+# scripts/write_noise_tables.sh names them.
+NUMPY_CAPS: Dict[str, Dict[str, str]] = {
+    "avx2": {
+        "OPENBLAS_CORETYPE": "Haswell",
+        "NPY_DISABLE_CPU_FEATURES": "X86_V4 AVX512_ICL AVX512_SPR",
+    },
+}
 _OPENBLAS = {"haswell": "avx2", "zen": "avx2", "sandybridge": "avx", "nehalem": "sse4_2"}
 
 
@@ -146,6 +156,14 @@ def describe(framework: str, environ: Optional[Mapping[str, str]] = None) -> Dic
         "cpu_flags": " ".join(flags),
         "isa_caps": ", ".join(f"{k}={v}" for k, v in caps_in_effect(framework, environ).items()),
     }
+
+
+def stack_env(max_isa: str) -> Dict[str, str]:
+    """Every variable that makes this machine compute as a ``max_isa`` machine does: the
+    frameworks' kernel caps and NumPy's (set them before the run starts)."""
+    if max_isa not in CAP_SETTINGS:
+        raise ValueError(f"expected one of {sorted(CAP_SETTINGS)}, found {max_isa!r}")
+    return {**CAP_SETTINGS[max_isa], **NUMPY_CAPS.get(max_isa, {})}
 
 
 def apply_cap(max_isa: str, modules: Optional[Tuple[str, ...]] = None) -> Dict[str, str]:

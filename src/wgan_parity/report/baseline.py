@@ -12,6 +12,11 @@ Each row carries ``isa``: the kernel instruction-set class of its framework env
 (:mod:`wgan_parity.core.isa`), since float32 results follow it. ``--add`` merges another machine
 class's results into an existing baseline: rows of the same env and ISA are replaced, the others
 kept, so one baseline can serve AVX2 and AVX-512 CI machines like for like.
+
+:func:`rejudge` re-derives the verdict columns of every row with the current thresholds and
+calibration, one kernel ISA at a time, and rewrites the file in the current units
+(:mod:`~wgan_parity.report.pairs_upgrade`): after a change of the verdict, the baseline then
+records what the current code says of the same measurements.
 """
 
 from __future__ import annotations
@@ -20,12 +25,17 @@ import gzip
 import json
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Dict, List, Union
+from typing import TYPE_CHECKING, Any, Dict, List, Union
 
 import pandas as pd
 
 from wgan_parity import __version__, atomic
+from wgan_parity.compare import localize
 from wgan_parity.report import csvfiles, regress, resultset
+
+if TYPE_CHECKING:
+    from wgan_parity.compare.calibration import Calibration
+    from wgan_parity.compare.thresholds import Thresholds
 
 PAIRS = "pairs.csv.gz"
 META = "baseline.json"
@@ -164,3 +174,50 @@ def read_meta(folder: Path) -> Dict[str, Any]:
     """The baseline's :data:`META` record ({} when none)."""
     path = Path(folder) / META
     return json.loads(path.read_text(encoding="utf-8")) if path.is_file() else {}
+
+
+JUDGED_COLUMNS = (
+    *resultset.VERDICT_COLUMNS,
+    "seed_ok",
+    localize.COLUMN,
+    *localize.SIDE_COLUMNS.values(),
+)
+
+
+def _text(value: Any) -> str:
+    if value is None or (isinstance(value, float) and value != value):
+        return ""
+    if isinstance(value, bool):
+        return str(value)
+    if isinstance(value, float):
+        return csvfiles.FLOAT_FORMAT % value
+    return str(value)
+
+
+def rejudge(folder: Union[str, Path], th: Thresholds, calibration: Calibration) -> Dict[str, int]:
+    """Re-derive the verdict columns of the baseline in ``folder``; return ``"old -> new"`` status
+    counts of the rows that changed. The measured columns are kept as they are (upgraded to the
+    current units where the file predates them)."""
+    folder = Path(folder)
+    raw = resultset.read_pairs(pairs_file(folder)).reset_index(drop=True)
+    envs = resultset.read_envs(folder)
+    if "isa" not in raw.columns:
+        raw["isa"] = regress.isa_column(raw, envs, resultset.from_frames(raw, envs, folder).truth)
+    new = raw.copy()
+    for isa in sorted(set(raw["isa"])):
+        part = raw[raw["isa"] == isa]
+        same_isa = envs["isa"] == isa if "isa" in envs.columns else True
+        res = resultset.from_frames(part, envs[same_isa | (envs["role"] == "truth")], folder)
+        resultset.rejudge(res, th, calibration)
+        for column in JUDGED_COLUMNS:
+            new.loc[part.index, column] = [_text(v) for v in res.pairs[column]]
+    changed: Dict[str, int] = {}
+    for old, now in zip(raw["status"], new["status"]):
+        if old != now:
+            key = f"{old} -> {now}"
+            changed[key] = changed.get(key, 0) + 1
+    atomic.write_bytes(folder / PAIRS, _gzip_csv(new))
+    meta = read_meta(folder)
+    meta["judged_with"] = {"thresholds": th.source, "calibration": calibration.source}
+    atomic.write_json(folder / META, meta)
+    return changed
