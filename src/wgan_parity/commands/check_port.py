@@ -127,6 +127,9 @@ def report(cols: Mapping[str, Any], port: str, cases: List[str]) -> Tuple[List[s
         if bad:
             names = ", ".join(str(r["tensor"]) for r in bad[:6])
             text += f"; diverged: {names}" + (f"; first divergent tap {tap}" if tap else "")
+        powerless = [str(r["tensor"]) for r in mine if r["status"] == verdict.UNJUDGED]
+        if powerless:  # a limit that cannot fail: not a pass, said so
+            text += f"; unjudged (limit >= 1, cannot fail): {', '.join(powerless[:6])}"
         lines.append(text)
         if cut:
             lines.append(f"  error: gradient cut for {', '.join(cut)}: {CUT}")
