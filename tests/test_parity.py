@@ -29,7 +29,8 @@ from _parity import (
 )
 from wgan_parity import frameworks
 from wgan_parity.compare import thresholds, traits
-from wgan_parity.compare.metrics import rel_l2
+from wgan_parity.compare.metrics import norm_ratio, rel_err
+from wgan_parity.compare.verdict import norm_is_off
 from wgan_parity.core.catalog import CATALOG
 
 
@@ -71,7 +72,9 @@ def test_every_known_divergence_still_diverges_somewhere(catalog_dumps: Dict) ->
             if side.known_rule is None or noise >= limits.degenerate_noise_rel_l2:
                 continue
             needed.setdefault(side.known_rule.name, False)
-            if rel_l2(dump.get(key), reference.get(key)) > side.limit(noise):
+            value, truth = dump.get(key), reference.get(key)
+            wrong_size = norm_is_off(norm_ratio(value, truth), limits.norm_ratio_max)
+            if wrong_size or rel_err(value, truth) > side.limit(noise):
                 needed[side.known_rule.name] = True
     stale = [name for name, used in needed.items() if not used]
     assert needed, "no known rule matched the built-in envs: the rules' traits are wrong"
