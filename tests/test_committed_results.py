@@ -16,7 +16,7 @@ import pandas as pd
 import pytest
 
 from wgan_parity.compare import calibration, thresholds, verdict
-from wgan_parity.report import resultset
+from wgan_parity.report import baseline, resultset
 
 pytestmark = pytest.mark.slow
 RESULTS = Path(__file__).resolve().parents[1] / "results"
@@ -26,16 +26,8 @@ TH = thresholds.load()
 
 def _rejudged(folder: Path) -> List[pd.DataFrame]:
     raw = resultset.read_pairs(resultset.pairs_path(folder))
-    envs = resultset.read_envs(folder)
-    isas = sorted(set(raw["isa"])) if "isa" in raw.columns else [None]
-    frames = []
-    for isa in isas:
-        part = raw if isa is None else raw[raw["isa"] == isa]
-        same = envs if isa is None else envs[(envs["isa"] == isa) | (envs["role"] == "truth")]
-        res = resultset.from_frames(part, same, folder)
-        resultset.rejudge(res, TH, calibration.load())
-        frames.append(res.pairs.assign(recorded=list(part["status"])))
-    return frames
+    parts = baseline.judged_by_isa(raw, resultset.read_envs(folder), folder, TH, calibration.load())
+    return [res.pairs.assign(recorded=list(raw.loc[index, "status"])) for index, res in parts]
 
 
 def _wrong_size_but_ok(df: pd.DataFrame) -> pd.DataFrame:

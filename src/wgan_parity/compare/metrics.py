@@ -250,18 +250,13 @@ class PairMetrics:
 
     def rel_err_a(self) -> float:
         """:func:`rel_err` of side a with side b as the truth (unbounded)."""
-        return self._rel_err(self.norm_a, self.norm_b)
+        if self.norm_b == 0.0:
+            return 0.0 if self.norm_a == 0.0 else math.inf
+        return rel_err_from_pair(self.rel_l2, self.norm_ratio_a())
 
     def norm_ratio_a(self) -> float:
         """``‖a‖ / ‖b‖`` with side b as the truth; NaN when ``b`` is zero."""
         return self.norm_a / self.norm_b if self.norm_b > 0.0 else math.nan
-
-    def _rel_err(self, mine: float, truth: float) -> float:
-        if not (mine == mine and truth == truth and self.rel_l2 == self.rel_l2):
-            return math.nan
-        if truth == 0.0:
-            return 0.0 if mine == 0.0 else math.inf
-        return self.rel_l2 * max(mine, truth) / truth
 
 
 def compare_pair(a: np.ndarray, b: np.ndarray, floor: float) -> PairMetrics:

@@ -25,7 +25,7 @@ import gzip
 import json
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Dict, List, Union
+from typing import TYPE_CHECKING, Any, Dict, Iterator, List, Tuple, Union
 
 import pandas as pd
 
@@ -184,14 +184,19 @@ JUDGED_COLUMNS = (
 )
 
 
-def _text(value: Any) -> str:
-    if value is None or (isinstance(value, float) and value != value):
-        return ""
-    if isinstance(value, bool):
-        return str(value)
-    if isinstance(value, float):
-        return csvfiles.FLOAT_FORMAT % value
-    return str(value)
+def judged_by_isa(
+    raw: pd.DataFrame, envs: pd.DataFrame, folder: Path, th: Thresholds, calibration: Calibration
+) -> Iterator[Tuple[pd.Index, resultset.Results]]:
+    """``raw`` (a pairs table as text) re-judged one kernel ISA at a time, each with that ISA's
+    envs (all at once without an ``isa`` column): each part's index in ``raw`` and its results."""
+    for isa in sorted(set(raw["isa"])) if "isa" in raw.columns else [None]:
+        part = raw if isa is None else raw[raw["isa"] == isa]
+        same = envs
+        if isa is not None and "isa" in envs.columns:
+            same = envs[(envs["isa"] == isa) | (envs["role"] == "truth")]
+        res = resultset.from_frames(part, same, folder)
+        resultset.rejudge(res, th, calibration)
+        yield part.index, res
 
 
 def rejudge(folder: Union[str, Path], th: Thresholds, calibration: Calibration) -> Dict[str, int]:
@@ -204,13 +209,9 @@ def rejudge(folder: Union[str, Path], th: Thresholds, calibration: Calibration) 
     if "isa" not in raw.columns:
         raw["isa"] = regress.isa_column(raw, envs, resultset.from_frames(raw, envs, folder).truth)
     new = raw.copy()
-    for isa in sorted(set(raw["isa"])):
-        part = raw[raw["isa"] == isa]
-        same_isa = envs["isa"] == isa if "isa" in envs.columns else True
-        res = resultset.from_frames(part, envs[same_isa | (envs["role"] == "truth")], folder)
-        resultset.rejudge(res, th, calibration)
+    for index, res in judged_by_isa(raw, envs, folder, th, calibration):
         for column in JUDGED_COLUMNS:
-            new.loc[part.index, column] = [_text(v) for v in res.pairs[column]]
+            new.loc[index, column] = [csvfiles.cell(v) for v in res.pairs[column]]
     changed: Dict[str, int] = {}
     for old, now in zip(raw["status"], new["status"]):
         if old != now:

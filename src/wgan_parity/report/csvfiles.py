@@ -145,6 +145,15 @@ def write_csv(df: pd.DataFrame, path: Path) -> Path:
     )
 
 
+def cell(value: Any) -> str:
+    """One value as :func:`write_csv` writes it: ``FLOAT_FORMAT`` floats, "" for NaN/None."""
+    if value is None or (isinstance(value, float) and value != value):
+        return ""
+    if isinstance(value, float):
+        return FLOAT_FORMAT % value
+    return str(value)
+
+
 def read_csv(path: Path) -> pd.DataFrame:
     """A CSV as written here, every cell as text ("" for empty): callers type what they need."""
     return pd.read_csv(path, dtype=str, keep_default_na=False)

@@ -18,10 +18,10 @@ from typing import Dict, Tuple
 import pandas as pd
 
 from wgan_parity.compare import metrics
+from wgan_parity.report.csvfiles import cell
 
 RATIO_COLUMNS = ("norm_ratio_a", "norm_ratio_b")
 NEEDED = ("env_a", "env_b", "rel_l2", "cosine_distance", "abs_mean_a", "abs_mean_b", "dtype_b")
-_FORMAT = "{:.6e}"
 
 
 def is_legacy(raw: pd.DataFrame) -> bool:
@@ -36,11 +36,8 @@ def _number(text: object) -> float:
         return math.nan
 
 
-def _cell(value: float) -> str:
-    return "" if value != value else _FORMAT.format(value)
-
-
-def _truth_label(raw: pd.DataFrame) -> str:
+def truth_label(raw: pd.DataFrame) -> str:
+    """The float64 env of a pairs table (the truth is always ``env_b``), "" when none."""
     if "dtype_b" not in raw.columns:
         return ""
     found = raw.loc[raw["dtype_b"] == "float64", "env_b"]
@@ -50,7 +47,7 @@ def _truth_label(raw: pd.DataFrame) -> str:
 def upgrade(raw: pd.DataFrame) -> pd.DataFrame:
     """``raw`` with ``norm_ratio_*`` added and ``err_*`` relative to the truth (a copy; unchanged
     when it already has them, or has no float64 truth to derive them from)."""
-    truth = _truth_label(raw)
+    truth = truth_label(raw)
     if not is_legacy(raw) or not truth or not set(NEEDED) <= set(raw.columns):
         return raw
     df = raw.copy()
@@ -76,8 +73,8 @@ def upgrade(raw: pd.DataFrame) -> pd.DataFrame:
                 err, ratio = (0.0, 1.0) if _number(row[f"err_{side}"]) == 0.0 else (math.nan,) * 2
             else:
                 err, ratio = derived.get((row["case"], row["tensor"], label, isa), (math.nan,) * 2)
-            columns[f"err_{side}"].append(_cell(err))
-            columns[f"norm_ratio_{side}"].append(_cell(ratio))
+            columns[f"err_{side}"].append(cell(err))
+            columns[f"norm_ratio_{side}"].append(cell(ratio))
     for name, values in columns.items():
         df[name] = values
     at = list(df.columns).index("err_b") + 1

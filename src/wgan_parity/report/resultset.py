@@ -138,10 +138,7 @@ def _truth_label(envs: pd.DataFrame, pairs: pd.DataFrame) -> str:
         found = envs.loc[envs["role"] == "truth", "env"]
         if len(found):
             return str(found.iloc[0])
-    if "dtype_b" not in pairs:
-        return ""
-    b64 = pairs.loc[pairs["dtype_b"] == "float64", "env_b"]
-    return str(b64.iloc[0]) if len(b64) else ""
+    return pairs_upgrade.truth_label(pairs)
 
 
 def from_frames(

@@ -11,7 +11,6 @@ tensor; the known divergences that matched, with their references; links to the 
 from __future__ import annotations
 
 import functools
-import math
 from collections import Counter
 from pathlib import Path
 from typing import Dict, Iterable, List, Optional, Sequence
@@ -37,8 +36,7 @@ def _cell(value: object) -> str:
     return str(value).replace("|", "\\|").replace("\n", " ")
 
 
-def _num(value: float) -> str:
-    return "–" if value != value else "inf" if math.isinf(value) else f"{value:.3g}"
+_num = summary_power.number
 
 
 def _table(header: Sequence[str], rows: Iterable[Sequence[object]]) -> List[str]:

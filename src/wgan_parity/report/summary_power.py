@@ -15,6 +15,7 @@
 
 from __future__ import annotations
 
+import math
 from typing import List
 
 import pandas as pd
@@ -70,8 +71,9 @@ def seed_only(df: pd.DataFrame) -> List[str]:
     ]
 
 
-def _num(value: float) -> str:
-    return "–" if value != value else f"{value:.3g}"
+def number(value: float) -> str:
+    """A measured figure in the summary's style: 3 significant digits, "–" for NaN."""
+    return "–" if value != value else "inf" if math.isinf(value) else f"{value:.3g}"
 
 
 def unjudged(df: pd.DataFrame) -> List[str]:
@@ -91,7 +93,7 @@ def unjudged(df: pd.DataFrame) -> List[str]:
     ]
     for (case, tensor), part in rows.groupby(["case", "tensor"], sort=False):
         sides = ", ".join(
-            f"`{env}` err {_num(err)} (limit {_num(limit)}, norm {_num(ratio)}x)"
+            f"`{env}` err {number(err)} (limit {number(limit)}, norm {number(ratio)}x)"
             for env, err, limit, ratio in zip(
                 part["env_a"], part["err_a"], part["limit_a"], part["norm_ratio_a"]
             )
