@@ -35,7 +35,11 @@ SHARED = {
 MAY_USE = {
     "core": set(),
     "dump": {"core", "backends"},
-    "matrix": {"core.hostinfo", "core.isa"},  # the machine's identity: standard library only
+    "matrix": {
+        "core.hostinfo",
+        "core.isa",
+        "core.names",
+    },  # the machine's identity: standard library only
     "compare": {"core", "dump.dumpfile", "dump.meta"},  # the dump format, read
     # never core: case order, groups and seed rows come from the results (report/cases.py)
     "report": {"compare", "dump.meta"},

@@ -25,6 +25,8 @@ __all__ = ["COMMANDS", "argv", "build_parser", "main"]
 COMMANDS = {
     "dump": ("wgan_parity.commands.dump", "run the case catalog on one backend, write one .npz"),
     "aggregate": ("wgan_parity.commands.aggregate", "compare every pair of dumps, write CSVs"),
+    "shard": ("wgan_parity.commands.shard", "split dumps into case shards (sharded aggregation)"),
+    "merge": ("wgan_parity.commands.merge", "join the shards' aggregate parts into one result set"),
     "check-port": (
         "wgan_parity.commands.check_port",
         "run the probe cases on a port in seconds: coverage, cut gradients, first divergent tap",

@@ -20,18 +20,21 @@ Exit codes (bits, so 5 = both):
 from __future__ import annotations
 
 import argparse
+import hashlib
 import os
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING, Callable
+from typing import TYPE_CHECKING, Callable, Dict, Optional
 
 from wgan_parity.exitcodes import ExitCode
 
 if TYPE_CHECKING:  # pandas and NumPy are imported only when the command runs
     from wgan_parity.compare.aggregate import Aggregate
+    from wgan_parity.compare.thresholds import Thresholds
     from wgan_parity.report.csvfiles import PairTable
     from wgan_parity.report.outputs import Regressions
 
+Say = Callable[[str], None]
 USAGE_ERROR = ExitCode.USAGE
 DIVERGED = ExitCode.DIVERGED
 ENV_PROBLEM = ExitCode.ENV_PROBLEM
@@ -48,8 +51,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="DUMP_OR_DIR",
         help=".npz dumps, .status.json records, or folders holding them",
     )
+    parser.add_argument("--out", type=Path, help="folder for the CSV files (created)")
     parser.add_argument(
-        "--out", required=True, type=Path, help="folder for the CSV files (created)"
+        "--partial",
+        type=Path,
+        default=None,
+        metavar="PART",
+        help="keep what one shard's aggregation found in the file PART (.npz) instead of writing "
+        "reports; `wgan-parity merge` joins the parts of every shard (see `wgan-parity shard`)",
     )
     parser.add_argument(
         "--thresholds",
@@ -120,12 +129,10 @@ def run(args: argparse.Namespace) -> int:
     """Aggregate; return the exit code described in the module docstring."""
     _single_threaded_blas()
     from wgan_parity import atomic
-    from wgan_parity.commands import report
     from wgan_parity.compare import calibration, thresholds
     from wgan_parity.compare import rows as compare
     from wgan_parity.compare.aggregate import AggregateError, aggregate
     from wgan_parity.report import baseline as baselines
-    from wgan_parity.report import outputs
 
     def say(line: str) -> None:
         print(f"wgan-parity aggregate: {line}", file=sys.stderr, flush=True)
@@ -150,11 +157,15 @@ def run(args: argparse.Namespace) -> int:
     if bad:
         say(f"unknown --matrix column(s) {bad}; choose from {list(compare.COLUMNS[4:])}")
         return USAGE_ERROR
+    if (args.out is None) == (args.partial is None):
+        say("expected exactly one of --out DIR (reports) and --partial PART (one shard's part)")
+        return USAGE_ERROR
     missing = [str(p) for p in args.inputs if not p.exists()]
     if missing:
         say(f"no such file or folder: {', '.join(missing)}")
         return USAGE_ERROR
-    unwritable = atomic.writable_folder(args.out)  # before the long part, not after it
+    target = args.out if args.out is not None else args.partial.parent
+    unwritable = atomic.writable_folder(target)  # before the long part, not after it
     if unwritable:
         say(unwritable)
         return USAGE_ERROR
@@ -172,6 +183,45 @@ def run(args: argparse.Namespace) -> int:
     except AggregateError as exc:
         say(str(exc))
         return USAGE_ERROR
+    if args.partial is not None:
+        from wgan_parity.compare import partial
+
+        partial.save(found, args.partial, verdict_inputs(args.thresholds, args.calibration))
+        counts = ", ".join(f"{k} {v}" for k, v in found.status_counts.items()) or "no rows"
+        index, count = partial.shard_of(found)
+        print(f"wrote {args.partial}: shard {index} of {count}, {len(found.rows)} rows ({counts})")
+        return 0
+    return publish(found, args, th, calib.source, say)
+
+
+def verdict_inputs(
+    thresholds_file: Optional[Path], calibration_file: Optional[str]
+) -> Dict[str, str]:
+    """SHA-256 of the thresholds and calibration that judged the rows (parts must agree)."""
+    from wgan_parity.compare import calibration, thresholds
+
+    def digest(path: Path) -> str:
+        return hashlib.sha256(path.read_bytes()).hexdigest()
+
+    calib = calibration_file or str(calibration.DEFAULT_FILE)
+    return {
+        "thresholds": digest(Path(thresholds_file or thresholds.DEFAULT_FILE)),
+        "calibration": "none" if calib == "none" else digest(Path(calib)),
+    }
+
+
+def publish(
+    found: Aggregate, args: argparse.Namespace, th: Thresholds, calib_source: str, say: Say
+) -> int:
+    """Write every table and report of ``found`` into ``args.out``; return the exit code.
+
+    Shared by ``aggregate`` and ``merge``: the same rows give the same files.
+    """
+    from wgan_parity import atomic
+    from wgan_parity.commands import report
+    from wgan_parity.report import baseline as baselines
+    from wgan_parity.report import outputs
+
     out: Path = args.out
     table = outputs.pair_table(found)
     written = outputs.write_tables(found, table, out, args.matrix, th.seed_cosine)
@@ -185,7 +235,7 @@ def run(args: argparse.Namespace) -> int:
         written += checked.written
         if args.baseline is not None:
             _say_baseline(args.baseline, checked, say)
-    say(f"clean limits from {calib.source} and this run's built-in envs")
+    say(f"clean limits from {calib_source} and this run's built-in envs")
     if checked is None:
         return USAGE_ERROR
     written += report.after_aggregate(out, th, current, say)  # never costs the CSVs

@@ -103,10 +103,13 @@ def aggregate(
                 "expected at least two dumps (or status records) to compare, e.g. the reference "
                 f"and one framework, in {[str(p) for p in inputs]}; found {files}"
             )
+        problem = input_files.shard_problem(dumps.envs)
+        if problem:
+            raise AggregateError(problem)
         for message in dumps.messages:
             if on_message is not None:
                 on_message(message)
-        pair = _resolve_pair(seed_pair, dumps) if seed_pair else None
+        pair = resolve_pair(seed_pair, dumps.compared, dumps.reference) if seed_pair else None
         chosen = _select(cases, dumps) if cases else None
         store = RowStore()
         compared = compare_rows.compare(
@@ -115,10 +118,10 @@ def aggregate(
         # where each divergence starts (annotated takes MutableMapping rows, compare gives dicts)
         for rows in localize.annotated(compared):  # type: ignore[arg-type]
             store.add(rows)
-        infos = case_infos(dumps)
+        infos = case_infos(dumps.compared)
     finally:
         dumps.close()
-    return _result(store, dumps, infos, pair)
+    return result(store, dumps.envs, dumps.compared, dumps.reference, infos, dumps.messages, pair)
 
 
 def _select(patterns: Sequence[str], dumps: DumpSet) -> Tuple[str, ...]:
@@ -133,9 +136,12 @@ def _select(patterns: Sequence[str], dumps: DumpSet) -> Tuple[str, ...]:
     return tuple(n for n in names if any(fnmatch.fnmatchcase(n, p) for p in patterns))
 
 
-def _resolve_pair(names: Sequence[str], dumps: DumpSet) -> Tuple[str, str]:
-    labels = [e.label for e in dumps.compared]
-    truth = dumps.reference.label if dumps.reference else ""
+def resolve_pair(
+    names: Sequence[str], compared: Sequence[Env], reference: Optional[Env]
+) -> Tuple[str, str]:
+    """The two compared labels ``names`` stand for (``reference``: the truth)."""
+    labels = [e.label for e in compared]
+    truth = reference.label if reference else ""
     resolved = []
     for name in names:
         if name in labels:
@@ -149,27 +155,34 @@ def _resolve_pair(names: Sequence[str], dumps: DumpSet) -> Tuple[str, str]:
     return resolved[0], resolved[1]
 
 
-def case_infos(dumps: DumpSet) -> Tuple[CaseInfo, ...]:
+def case_infos(compared: Sequence[Env]) -> Tuple[CaseInfo, ...]:
     """The catalog the compared dumps recorded (the truth's first), then cases it lacks.
 
     Dumps older than the recorded catalog fall back to today's catalog (``core.catalog``), as
     the aggregator always did; the reports then read the result and never need it.
     """
     recorded = next(
-        (c for c in (catalog_of(e.meta) for e in reversed(dumps.compared)) if c is not None), None
+        (c for c in (catalog_of(e.meta) for e in reversed(compared)) if c is not None), None
     )
     if recorded is None:
         from wgan_parity.core.catalog import CATALOG
 
         recorded = catalog_info(CATALOG)
     known = {c.name for c in recorded}
-    seen = {case for case, _ in compare_rows.case_order(dumps.compared)}
+    seen = {case for case, _ in compare_rows.case_order(compared)}
     return recorded + tuple(CaseInfo(name) for name in sorted(seen - known))
 
 
-def _result(
-    store: RowStore, dumps: DumpSet, cases: Tuple[CaseInfo, ...], pair: Optional[Tuple[str, str]]
+def result(
+    store: RowStore,
+    envs: Sequence[Env],
+    compared: Sequence[Env],
+    reference: Optional[Env],
+    cases: Tuple[CaseInfo, ...],
+    messages: Sequence[str],
+    pair: Optional[Tuple[str, str]],
 ) -> Aggregate:
+    """The :class:`Aggregate` of ``store``'s rows: verdict counts and divergent rows derived."""
     cols = store.columns()
     status = cols["status"]
     known = cols["known"]
@@ -184,11 +197,11 @@ def _result(
     problem_rows = int(np.count_nonzero([verdict.is_env_problem(s) for s in status.tolist()]))
     return Aggregate(
         rows=store,
-        envs=tuple(dumps.envs),
-        compared=tuple(e.label for e in dumps.compared),
-        reference=dumps.reference,
+        envs=tuple(envs),
+        compared=tuple(e.label for e in compared),
+        reference=reference,
         cases=cases,
-        messages=tuple(dumps.messages),
+        messages=tuple(messages),
         seed_pair=pair,
         status_counts=dict(sorted(counts.items())),
         divergent=divergent,

@@ -20,9 +20,10 @@ import json
 from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Dict, Iterable, List, Optional, Sequence, Union
+from typing import Any, Dict, Iterable, List, Optional, Sequence, Tuple, Union
 
 from wgan_parity.compare.member_reader import DumpFile
+from wgan_parity.core import names, shardplan
 from wgan_parity.dump.dumpfile import DumpError
 
 STATUS_SUFFIX = ".status.json"
@@ -90,48 +91,91 @@ def _platform_id(meta: Dict[str, Any]) -> str:
 
 
 def _meta_digest(meta: Dict[str, Any]) -> str:
-    return hashlib.sha256(json.dumps(meta, sort_keys=True, default=str).encode()).hexdigest()
+    return shardplan.meta_digest(meta)
+
+
+def _source_digest(meta: Dict[str, Any]) -> str:
+    """The digest of the unsplit dump's metadata: the same in every shard of it."""
+    shard = meta.get(shardplan.META_KEY)
+    if isinstance(shard, dict) and shard.get("source_meta_sha256"):
+        return str(shard["source_meta_sha256"])
+    return _meta_digest(meta)
+
+
+def shard_key(env: Env) -> Optional[Tuple[int, int]]:
+    """``(index, count)`` when ``env`` is a shard of a split dump, else ``None``."""
+    shard = env.meta.get(shardplan.META_KEY)
+    if not isinstance(shard, dict):
+        return None
+    return int(shard.get("index") or 0), int(shard.get("count") or 0)
+
+
+def shard_problem(envs: Sequence[Env]) -> str:
+    """Why these dumps cannot be aggregated together as shards ('' when they can)."""
+    keys = {shard_key(e) for e in envs if e.status == "ok"}
+    if len(keys) <= 1:
+        return ""
+    shown = []
+    for env in envs:
+        key = shard_key(env) if env.status == "ok" else None
+        if env.status == "ok":
+            shown.append(f"{env.file} ({f'shard {key[0]} of {key[1]}' if key else 'unsplit'})")
+    shown.sort()
+    return (
+        "expected the same shard of every dump (or only unsplit dumps), found "
+        + ", ".join(shown)
+        + ": aggregate each shard on its own with --partial, then `wgan-parity merge` the parts"
+    )
 
 
 def _read_status(path: Path) -> Env:
+    name = names.shown(path.name)
     try:
         record = json.loads(path.read_text(encoding="utf-8"))
         env_id = str(record["env_id"])
+        hostile = names.problem("env_id", record["env_id"], names.ID)
+        if hostile:
+            raise ValueError(hostile)
     except (OSError, ValueError, KeyError, TypeError) as exc:
-        env_id = path.name[: -len(STATUS_SUFFIX)]
+        env_id = names.shown(path.name[: -len(STATUS_SUFFIX)])
         return Env(
-            env_id,
-            env_id,
-            path.name,
-            "corrupt",
-            error=f"{path.name}: unreadable status record ({exc})",
+            env_id, env_id, name, "corrupt", error=f"{name}: unreadable status record ({exc})"
         )
     meta = {k: v for k, v in record.items() if k not in {"env_id", "status", "stage", "reason"}}
+    if names.meta_problem(meta):
+        meta = {}  # what it says about its machine is not usable; its failure still counts
     status = str(record.get("status") or "failed")
     reason = str(record.get("reason") or "no reason given")
     return Env(
         env_id,
         env_id,
-        path.name,
+        name,
         status,
         meta=meta,
         stage=str(record.get("stage") or ""),
         error=reason
         if status == "failed"
-        else f"{path.name} says {status!r} but no dump was found",
+        else f"{name} says {status!r} but no dump was found",
     )
 
 
 def _open_dump(path: Path) -> Env:
     stem = path.name[:-4] if path.name.endswith(".npz") else path.name
+    name, safe_stem = names.shown(path.name), names.shown(stem)
     try:
         dump = DumpFile(path)
     except DumpError as exc:
-        message = str(exc).replace(str(path), path.name)
+        message = str(exc).replace(str(path), name)
         status = "refused" if "schema_version" in message else "corrupt"
-        return Env(stem, stem, path.name, status, error=message)
-    env_id = str(dump.meta.get("env_id") or stem)
-    return Env(env_id, env_id, path.name, "ok", meta=dump.meta, dump=dump)
+        return Env(safe_stem, safe_stem, name, status, error=message)
+    hostile = names.meta_problem(dump.meta)
+    if hostile:  # an untrusted name never reaches a label, a CSV or the summary
+        dump.close()
+        return Env(safe_stem, safe_stem, name, "refused", error=f"{name}: {hostile}. {RERUN}")
+    env_id = str(dump.meta.get("env_id") or safe_stem)
+    shard = shardplan.parse_stem(stem) if shardplan.META_KEY in dump.meta else None
+    file = names.shown(f"{shard[0]}.npz") if shard else name  # a shard stands for its dump
+    return Env(env_id, env_id, file, "ok", meta=dump.meta, dump=dump)
 
 
 def _assign_labels(envs: List[Env]) -> None:
@@ -151,7 +195,7 @@ def _assign_labels(envs: List[Env]) -> None:
             key=lambda e: (
                 e.dump is None,
                 str(e.meta.get("created_utc", "")),
-                _meta_digest(e.meta),
+                _source_digest(e.meta),
                 e.file,
             )
         )
@@ -235,9 +279,8 @@ def load(inputs: Iterable[Union[str, Path]]) -> DumpSet:
         if path.name.endswith(STATUS_SUFFIX):
             envs.append(_read_status(path))
         elif not path.is_file():
-            envs.append(
-                Env(path.name, path.name, path.name, "corrupt", error=f"{path.name}: no such file")
-            )
+            name = names.shown(path.name)
+            envs.append(Env(name, name, name, "corrupt", error=f"{name}: no such file"))
         else:
             envs.append(_open_dump(path))
     envs = _drop_duplicates(sorted(_reconcile(envs), key=lambda e: (e.env_id, e.file)), messages)

@@ -41,6 +41,13 @@ class RowStore:
         if len(self._pending) >= self.BATCH:
             self._flush()
 
+    def add_columns(self, pieces: Mapping[str, Sequence[np.ndarray]]) -> None:
+        """Append rows given as column pieces (e.g. another store's ``columns()``, sliced)."""
+        self._flush()
+        self._joined = {}
+        for k in range(len(pieces[COLUMNS[0]])):
+            self._batches.append({c: pieces[c][k] for c in COLUMNS})
+
     def _flush(self) -> None:
         if self._pending:
             rows, self._pending = self._pending, []

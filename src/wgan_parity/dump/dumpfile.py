@@ -6,9 +6,10 @@ import contextlib
 import glob
 import json
 import os
+import shutil
 import zipfile
 from pathlib import Path
-from typing import Any, Dict, Iterable, Iterator, List, Tuple, Union
+from typing import IO, Any, Dict, Iterable, Iterator, List, Tuple, Union
 
 import numpy as np
 
@@ -83,6 +84,14 @@ class DumpWriter:
         self._keys.add(key)
         with self._zip.open(key + ".npy", "w", force_zip64=True) as member:
             np.lib.format.write_array(member, np.ascontiguousarray(array), allow_pickle=False)
+
+    def add_npy(self, key: str, source: IO[bytes]) -> None:
+        """Append one tensor under ``key`` from the bytes of an ``.npy`` file (copied as is)."""
+        if key in self._keys:
+            raise KeyError(f"duplicate dump key {key!r}")
+        self._keys.add(key)
+        with self._zip.open(key + ".npy", "w", force_zip64=True) as member:
+            shutil.copyfileobj(source, member, 1 << 20)
 
     def close(self, meta: Dict[str, Any]) -> Path:
         """Write the metadata, finish the ZIP and atomically rename it into place."""

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any, Dict, Iterable, List, Mapping, Optional, Sequence, Tuple
 
 from wgan_parity import frameworks
+from wgan_parity.core import names
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -23,7 +24,7 @@ TABLE_NAME = "matrix.toml"
 TABLE_ENV_VAR = "WGAN_PARITY_MATRIX"
 SCHEMA = 1
 REPORT_ID = "_report"
-_ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
+_ID_RE = names.ID  # the same rule a dump's env_id must meet
 _ENV_KEYS = {
     "id",
     "framework",

@@ -23,6 +23,7 @@ from wgan_parity.compare.thresholds import Thresholds
 from wgan_parity.compare.traits import EnvTraits
 from wgan_parity.report import baseline as baselines
 from wgan_parity.report import csvfiles, summary_power
+from wgan_parity.report.mdtext import code, plain
 from wgan_parity.report.resultset import Results, calibrated
 
 MAX_BYTES = 1 << 20
@@ -93,10 +94,10 @@ def _envs(res: Results, df: pd.DataFrame) -> List[str]:
         status = str(env.get("status", "ok") or "ok")
         note = "float64 truth" if label == res.truth else ""
         if status != "ok":
-            note = f"{env.get('stage', '')}: {str(env.get('error', ''))[:200]}".strip(": ")
+            note = plain(f"{env.get('stage', '')}: {str(env.get('error', ''))[:200]}".strip(": "))
         version = (env.get("framework", ""), env.get("framework_version", ""))
         rows.append(
-            (f"`{label}`", *version, status, counts[True][label], counts[False][label], note)
+            (f"{code(label)}", *version, status, counts[True][label], counts[False][label], note)
         )
     return ["## Environments", "", *_table(ENV_HEADER.split("|"), rows), ""]
 
@@ -115,13 +116,13 @@ def _not_run(df: pd.DataFrame) -> List[str]:
     out = [
         "## Cases not run",
         "",
-        f"{len(rows)} rows are `{verdict.NOT_RUN}`: these dumps did not select these cases "
+        f"{len(rows)} rows are {code(verdict.NOT_RUN)}: these dumps did not select these cases "
         "(`wgan-parity dump --cases`). Nothing was compared there, and nothing is wrong.",
         "",
     ]
     for env, cases in by_env.items():
-        shown = ", ".join(f"`{c}`" for c in cases[:20]) + (" ..." if len(cases) > 20 else "")
-        out.append(f"- `{env}`: {len(cases)} cases: {shown}")
+        shown = ", ".join(f"{code(c)}" for c in cases[:20]) + (" ..." if len(cases) > 20 else "")
+        out.append(f"- {code(env)}: {len(cases)} cases: {shown}")
     return [*out, ""]
 
 
@@ -138,7 +139,9 @@ def _worst_pairs(df: pd.DataFrame) -> List[str]:
         top = part.loc[cal.idxmax()]
         known = int(((part["status"] == "diverged") & (part["known"] != "")).sum())
         worst = f"{top['case']}/{top['tensor']}"
-        rows.append((int(part["_bad"].sum()), float(cal.max()), f"`{a}` vs `{b}`", known, worst))
+        rows.append(
+            (int(part["_bad"].sum()), float(cal.max()), f"{code(a)} vs {code(b)}", known, worst)
+        )
     rows.sort(key=lambda r: (-r[0], -r[1]))
     table = [(p, n, k, _num(c), w) for n, c, p, k, w in rows[:WORST_PAIRS]]
     header = ("pair", "unexplained divergent rows", "known", "worst error/tolerance", "worst row")
@@ -199,11 +202,11 @@ def _divergent(df: pd.DataFrame, known: _Known, seeds: Dict[tuple, str]) -> List
                 for c in (
                     f"`{case}/{tensor}`{seed}",
                     status,
-                    f"`{side}`",
+                    f"{code(side)}",
                     _num(group["err"]),
                     tap_text,
                     label,
-                    ", ".join(f"`{v}`" for v in sorted(group["vs"])),
+                    ", ".join(f"{code(v)}" for v in sorted(group["vs"])),
                 )
             )
             + " |"
@@ -233,7 +236,7 @@ def _degenerate(df: pd.DataFrame) -> List[str]:
         tensors = list(dict.fromkeys(part["tensor"]))
         noise = part["noise_rel_l2"].max()
         out.append(
-            f"- `{case}`: {', '.join(f'`{t}`' for t in tensors)} "
+            f"- {code(case)}: {', '.join(f'{code(t)}' for t in tensors)} "
             f"(float32 noise rel_l2 up to {_num(noise)}; {len(part)} rows)"
         )
     return [*out, ""]
@@ -254,13 +257,13 @@ def _ill_conditioned(df: pd.DataFrame, res: Results, seeds: Dict[tuple, str]) ->
     for (case, tensor), part in rows.groupby(["case", "tensor"], sort=False):
         errs = sorted(zip(part["err_a"], part["env_a"], part["status"]))
         sides = ", ".join(
-            f"`{env}` {_num(err)}" + ("" if st == "ok" else f" ({st})") for err, env, st in errs
+            f"{code(env)} {_num(err)}" + ("" if st == "ok" else f" ({st})") for err, env, st in errs
         )
         seed = f" (seed: {seeds[(case, tensor)]})" if (case, tensor) in seeds else ""
         out.append(
             f"- `{case}/{tensor}`{seed}: noise {_num(part['noise_rel_l2'].iloc[0])}, "
             f"limit {_num(part['limit_a'].max())}; errors vs truth: {sides}; "
-            f"closest: `{errs[0][1]}`"
+            f"closest: {code(errs[0][1])}"
         )
     return [*out, ""]
 
@@ -273,7 +276,7 @@ def _regressions(folder: Path) -> List[str]:
         out += [f"## Regressions against the baseline ([{path.name}]({path.name}))", ""]
         if check:
             out += [
-                f"Baseline `{Path(check['baseline']).name}`: {check['checked']} rows checked, "
+                f"Baseline {code(Path(check['baseline']).name)}: {check['checked']} rows checked, "
                 f"{check['regressed']} regressed. {check['new']} rows have no baseline row (new "
                 "envs, or pairs of two framework envs, checked through each side's row against "
                 "the truth).",
@@ -284,7 +287,7 @@ def _regressions(folder: Path) -> List[str]:
                     f"{check['other_isa']} rows had no like-for-like baseline: the baseline holds "
                     "them for another kernel ISA only (float32 results follow the CPU's "
                     "instruction set), so they were judged by the calibrated limits alone: "
-                    + "; ".join(f"`{e}`" for e in check.get("other_isa_envs", []))
+                    + "; ".join(f"{code(e)}" for e in check.get("other_isa_envs", []))
                     + ". Add this machine class with `wgan-parity baseline RESULTS --add "
                     "--out BASELINE`.",
                     "",
@@ -317,12 +320,12 @@ def _releases(folder: Path) -> List[str]:
     header = ["release", "previous", "identical", "changed", "largest step / limit", "where"]
     rows = [
         (
-            f"`{r.release}`",
-            f"`{r.previous}`",
+            f"{code(r.release)}",
+            f"{code(r.previous)}",
             r.identical,
             r.changed,
             _num(float(r.max_step_over_limit or "nan")),
-            f"`{r.where}`" if r.where else "",
+            f"{code(r.where)}" if r.where else "",
         )
         for r in steps.itertuples(index=False)
     ]
@@ -361,7 +364,7 @@ def render(res: Results, th: Optional[Thresholds] = None, pictures: Sequence[Pat
     ]
     if res.thresholds_source:
         head += [
-            f"Verdicts re-derived with thresholds `{res.thresholds_source}` "
+            f"Verdicts re-derived with thresholds {code(res.thresholds_source)} "
             "(pairs.csv keeps the aggregate's).",
             "",
         ]

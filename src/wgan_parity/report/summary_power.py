@@ -21,6 +21,7 @@ from typing import List
 import pandas as pd
 
 from wgan_parity.compare.verdict import OUTLIER_NOTE, UNJUDGED
+from wgan_parity.report.mdtext import code
 
 SEED_BLIND = (
     "constant 5e-2 kernels are symmetric under flips and transposes, so a flipped, transposed or "
@@ -50,7 +51,7 @@ def outliers(df: pd.DataFrame) -> List[str]:
     for env, part in against_truth.groupby("env_a"):
         worst = part.loc[(part["err_a"] / part["clean_limit_a"]).idxmax()]
         out.append(
-            f"| `{env}` | {len(part)} | {worst['case']}/{worst['tensor']} | "
+            f"| {code(env)} | {len(part)} | {worst['case']}/{worst['tensor']} | "
             f"{worst['err_a']:.3g} | {worst['clean_limit_a']:.3g} |"
         )
     return [*out, ""]
@@ -93,7 +94,7 @@ def unjudged(df: pd.DataFrame) -> List[str]:
     ]
     for (case, tensor), part in rows.groupby(["case", "tensor"], sort=False):
         sides = ", ".join(
-            f"`{env}` err {number(err)} (limit {number(limit)}, norm {number(ratio)}x)"
+            f"{code(env)} err {number(err)} (limit {number(limit)}, norm {number(ratio)}x)"
             for env, err, limit, ratio in zip(
                 part["env_a"], part["err_a"], part["limit_a"], part["norm_ratio_a"]
             )
