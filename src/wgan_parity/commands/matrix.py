@@ -32,6 +32,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--all", action="store_true", help="every env of the table")
     parser.add_argument("--json", action="store_true", help="GitHub Actions matrix JSON")
     parser.add_argument(
+        "--shard-count",
+        action="store_true",
+        help="print how many case shards the selection's aggregation needs on a CI runner "
+        "(JSON list 1..N with --json: the aggregate jobs' matrix)",
+    )
+    parser.add_argument(
         "--outdated",
         action="store_true",
         help="list newer patch and minor releases of each framework that the configured index "
@@ -70,6 +76,12 @@ def run(args: argparse.Namespace) -> int:
         return 2
     if args.outdated:
         return _outdated(table.envs)
+    if args.shard_count:
+        from wgan_parity.core.shardplan import count_for
+
+        count = count_for(len(envs))
+        print(json.dumps(list(range(1, count + 1))) if args.json else count)
+        return 0
     rows: List[Dict[str, Any]] = [entry(env) for env in envs]
     if args.json:
         print(json.dumps({"include": rows}, separators=(",", ":")))

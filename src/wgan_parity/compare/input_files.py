@@ -153,9 +153,7 @@ def _read_status(path: Path) -> Env:
         status,
         meta=meta,
         stage=str(record.get("stage") or ""),
-        error=reason
-        if status == "failed"
-        else f"{name} says {status!r} but no dump was found",
+        error=reason if status == "failed" else f"{name} says {status!r} but no dump was found",
     )
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import re
 import zlib
 from pathlib import Path
@@ -20,6 +21,9 @@ WEIGHTS_FILE = Path(__file__).resolve().parents[1] / "data" / "case_weights.json
 META_KEY = "shard"  # the dump metadata's key for a shard: index, count, source digest
 _SUFFIX = re.compile(r"\.shard-([1-9][0-9]*)of([1-9][0-9]*)$")
 MAX_SHARDS = 64
+DUMP_GB = 0.94  # one float32 env's dump of the catalog, measured (the float64 truth: twice that)
+SHARD_BUDGET_GB = 4.0  # dumps one aggregate job holds: a hosted runner guarantees ~14 GB free
+CI_MAX_SHARDS = 16  # the workflow's dump job uploads shards 1..16 (one step each)
 
 
 class ShardPlanError(ValueError):
@@ -31,6 +35,12 @@ def check_count(count: int) -> int:
     if not 1 <= count <= MAX_SHARDS:
         raise ShardPlanError(f"expected a shard count from 1 to {MAX_SHARDS}, found {count}")
     return count
+
+
+def count_for(envs: int, budget_gb: float = SHARD_BUDGET_GB) -> int:
+    """How many shards keep one shard of ``envs`` dumps (the truth among them) under budget."""
+    total = DUMP_GB * (max(envs, 1) + 1)
+    return max(1, min(CI_MAX_SHARDS, math.ceil(total / budget_gb)))
 
 
 def weights(path: Path = WEIGHTS_FILE) -> Dict[str, float]:

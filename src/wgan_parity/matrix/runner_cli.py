@@ -10,6 +10,7 @@ Exit codes: see :mod:`wgan_parity.matrix.pipeline`; 3 = the aggregator itself cr
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import os
 import shutil
 import subprocess
@@ -19,6 +20,7 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import List, Optional, Sequence, Tuple
 
+from wgan_parity.core import isa
 from wgan_parity.exitcodes import ExitCode
 from wgan_parity.matrix import cachekey, locks, pipeline
 from wgan_parity.matrix.envtable import EnvSpec, EnvTable, TableError, load_table
@@ -45,6 +47,8 @@ def selection(table: EnvTable, args: argparse.Namespace) -> Tuple[str, Tuple[Env
     """The chosen envs and a folder-safe name for the selection."""
     tags = [t for group in args.tags for t in group.split(",") if t]
     envs = table.select(args.set, tags, args.env)
+    if getattr(args, "max_isa", None):
+        envs = tuple(capped(env, args.max_isa) for env in envs)
     if args.env:
         name = "envs-" + "+".join(args.env) if len(args.env) <= 3 else "envs-custom"
     elif tags:
@@ -52,6 +56,13 @@ def selection(table: EnvTable, args: argparse.Namespace) -> Tuple[str, Tuple[Env
     else:
         name = args.set or "default"
     return name, envs
+
+
+def capped(env: EnvSpec, max_isa: str) -> EnvSpec:
+    """``env`` dumping with its CPU kernels capped at ``max_isa``, unless its row caps them."""
+    if any(a.split("=", 1)[0] == "--max-isa" for a in env.dump_args):
+        return env
+    return dataclasses.replace(env, dump_args=(*env.dump_args, "--max-isa", max_isa))
 
 
 def link_set(dump_dir: Path, name: str, results: Sequence[EnvResult]) -> Path:
@@ -268,6 +279,13 @@ def build_parser() -> argparse.ArgumentParser:
             help="envs locked and installed while one dumps (default 1; 0: one at a time)",
         )
         p.add_argument("--plain", action="store_true", help="no progress bar, plain lines only")
+        p.add_argument(
+            "--max-isa",
+            choices=sorted(isa.CAP_SETTINGS),
+            default=None,
+            help="cap every env's CPU kernels at this ISA (`wgan-parity dump --max-isa`) unless "
+            "its row sets its own: runners of different CPUs then compute the same thing (CI)",
+        )
         if name == "compare":
             p.add_argument(
                 "--out", default="results", help="aggregator output, relative to the project root"

@@ -131,7 +131,7 @@ def bisect(res: resultset.Results) -> pd.DataFrame:
     df = res.pairs
     rows = []
     chains = _release_chains(res)
-    runtime = runtimes(res.envs)
+    runtime, kernels = runtimes(res.envs), kernel_isas(res.envs)
     index = {(r.case, r.tensor, r.env_a, r.env_b): r for r in df.itertuples(index=False)}
     cases = df[["case", "tensor"]].drop_duplicates().itertuples(index=False)
     for case, tensor in cases:
@@ -155,6 +155,7 @@ def bisect(res: resultset.Results) -> pd.DataFrame:
                             "step_rel_l2": row.rel_l2,
                             "step_limit": limit,
                             "runtime_change": runtime_change(runtime, older, newer),
+                            "isa_change": runtime_change(kernels, older, newer),
                         }
                     )
                     break
@@ -168,6 +169,7 @@ def bisect(res: resultset.Results) -> pd.DataFrame:
         "step_rel_l2",
         "step_limit",
         "runtime_change",
+        "isa_change",
     ]
     return pd.DataFrame(rows, columns=columns)
 
@@ -178,6 +180,18 @@ def runtimes(envs: pd.DataFrame) -> Dict[str, str]:
     for row in envs.to_dict("records") if "env" in envs.columns else ():
         runtime = f"py{row.get('python', '') or '?'} numpy {row.get('numpy', '') or '?'}"
         found.setdefault(str(row["env"]), runtime)  # an env listed twice (two ISAs): its first
+    return found
+
+
+def kernel_isas(envs: pd.DataFrame) -> Dict[str, str]:
+    """env label -> ``"isa avx2"``: the kernel ISA its dump ran (a CI runner's CPU, or a cap).
+
+    Two releases dumped on runners of different CPUs differ by their kernels too: ``bisect`` and
+    ``steps`` mark such a step in ``isa_change`` as they mark a Python/NumPy one.
+    """
+    found: Dict[str, str] = {}
+    for row in envs.to_dict("records") if "env" in envs.columns else ():
+        found.setdefault(str(row["env"]), f"isa {row.get('isa', '') or '?'}")
     return found
 
 
@@ -217,11 +231,12 @@ def steps(res: resultset.Results) -> pd.DataFrame:
     ``identical``: tensors whose values are bit-identical (rel_l2 == 0); ``changed``: the rest
     of the compared ones; ``max_step_over_limit``: the largest rel_l2 between the two releases in
     units of the tensor's calibrated limit (>= 1 is what :func:`bisect` reports), and where;
-    ``runtime_change``: the Python/NumPy boundary the step crosses, if any (:func:`runtime_change`).
+    ``runtime_change``: the Python/NumPy boundary the step crosses, if any (:func:`runtime_change`);
+    ``isa_change``: the kernel ISA boundary it crosses, if any (:func:`kernel_isas`).
     """
     df = res.pairs
     rows = []
-    runtime = runtimes(res.envs)
+    runtime, kernels = runtimes(res.envs), kernel_isas(res.envs)
     for (framework, series), labels in _release_chains(res).items():
         for older, newer in zip(labels, labels[1:]):
             pair = df[
@@ -246,10 +261,12 @@ def steps(res: resultset.Results) -> pd.DataFrame:
                     if worst is None
                     else f"{judged.at[worst, 'case']}/{judged.at[worst, 'tensor']}",
                     "runtime_change": runtime_change(runtime, older, newer),
+                    "isa_change": runtime_change(kernels, older, newer),
                 }
             )
     columns = ["framework", "series", "previous", "release", "tensors", "identical", "changed"]
-    return pd.DataFrame(rows, columns=[*columns, "max_step_over_limit", "where", "runtime_change"])
+    tail = ["max_step_over_limit", "where", "runtime_change", "isa_change"]
+    return pd.DataFrame(rows, columns=[*columns, *tail])
 
 
 def coverage(current: pd.DataFrame, baseline: pd.DataFrame, truth: str = "") -> Dict[str, Any]:
