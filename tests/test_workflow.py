@@ -18,6 +18,7 @@ from typing import Any, Dict, List
 import pytest
 
 from _workflow import WORKFLOW, job, load, run_step
+from wgan_parity.core import shardplan
 from wgan_parity.matrix.envtable import load_table
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -97,9 +98,12 @@ def test_dump_jobs_run_only_their_env_and_upload_a_unique_artifact() -> None:
     uploads = [
         s for s in dump["steps"] if str(s.get("uses", "")).startswith("actions/upload-artifact@")
     ]
-    assert len(uploads) == 1
-    assert "${{ matrix.env_id }}" in uploads[0]["with"]["name"]
-    assert uploads[0]["if"] == "always()"  # a failed env still uploads its status record
+    assert len(uploads) == shardplan.CI_MAX_SHARDS  # one artifact per case shard
+    for k, upload in enumerate(uploads, start=1):
+        assert upload["with"]["name"].startswith(f"dump-s{k}-${{{{ matrix.env_id }}}}")
+        assert f"*.shard-{k}of*.npz" in upload["with"]["path"]
+        assert "*.status.json" in upload["with"]["path"]  # a failed env reaches every shard
+        assert upload["if"].startswith("always()")
     setup_uv = [
         s for s in dump["steps"] if str(s.get("uses", "")).startswith("astral-sh/setup-uv@")
     ]
@@ -111,17 +115,23 @@ def test_aggregate_merges_every_dump_artifact_and_reruns_no_dump() -> None:
     agg = job("aggregate")
     assert "dump" in agg["needs"]
     assert "!cancelled()" in agg["if"]
+    assert agg["strategy"]["matrix"]["shard"] == "${{ fromJSON(needs.plan.outputs.shards) }}"
     downloads = [
         s for s in agg["steps"] if str(s.get("uses", "")).startswith("actions/download-artifact@")
     ]
     assert len(downloads) == 1
     assert downloads[0]["with"]["merge-multiple"] is True
-    prefix = downloads[0]["with"]["pattern"].rstrip("*")
-    upload = next(s for s in job("dump")["steps"] if "upload-artifact" in str(s.get("uses")))
-    assert upload["with"]["name"].startswith(prefix)
+    uploads = [s for s in job("dump")["steps"] if "upload-artifact" in str(s.get("uses"))]
+    for k, upload in enumerate(uploads, start=1):  # shard k's job downloads shard k only
+        pattern = downloads[0]["with"]["pattern"].replace("${{ matrix.shard }}", str(k))
+        assert upload["with"]["name"].startswith(pattern.rstrip("*"))
+        other = downloads[0]["with"]["pattern"].replace("${{ matrix.shard }}", str(k + 1))
+        assert not upload["with"]["name"].startswith(other.rstrip("*"))
     script = "\n".join(s.get("run", "") for s in agg["steps"])
-    assert "wgan-parity aggregate" in script
+    assert "wgan-parity aggregate downloaded --partial" in script
+    merge = "\n".join(s.get("run", "") for s in job("merge")["steps"])
+    assert "wgan-parity merge" in merge
     for forbidden in ("nox ", "wgan-parity dump", "matrixrun", "tox "):
-        assert forbidden not in script, f"the aggregate job must not run `{forbidden.strip()}`"
-    assert "GITHUB_STEP_SUMMARY" in script
-    assert "--baseline results/baseline" in script
+        assert forbidden not in script + merge, f"no aggregation job may run `{forbidden.strip()}`"
+    assert "GITHUB_STEP_SUMMARY" in merge
+    assert "--baseline results/baseline" in merge

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 
-_ACTIVE = re.compile(r"([\\`*_{}\[\]()<>#+!|~])")
+_ACTIVE = re.compile(r"([\\`*_{}\[\]()#+!|~])")
 _SPACE = re.compile(r"\s+")
 
 
@@ -25,4 +25,5 @@ def code(value: object) -> str:
 
 def plain(value: object) -> str:
     """``value`` as one line of text with every Markdown and HTML character escaped."""
-    return _ACTIVE.sub(r"\\\1", _SPACE.sub(" ", str(value)).strip())
+    text = _SPACE.sub(" ", str(value)).strip().replace("&", "&amp;")
+    return _ACTIVE.sub(r"\\\1", text.replace("<", "&lt;").replace(">", "&gt;"))
