@@ -20,6 +20,10 @@
 # Prints the peak disk of every job: what it downloads, writes and installs (the report env and
 # the framework env are measured with du; a hosted runner's ~14 GB free is the budget).
 #
+# LOW_DISK=1 (a set bigger than the free disk twice over, e.g. `releases`: 34 dumps, 33 GB): the
+# single aggregate runs first, then each dump is split and its unsplit copies removed, and the
+# dump jobs pass `--delete-venvs --prune-cache` (the env's size is then not in its peak).
+#
 # Needs nox and uv on PATH (e.g. PATH=.ci-venv/bin:$PATH). WORK defaults to a new /tmp folder; it is
 # kept for inspection. Run it from a checkout nobody edits meanwhile: envs import this src/.
 set -euo pipefail
@@ -51,6 +55,7 @@ W="$WORK/report/bin/wgan-parity"
 report_gb=$(gb "$WORK/report")
 
 declare -A peak
+single_rc=""
 mkdir -p "$WORK/single"
 for id in $ids; do
   machine="$WORK/machine-$id"
@@ -59,9 +64,28 @@ for id in $ids; do
   else
     log "dump $id on its own machine: $machine"
     start=$SECONDS
-    nox -s "dump($id)" -- --locked --plain --dump-dir "$machine/dumps" || log "dump($id) failed (recorded)"
+    low=(); if [ "${LOW_DISK:-0}" = 1 ]; then low=(--delete-venvs --prune-cache --min-free-gb 2); fi
+    nox -s "dump($id)" -- --locked --plain --dump-dir "$machine/dumps" "${low[@]}" || log "dump($id) failed (recorded)"
     log "dump $id: $((SECONDS - start)) s"
   fi
+  stem="$id@$STAGE_TAG"
+  if [ -f "$machine/dumps/$id.npz" ]; then link "$machine/dumps/$id.npz" "$WORK/single/$stem.npz"; fi
+  if [ -f "$machine/dumps/$id.status.json" ]; then link "$machine/dumps/$id.status.json" "$WORK/single/$stem.status.json"; fi
+done
+
+single_aggregate() {
+  local start=$SECONDS
+  set +e
+  "$W" aggregate "$WORK/single" --out "$WORK/single-results" --quiet >/dev/null
+  single_rc=$?
+  set -e
+  log "single aggregate of every dump: exit $single_rc, $((SECONDS - start)) s"
+  peak["single aggregate (for comparison)"]=$(python -c "print(f'{$report_gb + $(gb "$WORK/single") + $(gb "$WORK/single-results"):.2f}')")
+}
+if [ "${LOW_DISK:-0}" = 1 ]; then single_aggregate; fi
+
+for id in $ids; do
+  machine="$WORK/machine-$id"
   stem="$id@$STAGE_TAG"
   rm -rf "$machine/upload" && mkdir -p "$machine/upload"
   for suffix in .status.json .key.json; do
@@ -71,14 +95,11 @@ for id in $ids; do
     link "$machine/dumps/$id.npz" "$machine/stage-$stem.npz"
     "$W" shard "$machine/stage-$stem.npz" --shards "$shards" --out "$machine/upload" >/dev/null
     for k in $(seq "$shards"); do mv "$machine/upload/stage-$stem.shard-${k}of$shards.npz" "$machine/upload/$stem.shard-${k}of$shards.npz"; done
-    link "$machine/dumps/$id.npz" "$WORK/single/$stem.npz"
     rm -f "$machine/stage-$stem.npz"
   fi
-  for suffix in .status.json; do
-    if [ -f "$machine/upload/$stem$suffix" ]; then link "$machine/upload/$stem$suffix" "$WORK/single/$stem$suffix"; fi
-  done
   env_gb=$(gb ".wgan-parity/envs/$id")
   peak["dump $id"]=$(python -c "print(f'{$env_gb + $(gb "$machine/dumps/$id.npz") + $(gb "$machine/upload"):.2f}')")
+  if [ "${LOW_DISK:-0}" = 1 ]; then rm -f "$machine/dumps/$id.npz" "$WORK/single/$stem.npz"; fi
 done
 
 mkdir -p "$WORK/parts"
@@ -102,12 +123,8 @@ set +e
 fanout_rc=$?
 log "merge: exit $fanout_rc, $((SECONDS - start)) s"
 peak["merge"]=$(python -c "print(f'{$report_gb + $(gb "$WORK/parts") + $(gb "$WORK/fanout-results"):.2f}')")
-start=$SECONDS
-"$W" aggregate "$WORK/single" --out "$WORK/single-results" --quiet >/dev/null
-single_rc=$?
 set -e
-log "single aggregate of every dump: exit $single_rc, $((SECONDS - start)) s"
-peak["single aggregate (for comparison)"]=$(python -c "print(f'{$report_gb + $(gb "$WORK/single") + $(gb "$WORK/single-results"):.2f}')")
+if [ "${LOW_DISK:-0}" != 1 ]; then single_aggregate; fi
 
 echo "peak disk per job (GB: framework or report env + downloads + outputs):"
 for job in "${!peak[@]}"; do printf '  %-40s %8s\n' "$job" "${peak[$job]}"; done | sort -k1,1 -k2n
