@@ -1,6 +1,6 @@
 """Benchmark of ``wgan-parity dump``: wall vs import and compute time, peak RSS, size vs payload.
 
-Usage: python bench/bench_dump.py [--backends reference tensorflow torch] [--cases GLOB ...]
+Usage: python bench/bench_dump.py [--backends reference tensorflow torch jax] [--cases GLOB ...]
                                   [--out DIR]
 
 For each backend it prints: the framework's bare import time (a fresh ``python -c "import X"``),
@@ -24,22 +24,19 @@ import time
 from pathlib import Path
 from typing import List, Tuple
 
+from wgan_parity import frameworks
 from wgan_parity.cli import argv
 from wgan_parity.dump.dumpfile import DumpReader
 
-IMPORTS = {
-    "reference": "import autograd, numpy",
-    "tensorflow": "import tensorflow",
-    "torch": "import torch",
-}
-
 
 def bare_import_s(backend: str) -> float:
-    """Median of three fresh-interpreter imports of the backend's framework."""
+    """Median of three fresh-interpreter imports of the backend's framework (the registry's
+    import module: every registered framework, JAX included)."""
+    statement = f"import numpy, {frameworks.get(backend).import_module}"
     times = []
     for _ in range(3):
         start = time.perf_counter()
-        subprocess.run([sys.executable, "-c", IMPORTS[backend]], check=True, capture_output=True)
+        subprocess.run([sys.executable, "-c", statement], check=True, capture_output=True)
         times.append(time.perf_counter() - start)
     return sorted(times)[1]
 
@@ -112,6 +109,9 @@ def main() -> None:
     if {"reference", "torch"} <= set(walls):
         ratio = walls["reference"] / walls["torch"]
         print(f"reference/torch dump wall ratio (issue 13's goal: <= 2.5): {ratio:.2f}")
+    if {"jax", "torch"} <= set(walls):
+        ratio = walls["jax"] / walls["torch"]
+        print(f"jax/torch dump wall ratio (issue 24's goal: <= 1.3): {ratio:.2f}")
 
 
 if __name__ == "__main__":
