@@ -204,6 +204,17 @@ def test_steps_and_bisect_mark_a_python_numpy_boundary() -> None:
     assert regress.bisect(res)["runtime_change"].tolist() == [boundary]
 
 
+def test_steps_and_bisect_mark_a_kernel_isa_boundary() -> None:
+    # two CI runners of different CPUs: 2.11.0 dumped on AVX-512, the next releases on AVX2
+    envs, rows = _tf_chain(
+        ["2.11.0", "2.12.1", "2.13.1"], (1e-4, 1e-7), isa=["avx2", "avx512", "avx2", "avx2"]
+    )
+    res = resultset.from_frames(pd.DataFrame(rows), envs, ".")
+    assert regress.steps(res)["isa_change"].tolist() == ["isa avx512 -> isa avx2", ""]
+    assert regress.bisect(res)["isa_change"].tolist() == ["isa avx512 -> isa avx2"]
+    assert regress.steps(res)["runtime_change"].tolist() == ["", ""]  # not a Python change
+
+
 def test_a_variant_of_a_release_is_its_own_series_not_the_next_release() -> None:
     assert regress.series_of("tf-2.21.0") == regress.series_of("tf-2.12.1") == "tf-{v}"
     assert regress.series_of("tf-2.21.0-onednn0") == "tf-{v}-onednn0"
