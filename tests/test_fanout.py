@@ -3,9 +3,10 @@
 Two "machines" write small dumps (the non-square ``*.probe`` cases) into their own folders:
 machine A runs the float64 reference and ``reference32`` as env ``r32``; machine B runs ``r32``
 too, and its platform is then rewritten through the dumpfile API (another OS/CPU/GPU), as if it
-came from an ARM GPU box. Each folder is staged by the workflow's own ``stage`` step, the staged
-files are copied into one folder, and ``wgan-parity aggregate`` runs on it. The same release on two
-machines must be two envs, and nothing may depend on which folder or name a file came from.
+came from an ARM GPU box. Each folder is staged by the workflow's own ``stage`` step (named and
+split into case shards), shard k of every machine is aggregated with ``--partial`` and the parts
+are merged, as the aggregate and merge jobs do. The same release on two machines must be two
+envs, and nothing may depend on which folder or name a file came from.
 """
 
 from __future__ import annotations
@@ -35,6 +36,7 @@ PLATFORM_B = {
 }
 DUMPS = {"a": [("reference", "reference"), ("reference32", "r32")], "b": [("reference32", "r32")]}
 RUNNER = {"a": ("Linux", "X64"), "b": ("Linux", "ARM64")}
+SHARDS = 2
 
 pytestmark = pytest.mark.slow  # the module's fixture runs real dumps
 
@@ -72,6 +74,7 @@ def machines(tmp_path_factory: pytest.TempPathFactory) -> Path:
         system, arch = RUNNER[machine]
         for _, env_id in dumps:
             env = {"ENV_ID": env_id, "RUNNER_OS": system, "RUNNER_ARCH": arch, "GITHUB_RUN_ID": "7"}
+            env.update(SHARDS=str(SHARDS), SHARD_PYTHON=sys.executable)
             done = run_step("dump", "stage", base / f"machine-{machine}", env)
             assert done.returncode == 0, done.stderr
     return base
@@ -88,8 +91,28 @@ def _merge(folders: List[Path], into: Path) -> Path:
 
 
 def _aggregate(out: Path, *inputs: Path, jobs: int = 1) -> int:
-    args = ["aggregate", *map(str, inputs), "--out", str(out), "--quiet", "--jobs", str(jobs)]
-    return main(args)
+    """What the aggregate jobs and the merge job do: each shard's part, then the merge."""
+    files = [p for folder in inputs for p in sorted(folder.iterdir())]
+    parts = []
+    for k in range(1, SHARDS + 1):
+        job = out.parent / f"{out.name}-shard-{k}"
+        job.mkdir(parents=True)
+        for path in files:
+            if path.name.endswith(".status.json") or _shard_index(path) == k:
+                shutil.copy2(path, job / path.name)
+        part = out.parent / f"{out.name}-parts" / f"part-{k}.npz"
+        args = ["aggregate", str(job), "--partial", str(part), "--quiet", "--jobs", str(jobs)]
+        assert main(args) == 0
+        parts.append(str(part))
+    return main(["merge", *parts, "--out", str(out)])
+
+
+def _shard_index(path: Path) -> int:
+    """The shard a staged file holds, from its metadata (names may say nothing)."""
+    if not path.name.endswith(".npz"):
+        return 0
+    with DumpReader(path) as reader:
+        return int(reader.meta["shard"]["index"])
 
 
 def _platform_id(path: Path) -> str:
@@ -99,18 +122,21 @@ def _platform_id(path: Path) -> str:
 
 def test_staging_names_files_uniquely_per_machine(machines: Path) -> None:
     names = {
-        m: sorted(p.name for p in (machines / f"machine-{m}" / "fanout").iterdir()) for m in DUMPS
+        m: sorted(p.name for p in (machines / f"machine-{m}" / "upload").iterdir()) for m in DUMPS
     }
-    assert names["a"] == ["r32@Linux-X64-7.npz", "reference@Linux-X64-7.npz"]
-    assert names["b"] == ["r32@Linux-ARM64-7.npz"]
+    assert names["a"] == [
+        *(f"r32@Linux-X64-7.shard-{k}of2.npz" for k in (1, 2)),
+        *(f"reference@Linux-X64-7.shard-{k}of2.npz" for k in (1, 2)),
+    ]  # the unsplit dumps are gone (--remove): one copy of the data leaves the machine
+    assert names["b"] == [f"r32@Linux-ARM64-7.shard-{k}of2.npz" for k in (1, 2)]
 
 
 def test_same_env_on_two_machines_is_two_envs(machines: Path, tmp_path: Path) -> None:
-    staged = [machines / f"machine-{m}" / "fanout" for m in DUMPS]
+    staged = [machines / f"machine-{m}" / "upload" for m in DUMPS]
     merged = _merge(staged, tmp_path / "merged")
     assert _aggregate(tmp_path / "out", merged) == 0
-    pid_a = _platform_id(machines / "machine-a" / "dumps" / "r32.npz")
-    pid_b = _platform_id(machines / "machine-b" / "dumps" / "r32.npz")
+    pid_a = _platform_id(machines / "machine-a" / "upload" / "r32@Linux-X64-7.shard-1of2.npz")
+    pid_b = _platform_id(machines / "machine-b" / "upload" / "r32@Linux-ARM64-7.shard-1of2.npz")
     assert pid_a != pid_b
     envs = pd.read_csv(tmp_path / "out" / "envs.csv")
     assert sorted(envs["env"]) == sorted([f"r32@{pid_a}", f"r32@{pid_b}", "reference"])
@@ -125,7 +151,7 @@ def test_same_env_on_two_machines_is_two_envs(machines: Path, tmp_path: Path) ->
 
 
 def test_a_failure_on_another_machine_stays_apart(machines: Path, tmp_path: Path) -> None:
-    merged = _merge([machines / "machine-a" / "fanout"], tmp_path / "merged")
+    merged = _merge([machines / "machine-a" / "upload"], tmp_path / "merged")
     key = "|".join(str(PLATFORM_B[k]) for k in ("system", "machine", "cpu", "gpu"))
     platform_b = {**PLATFORM_B, "id": hashlib.sha256(key.encode()).hexdigest()[:8]}
     record = {
@@ -138,7 +164,7 @@ def test_a_failure_on_another_machine_stays_apart(machines: Path, tmp_path: Path
     }
     (merged / "r32@Linux-ARM64-7.status.json").write_text(json.dumps(record))
     assert _aggregate(tmp_path / "out", merged) == 4  # an env could not run; nothing diverged
-    pid_a = _platform_id(machines / "machine-a" / "dumps" / "r32.npz")
+    pid_a = _platform_id(machines / "machine-a" / "upload" / "r32@Linux-X64-7.shard-1of2.npz")
     envs = pd.read_csv(tmp_path / "out" / "envs.csv", keep_default_na=False).set_index("env")
     assert envs.loc[f"r32@{pid_a}", "status"] == "ok"
     assert envs.loc[f"r32@{platform_b['id']}", "status"] == "failed"
@@ -146,7 +172,7 @@ def test_a_failure_on_another_machine_stays_apart(machines: Path, tmp_path: Path
 
 
 def test_result_does_not_depend_on_folders_or_names(machines: Path, tmp_path: Path) -> None:
-    staged = [machines / f"machine-{m}" / "fanout" for m in DUMPS]
+    staged = [machines / f"machine-{m}" / "upload" for m in DUMPS]
     renamed = tmp_path / "renamed"  # same files, names that say nothing, other order
     renamed.mkdir()
     for n, path in enumerate(sorted(p for f in reversed(staged) for p in f.iterdir())):
@@ -170,17 +196,14 @@ def test_result_does_not_depend_on_folders_or_names(machines: Path, tmp_path: Pa
 
 
 def test_aggregate_job_shell_end_to_end(machines: Path, tmp_path: Path) -> None:
-    """The aggregate job's own steps after the download: missing envs, aggregate, summary.
+    """The aggregate jobs' own steps after the download (missing envs, the part), then the merge
+    job's (merge, summary).
 
-    A planned env whose job uploaded nothing becomes a failed env (stage ``ci``), the exit code
-    says so (bit 4), and the step summary carries the aggregator's Markdown summary.
+    A planned env whose job uploaded nothing becomes a failed env (stage ``ci``) in every shard,
+    the exit code says so (bit 4), and the step summary carries the merged Markdown summary.
     """
-    staged = [machines / f"machine-{m}" / "fanout" for m in DUMPS]
+    staged = [machines / f"machine-{m}" / "upload" for m in DUMPS]
     merged = _merge(staged, tmp_path / "merged")
-    tool = tmp_path / ".wgan-parity" / "report" / "bin" / "wgan-parity"  # the report env's CLI
-    tool.parent.mkdir(parents=True)
-    tool.write_text(f'#!/bin/sh\nexec "{sys.executable}" -m wgan_parity "$@"\n')
-    tool.chmod(0o755)
     plan = {"include": [{"env_id": "reference"}, {"env_id": "r32"}, {"env_id": "tf-9.9.9"}]}
     output, summary = tmp_path / "github_output", tmp_path / "step_summary"
     env = {
@@ -189,27 +212,49 @@ def test_aggregate_job_shell_end_to_end(machines: Path, tmp_path: Path) -> None:
         "GITHUB_STEP_SUMMARY": str(summary),
         "PARITY_SET": "default",
     }
-    for step_id in ("missing", "aggregate"):
-        done = run_step("aggregate", step_id, tmp_path, env)
-        assert done.returncode == 0, f"{step_id}: {done.stdout}{done.stderr}"
-    assert sorted(p.name for p in merged.glob("*.status.json")) == ["tf-9.9.9@missing.status.json"]
+    merge_job = tmp_path / "merge-job"
+    for k in range(1, SHARDS + 1):  # each aggregate job: its shard of every env
+        job = tmp_path / f"aggregate-{k}"
+        (job / "downloaded").mkdir(parents=True)
+        for path in merged.iterdir():
+            if f".shard-{k}of" in path.name:
+                shutil.copy2(path, job / "downloaded" / path.name)
+        _report_tool(job)
+        for step_id in ("missing", "partial"):
+            done = run_step("aggregate", step_id, job, {**env, "SHARD": str(k)})
+            assert done.returncode == 0, f"{step_id}: {done.stdout}{done.stderr}"
+        missing = sorted(p.name for p in (job / "downloaded").glob("*.status.json"))
+        assert missing == ["tf-9.9.9@missing.status.json"]
+        (merge_job / "parts").mkdir(parents=True, exist_ok=True)
+        shutil.copy2(job / "parts" / f"part-{k}.npz", merge_job / "parts")
+    _report_tool(merge_job)
+    done = run_step("merge", "merge", merge_job, env)
+    assert done.returncode == 0, f"merge: {done.stdout}{done.stderr}"
     rc = int(dict(line.split("=", 1) for line in output.read_text().splitlines())["rc"])
     assert rc & 4, f"exit {rc}: bit 4 (some env could not run) expected"
-    envs = pd.read_csv(tmp_path / "results" / "envs.csv").set_index("env")
+    envs = pd.read_csv(merge_job / "results" / "envs.csv").set_index("env")
     assert (envs.loc["tf-9.9.9", "status"], envs.loc["tf-9.9.9", "stage"]) == ("failed", "ci")
-    done = run_step("aggregate", "summary", tmp_path, {**env, "RC": str(rc)})
+    done = run_step("merge", "summary", merge_job, {**env, "RC": str(rc)})
     assert done.returncode == 0, done.stderr
     text = summary.read_text()
-    assert f"Set `default`, aggregator exit {rc}: " in text
+    assert f"Set `default`, exit {rc}: " in text
     assert "not a numerical finding" in text  # 4 and 5 are told apart from a regression (1)
     summary.write_text("")
-    crashed = run_step("aggregate", "summary", tmp_path, {**env, "RC": "3"})
+    crashed = run_step("merge", "summary", merge_job, {**env, "RC": "3"})
     assert crashed.returncode == 0, crashed.stderr
     assert "internal error of wgan-parity" in summary.read_text()
     summary.write_text("")
-    run_step("aggregate", "summary", tmp_path, {**env, "RC": "1"})
+    run_step("merge", "summary", merge_job, {**env, "RC": "1"})
     assert "**a numerical finding**: some row diverged" in summary.read_text()
-    if (tmp_path / "results" / "summary.md").is_file():
-        assert (tmp_path / "results" / "summary.md").read_text() in text
+    if (merge_job / "results" / "summary.md").is_file():
+        assert (merge_job / "results" / "summary.md").read_text() in text
     else:
-        assert (tmp_path / "results" / "aggregate.txt").read_text() in text
+        assert (merge_job / "results" / "aggregate.txt").read_text() in text
+
+
+def _report_tool(job: Path) -> None:
+    """The report env's CLI, as the job installs it: this interpreter's package."""
+    tool = job / ".wgan-parity" / "report" / "bin" / "wgan-parity"
+    tool.parent.mkdir(parents=True)
+    tool.write_text(f'#!/bin/sh\nexec "{sys.executable}" -m wgan_parity "$@"\n')
+    tool.chmod(0o755)

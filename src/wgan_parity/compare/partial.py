@@ -245,7 +245,7 @@ def merge(parts: Sequence[Part], seed_pair: Optional[Sequence[str]] = None) -> A
         raise PartError("expected at least one part to merge, found none")
     _check_complete(parts)
     parts = sorted(parts, key=lambda p: p.shard[0])
-    _same(parts, "envs", lambda p: [(e.label, e.env_id, e.file, e.status) for e in p.envs])
+    _same(parts, "envs", lambda p: [(e.label, e.env_id, e.status) for e in p.envs])
     _same(parts, "compared envs", lambda p: p.compared)
     _same(parts, "verdict inputs (thresholds and calibration)", lambda p: dict(p.judged_by))
     envs = _unsplit_envs(parts)
