@@ -151,7 +151,13 @@ def test_new_releases_become_a_pull_request_with_rows_locks_and_results() -> Non
 
 
 def test_every_action_runs_on_node24() -> None:
-    node20 = {"actions/upload-artifact": 6, "actions/download-artifact": 7, "actions/checkout": 5}
+    node20 = {
+        "actions/upload-artifact": 6,
+        "actions/download-artifact": 7,
+        "actions/checkout": 5,
+        "actions/cache": 5,
+        "actions/setup-python": 6,
+    }
     for name, body in load()["jobs"].items():
         for step in body["steps"]:
             uses = str(step.get("uses", ""))
