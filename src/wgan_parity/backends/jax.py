@@ -100,7 +100,7 @@ def configure(flags: Flags) -> Dict[str, Any]:
 
 
 def _compilation_cache() -> str:
-    """Turn on JAX's persistent compilation cache (``CACHE_ENV``); return its folder or "off"."""
+    """Turn on JAX's persistent compilation cache (``CACHE_ENV``); return "on" or "off"."""
     wanted = os.environ.get(CACHE_ENV, "")
     if wanted == "0":
         return "off"
@@ -112,7 +112,7 @@ def _compilation_cache() -> str:
         jax.config.update("jax_persistent_cache_min_entry_size_bytes", 0)
     except (AttributeError, KeyError, ValueError):  # a jax without these switches
         return "off"
-    return folder
+    return "on"  # not the folder: a home path says nothing about the numbers
 
 
 def _jaxlib_version() -> str:
