@@ -34,7 +34,7 @@ STAGE_TAG="$(uname -s)-$(uname -m)-local"
 mkdir -p "$WORK"
 log() { printf '[%(%H:%M:%S)T] simulate_fanout: %s\n' -1 "$*" >&2; }
 link() { ln -f "$1" "$2" 2>/dev/null || cp "$1" "$2"; }  # a hard link is a copy that costs no disk
-gb() { du -sbL "$@" 2>/dev/null | awk '{s += $1} END {printf "%.2f", s / 1e9}'; }
+gb() { { du -sbL "$@" 2>/dev/null || true; } | awk '{s += $1} END {printf "%.2f", s / 1e9}'; }  # a missing path counts 0
 
 ids=""
 for set in "${SETS[@]}"; do
