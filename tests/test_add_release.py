@@ -107,6 +107,7 @@ def test_a_newer_release_in_find_links_becomes_row_lock_dump_and_result(
     _relabelled_wheel("jax", "0.10.3", wheels)
     links = [*pipbridge.pip_settings().get("find-links", []), str(wheels)]
     environ = {**os.environ, "PIP_FIND_LINKS": " ".join(links), "PYTHONPATH": str(project / "src")}
+    environ.pop("UV_FIND_LINKS", None)  # nox bridged pip's own find-links: bridge them again
 
     def run(*args: str) -> subprocess.CompletedProcess:
         return subprocess.run(

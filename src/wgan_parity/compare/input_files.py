@@ -133,7 +133,7 @@ def _read_status(path: Path) -> Env:
     try:
         record = json.loads(path.read_text(encoding="utf-8"))
         env_id = str(record["env_id"])
-        hostile = names.problem("env_id", record["env_id"], names.ID)
+        hostile = names.problem("env_id", record["env_id"], names.DUMP_ID)
         if hostile:
             raise ValueError(hostile)
     except (OSError, ValueError, KeyError, TypeError) as exc:

@@ -12,7 +12,10 @@ import re
 from typing import Any, Mapping, Optional, Pattern
 from urllib.parse import quote
 
-ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}")
+ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}")  # matrix.toml ids, platform ids, ISAs
+# A dump's env id: a matrix.toml id, or what `wgan-parity dump` makes without --env-id, which
+# may hold a local version and a backend ("seed_port@torch-2.13.0+cpu"): "+" and "@" as well.
+DUMP_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._+@-]{0,199}")
 VERSION = re.compile(r"[A-Za-z0-9][A-Za-z0-9.+_!-]{0,63}")
 BACKEND = re.compile(r"[A-Za-z0-9_][A-Za-z0-9._:-]{0,199}")
 CASE_OR_TENSOR = re.compile(r"[A-Za-z0-9_][A-Za-z0-9._/-]{0,199}")
@@ -21,7 +24,7 @@ _SAFE_FILE_CHARS = "._@~+-"
 
 #: Metadata fields a dump must spell with these rules (absent or null is fine).
 META_FIELDS: Mapping[str, Pattern[str]] = {
-    "env_id": ID,
+    "env_id": DUMP_ID,
     "framework": ID,
     "backend": BACKEND,
     "dtype": ID,
@@ -35,6 +38,7 @@ META_FIELDS: Mapping[str, Pattern[str]] = {
 PLATFORM_FIELDS: Mapping[str, Pattern[str]] = {"id": ID, "isa": ID, "cpu_isa": ID}
 RULES = {
     ID.pattern: "letters, digits, '.', '_' and '-', starting with a letter or digit",
+    DUMP_ID.pattern: "letters, digits, '.', '_', '+', '@' and '-', starting with a letter or digit",
     VERSION.pattern: "a version: letters, digits, '.', '+', '_', '!' and '-'",
     BACKEND.pattern: "a backend name or module path: letters, digits, '.', '_', ':' and '-'",
     CASE_OR_TENSOR.pattern: "letters, digits, '.', '_', '/' and '-'",

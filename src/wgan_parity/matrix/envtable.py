@@ -24,7 +24,7 @@ TABLE_NAME = "matrix.toml"
 TABLE_ENV_VAR = "WGAN_PARITY_MATRIX"
 SCHEMA = 1
 REPORT_ID = "_report"
-_ID_RE = names.ID  # the same rule a dump's env_id must meet
+_ID_RE = names.ID  # core.names: a dump's env id meets it too (plus "+" and "@" of default ids)
 _ENV_KEYS = {
     "id",
     "framework",
