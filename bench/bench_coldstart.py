@@ -3,12 +3,13 @@
 Usage: python bench/bench_coldstart.py [--keep] [--nox NOX] [--install-nox] [-- NOX ARGS...]
 
 It clones this checkout's HEAD (commit first: uncommitted edits are not in the clone) into a
-throwaway folder, points ``UV_CACHE_DIR`` at an empty folder there (your pip find-links and
-indexes still apply: the runner bridges them into uv), and runs ``nox -s compare`` in the clone
-(no dumps, no venvs, no lock cache yet), with ``CI=true`` so progress comes as plain lines. Each
-line is echoed with its time since the start. At the end it prints the wall time, each stage's
-time (nox's own venv, each env's install and dump, the aggregation) and the reference/torch dump
-ratio (issue 13's goals: total <= 6 min on a 2-core machine, ratio <= 2.5). ``--install-nox``
+throwaway folder, points ``UV_CACHE_DIR`` and JAX's compilation cache at empty folders there (your
+pip find-links and indexes still apply: the runner bridges them into uv), and runs
+``nox -s compare`` in the clone (no dumps, no venvs, no lock cache yet), with ``CI=true`` so
+progress comes as plain lines. Each line is echoed with its time since the start. At the end it
+prints the wall time, each stage's time (nox's own venv, each env's install and dump, the
+aggregation) and the reference/torch dump ratio (issue 13's goals: total <= 6 min on a 2-core
+machine, ratio <= 2.5). ``--install-nox``
 also times ``python -m pip install 'nox[uv]'`` into a fresh venv first, as the README does.
 """
 
@@ -90,6 +91,7 @@ def main() -> int:
     clone, cache = tmp / "wgan-parity", tmp / "uv-cache"
     env = {k: v for k, v in os.environ.items() if k not in ("VIRTUAL_ENV", "PYTHONPATH")}
     env.update({"UV_CACHE_DIR": str(cache), "CI": "true"})
+    env["WGAN_PARITY_JAX_CACHE"] = str(cache.parent / "xla-cache")  # JAX compiles from scratch
     started = time.monotonic()
     stages: Dict[str, float] = {}
     code = -1
