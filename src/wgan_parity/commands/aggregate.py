@@ -24,7 +24,7 @@ import hashlib
 import os
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING, Callable, Dict, Optional
+from typing import TYPE_CHECKING, Callable, Dict, Optional, Sequence
 
 from wgan_parity.exitcodes import ExitCode
 
@@ -130,7 +130,6 @@ def run(args: argparse.Namespace) -> int:
     _single_threaded_blas()
     from wgan_parity import atomic
     from wgan_parity.compare import calibration, thresholds
-    from wgan_parity.compare import rows as compare
     from wgan_parity.compare.aggregate import AggregateError, aggregate
     from wgan_parity.report import baseline as baselines
 
@@ -149,13 +148,9 @@ def run(args: argparse.Namespace) -> int:
     ) as exc:
         say(str(exc))
         return USAGE_ERROR
-    bad = [
-        m
-        for m in args.matrix
-        if m not in compare.COLUMNS or m in {"case", "tensor", "env_a", "env_b"}
-    ]
+    bad = matrix_problem(args.matrix)
     if bad:
-        say(f"unknown --matrix column(s) {bad}; choose from {list(compare.COLUMNS[4:])}")
+        say(bad)
         return USAGE_ERROR
     if (args.out is None) == (args.partial is None):
         say("expected exactly one of --out DIR (reports) and --partial PART (one shard's part)")
@@ -192,6 +187,14 @@ def run(args: argparse.Namespace) -> int:
         print(f"wrote {args.partial}: shard {index} of {count}, {len(found.rows)} rows ({counts})")
         return 0
     return publish(found, args, th, calib.source, say)
+
+
+def matrix_problem(metrics: Sequence[str]) -> str:
+    """Why ``--matrix`` cannot draw these pairs.csv columns ('' when it can)."""
+    from wgan_parity.compare import rows
+
+    bad = [m for m in metrics if m not in rows.COLUMNS[4:]]  # not case, tensor, env_a, env_b
+    return f"unknown --matrix column(s) {bad}; choose from {list(rows.COLUMNS[4:])}" if bad else ""
 
 
 def verdict_inputs(

@@ -43,16 +43,15 @@ def run(args: argparse.Namespace) -> int:
     """Merge; return the exit code of ``aggregate``."""
     from wgan_parity import atomic
     from wgan_parity.compare import calibration, partial, thresholds
-    from wgan_parity.compare import rows as compare
     from wgan_parity.compare.aggregate import AggregateError
     from wgan_parity.report import baseline as baselines
 
     def say(line: str) -> None:
         print(f"wgan-parity merge: {line}", file=sys.stderr, flush=True)
 
-    bad = [m for m in args.matrix if m not in compare.COLUMNS[4:]]
-    if bad:
-        say(f"unknown --matrix column(s) {bad}; choose from {list(compare.COLUMNS[4:])}")
+    problem = aggregate.matrix_problem(args.matrix) or atomic.writable_folder(args.out)
+    if problem:
+        say(problem)
         return ExitCode.USAGE
     try:
         th = thresholds.load(args.thresholds)
@@ -80,16 +79,7 @@ def run(args: argparse.Namespace) -> int:
     ) as exc:
         say(str(exc))
         return ExitCode.USAGE
-    unwritable = atomic.writable_folder(args.out)
-    if unwritable:
-        say(unwritable)
-        return ExitCode.USAGE
     for message in found.messages:
         say(message)
-    source = (
-        "none"
-        if args.calibration == "none"
-        else Path(args.calibration or "calibration.csv.gz").name
-    )
     say(f"{len(parts)} parts merged: {len(found.rows)} rows")
     return aggregate.publish(found, args, th, source, say)

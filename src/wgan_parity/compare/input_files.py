@@ -90,16 +90,12 @@ def _platform_id(meta: Dict[str, Any]) -> str:
     return hashlib.sha256(key.encode()).hexdigest()[:8]
 
 
-def _meta_digest(meta: Dict[str, Any]) -> str:
-    return shardplan.meta_digest(meta)
-
-
 def _source_digest(meta: Dict[str, Any]) -> str:
     """The digest of the unsplit dump's metadata: the same in every shard of it."""
     shard = meta.get(shardplan.META_KEY)
     if isinstance(shard, dict) and shard.get("source_meta_sha256"):
         return str(shard["source_meta_sha256"])
-    return _meta_digest(meta)
+    return shardplan.meta_digest(meta)
 
 
 def shard_key(env: Env) -> Optional[Tuple[int, int]]:
@@ -224,7 +220,7 @@ def _drop_duplicates(envs: List[Env], messages: List[str]) -> List[Env]:
         if env.dump is None:
             kept.append(env)
             continue
-        meta = _meta_digest(env.meta)
+        meta = shardplan.meta_digest(env.meta)
         identity = f"{meta}:{env.dump.content_digest()}"
         if identity in seen:
             messages.append(

@@ -9,6 +9,7 @@ before it is written (atomically), so a row that breaks a rule is never written.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from dataclasses import dataclass
 from pathlib import Path
@@ -90,15 +91,7 @@ def plan(table: EnvTable, found: Sequence[Newer]) -> List[Added]:
             f"{newer.package}=={newer.version}" if _pinned(pin, newer.package) else pin
             for pin in template.pins
         )
-        env = EnvSpec(
-            id=env_id,
-            framework=template.framework,
-            pins=pins,
-            extra=template.extra,
-            python=template.python,
-            sets=template.sets,
-            disk_gb=template.disk_gb,
-        )
+        env = dataclasses.replace(template, id=env_id, pins=pins)  # a plain row: nothing else
         known.add(env_id)
         added.append(Added(env, template, newer))
     return added

@@ -47,7 +47,7 @@ def selection(table: EnvTable, args: argparse.Namespace) -> Tuple[str, Tuple[Env
     """The chosen envs and a folder-safe name for the selection."""
     tags = [t for group in args.tags for t in group.split(",") if t]
     envs = table.select(args.set, tags, args.env)
-    if getattr(args, "max_isa", None):
+    if args.max_isa:
         envs = tuple(capped(env, args.max_isa) for env in envs)
     if args.env:
         name = "envs-" + "+".join(args.env) if len(args.env) <= 3 else "envs-custom"
