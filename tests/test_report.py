@@ -22,7 +22,7 @@ from wgan_parity.core.catalog import CATALOG
 from wgan_parity.dump import synthetic
 from wgan_parity.dump.meta import catalog_info
 from wgan_parity.report import cases as report_cases
-from wgan_parity.report import csvfiles, heatmap, regress, resultset, summary
+from wgan_parity.report import heatmap, regress, resultset, summary
 
 PNG = b"\x89PNG\r\n\x1a\n"
 CASES = (
@@ -189,16 +189,15 @@ def test_summary_lists_every_divergent_row(tmp_path):
 
 def test_summary_shows_release_steps_and_bisection(tmp_path):
     res = _results(_tf_torch(6), tmp_path, {"tf-2.3.0": 1e-3})
-    csvfiles.write_csv(regress.steps(res), tmp_path / "steps.csv")
-    csvfiles.write_csv(regress.bisect(res), tmp_path / "bisect.csv")
-    text = summary.render(res, thresholds.load())
+    extras = summary.Extras(steps=regress.steps(res), bisect=regress.bisect(res))
+    text = summary.render(res, thresholds.load(), extras=extras)
     section = text.split("## Across releases", 1)[1].split("\n## ", 1)[0]
     assert "| `tf-2.3.0` | `tf-2.2.0` |" in section
     assert "tensors changed beyond their limit" in section
     assert "| tensorflow | tf-2.3.0 | tf-2.2.0 |" in section  # the bisection names the release
 
 
-def test_summary_stays_under_one_mebibyte(tmp_path):
+def test_summary_stays_under_100_kb(tmp_path):
     rows = [
         _row(f"case{k}.probe", f"grad/p{j}", "torch-2.0.1", "reference", 1.0, 0.0)
         for k in range(400)
@@ -208,8 +207,11 @@ def test_summary_stays_under_one_mebibyte(tmp_path):
         pd.DataFrame(rows), _envs_frame(["torch-2.0.1", "reference"]), tmp_path
     )
     text = summary.render(res)
-    assert len(text.encode("utf-8")) < summary.MAX_BYTES
-    assert "more lines cut" in text
+    assert len(text.encode("utf-8")) < summary.MAX_BYTES == 100_000
+    assert "23542 more lines: see pairs.csv" in text
+    assert text.startswith(
+        "# wgan-parity: FAIL\n\n**FAIL: 24000 unexplained divergent rows in 1 env (400 causes)"
+    )
 
 
 def test_known_rule_labels_a_matching_row_with_its_reference(tmp_path):

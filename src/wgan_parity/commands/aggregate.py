@@ -6,7 +6,7 @@ reference on every (case, tensor), and writes into ``--out``: ``pairs.csv``, ``m
 (and ``matrix_<metric>.csv`` for each ``--matrix``), ``envs.csv``, ``cases.csv``, and with
 ``--seed-report A B`` ``seed_report_<A>_vs_<B>.txt``. The verdict rule is in
 :mod:`wgan_parity.compare.verdict`. The work is :func:`wgan_parity.compare.aggregate.aggregate`;
-:mod:`wgan_parity.report.outputs` writes its result; this module parses, calls and prints.
+:mod:`wgan_parity.report.writers` writes its result; this module parses, calls and prints.
 
 Exit codes (bits, so 5 = both):
   0  everything was compared and nothing diverged;
@@ -32,7 +32,7 @@ if TYPE_CHECKING:  # pandas and NumPy are imported only when the command runs
     from wgan_parity.compare.aggregate import Aggregate
     from wgan_parity.compare.thresholds import Thresholds
     from wgan_parity.report.csvfiles import PairTable
-    from wgan_parity.report.outputs import Regressions
+    from wgan_parity.report.writers import Context
 
 Say = Callable[[str], None]
 USAGE_ERROR = ExitCode.USAGE
@@ -213,41 +213,58 @@ def verdict_inputs(
     }
 
 
+def judged_by(thresholds_file: Optional[Path], calibration_file: Optional[str]) -> Dict[str, str]:
+    """The stamp of what judges the rows: the package, its commit, the thresholds and
+    calibration (SHA-256)."""
+    from wgan_parity import __version__
+    from wgan_parity.dump.provenance import git_commit
+
+    stamp = {"wgan_parity": __version__, "commit": git_commit() or ""}
+    return {**stamp, **verdict_inputs(thresholds_file, calibration_file)}
+
+
 def publish(
     found: Aggregate, args: argparse.Namespace, th: Thresholds, calib_source: str, say: Say
 ) -> int:
-    """Write every table and report of ``found`` into ``args.out``; return the exit code.
+    """Write every output of ``found`` into ``args.out`` (the registry in
+    :mod:`wgan_parity.report.writers`); return the exit code.
 
     Shared by ``aggregate`` and ``merge``: the same rows give the same files.
     """
     from wgan_parity import atomic
-    from wgan_parity.commands import report
     from wgan_parity.report import baseline as baselines
-    from wgan_parity.report import outputs
+    from wgan_parity.report import cases, csvfiles, resultset, writers
 
     out: Path = args.out
-    table = outputs.pair_table(found)
-    written = outputs.write_tables(found, table, out, args.matrix, th.seed_cosine)
-    current = outputs.current(found, table, out)  # the rows flow on in memory
+    table = csvfiles.PairTable.from_store(found.rows)
+    envs = csvfiles.env_frame(found.envs, found.reference)
+    res = resultset.from_frames(table.frame, envs, out, cases.from_infos(found.cases))
+    ctx = writers.Context(
+        res,
+        th,
+        found=found,
+        table=table,
+        matrices=args.matrix,
+        baseline=args.baseline,
+        judged=True,
+        judged_by=judged_by(args.thresholds, args.calibration),
+        say=say,
+    )
+    say(f"clean limits from {calib_source} and this run's built-in envs")
     try:
-        checked = outputs.write_regressions(args.baseline, out, th, current)
+        written = writers.write_all(ctx)  # the rows flow on in memory, to every output
     except baselines.BaselineError as exc:
         say(str(exc))
-        checked = None
-    if checked is not None:
-        written += checked.written
-        if args.baseline is not None:
-            _say_baseline(args.baseline, checked, say)
-    say(f"clean limits from {calib_source} and this run's built-in envs")
-    if checked is None:
         return USAGE_ERROR
-    written += report.after_aggregate(out, th, current, say)  # never costs the CSVs
+    if args.baseline is not None:
+        _say_baseline(args.baseline, ctx, say)
     _print_rows(found, table)
     removed = atomic.replace_outputs(out, written)
     print("wrote " + ", ".join(str(p) for p in written))
     if removed:
         print("removed from an earlier run into the same --out: " + ", ".join(removed))
-    diverged = found.diverged or checked.regressed
+    regressed = ctx.check.regressed if ctx.check is not None else 0
+    diverged = found.diverged or regressed
     return (DIVERGED if diverged else 0) | (ENV_PROBLEM if found.env_problem else 0)
 
 
@@ -265,16 +282,18 @@ def _print_rows(found: Aggregate, table: PairTable) -> None:
         print(f"  ... and {len(found.divergent) - 20} more rows in pairs.csv")
 
 
-def _say_baseline(baseline: Path, checked: Regressions, say: Callable[[str], None]) -> None:
+def _say_baseline(baseline: Path, ctx: Context, say: Callable[[str], None]) -> None:
     """What the baseline check found (stderr) and the first 20 regressed rows (stdout)."""
-    counts = checked.counts
+    check, found = ctx.check, ctx.regressions
+    if check is None or found is None:
+        return
     say(
-        f"baseline {baseline}: {counts['checked']} rows checked, {counts['regressed']} regressed; "
-        f"{counts['other_isa']} rows have a baseline row of another kernel ISA only (judged by "
-        f"the calibrated limits alone); {counts['new']} rows have no baseline row (new envs, or "
+        f"baseline {baseline}: {check.checked} rows checked, {check.regressed} regressed; "
+        f"{check.other_isa} rows have a baseline row of another kernel ISA only (judged by "
+        f"the calibrated limits alone); {check.new} rows have no baseline row (new envs, or "
         "pairs of two framework envs: those are checked through each side's row against the truth)"
     )
-    for env in counts["other_isa_envs"]:
+    for env in check.other_isa_envs:
         say(f"  no like-for-like baseline: {env}")
-    for row in checked.found.head(20).itertuples():
+    for row in found.head(20).itertuples():
         print(f"  regressed: {row.case}/{row.tensor} {row.env_a} vs {row.env_b}: {row.reason}")

@@ -159,7 +159,7 @@ def write(results_dir: Union[str, Path], out: Union[str, Path], add: bool = Fals
     return written
 
 
-def write_check(path: Path, baseline: Path, counts: Dict[str, int]) -> Path:
+def write_check(path: Path, baseline: Path, counts: Dict[str, Any]) -> Path:
     """Record (in a results folder) which baseline was checked and how many rows it covered."""
     return atomic.write_json(path, {"baseline": str(baseline), **counts})
 
