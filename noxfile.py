@@ -10,7 +10,8 @@
 `compare` and `dump(...)` build their venvs themselves through the shared runner
 (``python -m wgan_parity.matrixrun``, also called by tox.ini), so one broken release is
 recorded and the rest still runs and is aggregated. compare's exit code: 0 all ran and nothing
-diverged, 1 diverged or regressed, 4 some env could not run, 5 both, 2 usage/config error.
+diverged, 1 diverged or regressed, 4 some env could not run, 5 both, 2 usage/config error, 3
+internal error.
 """
 
 from __future__ import annotations
@@ -38,7 +39,7 @@ def compare(session: nox.Session) -> None:
     """Dump the chosen set (-- --set NAME | --tags T | --env ID), then aggregate into results/."""
     code = runner_cli.main(["compare", *session.posargs])
     if code:
-        session.log(f"compare: exit {code} (1 diverged/regressed, 4 env(s) could not run, 5 both)")
+        session.log(f"compare: exit {code} (1 diverged/regressed, 4 env(s) could not run, 5 both, 2 usage, 3 internal error)")
         raise SystemExit(code)  # the documented code, not nox's generic 1
 
 

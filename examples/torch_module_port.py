@@ -57,7 +57,7 @@ class DepthToSpace(nn.Module):
         out = x.permute(0, 2, 3, 1).reshape(n, h, w, b, b, c // (b * b))
         out = out.permute(0, 1, 3, 2, 4, 5).reshape(n, h * b, w * b, c // (b * b))
         # Back to NCHW. Without .contiguous() the result stays channels-last in memory, and
-        # torch 2.13's CPU batch_norm is then far less accurate (see the README's findings).
+        # torch 2.13's CPU batch_norm is then far less accurate (see docs/findings.md).
         return out.permute(0, 3, 1, 2).contiguous()
 
 

@@ -161,7 +161,7 @@ def test_calibrate_sets_keep_older_releases_from_loosening_the_limits(tmp_path: 
 
 
 # jax 0.10.2's seed-mode generator gradients (ReLU ties) are 6-12x the largest error of every
-# other JAX release (README, "What it found"): a measured finding this test pins, so that any
+# other JAX release (docs/findings.md): a measured finding this test pins, so that any
 # other outlier still fails it.
 JAX_0102 = "jax-0.10.2"
 JAX_0102_SEED_OUTLIERS = {

@@ -124,9 +124,10 @@ def test_layer_norm_backward_is_ill_conditioned_with_each_sides_error(seed_run):
     line = next(
         ln for ln in summary.splitlines() if ln.startswith("- `layer_norm.seed/seedgrad/x`")
     )
-    for label in lab.values():
-        if label != "reference":
-            assert f"`{label}`" in line, f"{label} missing from: {line}"
+    envs = [label for label in lab.values() if label != "reference"]
+    assert f"({len(envs)} envs)" in line, line  # the best and worst of them, and the count
+    assert f"`{lab['seed_port_v0']}`" in line, line  # the env not ok is named
+    assert "(diverged)" in line, line
 
 
 def test_no_negative_or_false_zero_distances(seed_run):

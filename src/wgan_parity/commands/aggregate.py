@@ -14,7 +14,8 @@ Exit codes (bits, so 5 = both):
   4  some environment failed, or a dump was refused (corrupt, unknown schema, other catalog), or a
      case failed / a tensor is missing in a dump (a case a dump did not select is ``not-run``,
      not a problem);
-  2  usage error: bad arguments, an unreadable thresholds file, unknown labels, no input at all.
+  2  usage error: bad arguments, an unreadable thresholds file, unknown labels, no input at all;
+  3  internal error of wgan-parity (a bug: nothing was decided about the numbers).
 """
 
 from __future__ import annotations
@@ -108,7 +109,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         action="extend",
         default=[],
         metavar="GLOB",
-        help="compare only the cases matching these globs (e.g. 'block.*' 'probe.*')",
+        help="compare only the cases matching these globs (e.g. 'residual_*' '*.probe')",
     )
     parser.add_argument("--quiet", action="store_true", help="no progress lines")
 

@@ -29,7 +29,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         type=Path,
         nargs="?",
         metavar="RESULTS_DIR",
-        help="an aggregate's results folder (pairs.csv, envs.csv), e.g. results/releases",
+        help="an aggregate's results folder (pairs.csv, envs.csv), e.g. results/default",
     )
     parser.add_argument(
         "--out", type=Path, default=Path("results/baseline"), help="default: results/baseline"

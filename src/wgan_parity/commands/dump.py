@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Dict, List
 
 from wgan_parity.atomic import writable_folder, write_json
-from wgan_parity.backends import BackendError
+from wgan_parity.backends import BUILTIN, BackendError
 from wgan_parity.core.catalog import select
 from wgan_parity.core.compat import require_pcg64
 from wgan_parity.core.flags import Flags
@@ -26,8 +26,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--backend",
         required=True,
-        help="built-in name (reference, reference32, tensorflow, torch) or a module path "
-        "of a user backend, e.g. mypkg.my_port",
+        help=f"built-in name ({', '.join(BUILTIN)}) or a module path of a user backend, "
+        "e.g. mypkg.my_port",
     )
     parser.add_argument(
         "--out", required=True, type=Path, help="the .npz file to write (atomically)"
@@ -67,7 +67,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="TensorFlow: graph mode with tf.gradients in a Session (the seed's own path)",
     )
     parser.add_argument(
-        "--device", default="cpu", help="device for torch/TF: cpu (default) or cuda"
+        "--device", default="cpu", help="device for torch, TF and JAX: cpu (default) or cuda"
     )
     parser.add_argument(
         "--max-isa",

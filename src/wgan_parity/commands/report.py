@@ -89,7 +89,7 @@ def context(folder: Path, args: argparse.Namespace, say: Any) -> Context:
         for change, count in sorted(changed.items()):
             say(f"{count} rows {change}")
         kept = "truth" if before is not None else stamp.get("pairs_kept", "all")
-        stamp = {**judged_by(args.thresholds, args.calibration), "pairs_kept": kept}
+        stamp = {**stamp, **judged_by(args.thresholds, args.calibration), "pairs_kept": kept}
     res = resultset.load(folder)
     if args.thresholds is not None and not args.rejudge:
         resultset.rejudge(res, th, calibration.load())

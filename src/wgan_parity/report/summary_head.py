@@ -77,7 +77,7 @@ def _judged(outcome: Outcome) -> str:
         if by.get(key):
             parts.append(f"{key} {code(str(by[key])[:12])}")
     kept = "every row" if outcome.pairs_kept == "all" else "the rows against the truth only"
-    return f"Judged by {', '.join(parts)}; pairs.csv keeps {kept}."
+    return f"Judged by {', '.join(parts)}; the pairs table keeps {kept}."
 
 
 def lines(outcome: Outcome) -> List[str]:
@@ -91,6 +91,13 @@ def lines(outcome: Outcome) -> List[str]:
         _counts(outcome),
         "",
     ]
+    if outcome.known or outcome.unjudged:
+        out += [
+            f"Explained: {outcome.known} divergent rows by known rules (each with a reason and "
+            f"a measured bound, listed below); unjudged: {outcome.unjudged} rows whose limit "
+            "cannot fail (not passes).",
+            "",
+        ]
     out += [*_regressions(outcome), ""]
     if outcome.causes:
         out += [

@@ -67,7 +67,7 @@ def seed_only(df: pd.DataFrame) -> List[str]:
         "",
         f"Every compared case is a seed-mode case ({len(cases)}). In seed mode {SEED_BLIND}. "
         "Run the `random` and `probe` cases too (`wgan-parity dump` without `--cases`); the "
-        "selftest table in the README shows what each mode detects.",
+        "selftest table in docs/findings.md shows what each mode detects.",
         "",
     ]
 

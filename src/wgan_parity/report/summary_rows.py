@@ -19,8 +19,9 @@ from wgan_parity.report.summary_head import env_list
 from wgan_parity.report.summary_power import number
 
 WORST_PAIRS = 10
-MAX_ERRORS = 8  # distinct errors listed per ill-conditioned tensor (best and worst kept)
-DIVERGENT_BUDGET = 45_000  # bytes of divergent-row lines; the rest are in pairs.csv
+MAX_ERRORS = 6  # envs not ok listed per ill-conditioned tensor
+ILL_BUDGET = 15_000  # bytes of ill-conditioned lines
+DIVERGENT_BUDGET = 30_000  # bytes of divergent-row lines; the rest are in pairs.csv
 ENV_HEADER = "env|framework|version|status|unexplained divergent rows|known divergent rows|note"
 
 
@@ -228,23 +229,31 @@ def ill_conditioned(res: Results, seeds: Dict[tuple, str]) -> List[str]:
         "## Ill-conditioned rows",
         "",
         "The truth is tiny next to the terms that produce it: large relative errors can be "
-        "honest float32 behaviour. One line per tensor: its noise and limit, and each env's "
-        "error against the float64 truth (rel_l2), best first (envs sharing an error are "
-        "listed together):",
+        "honest float32 behaviour. One line per tensor: its noise and limit, the best and worst "
+        "env's error against the float64 truth (rel_l2), and the envs not ok:",
         "",
     ]
-    for (case, tensor), part in rows.groupby(["case", "tensor"], sort=False):
-        by_err: Dict[str, List[str]] = {}
-        for err, env, st in sorted(zip(part["err_a"], part["env_a"], part["status"])):
-            text = number(err) + ("" if st == "ok" else f" ({st})")
-            by_err.setdefault(text, []).append(env)
-        items = [f"{env_list(envs_, 4)} {text}" for text, envs_ in by_err.items()]
-        if len(items) > MAX_ERRORS:
-            items = [*items[:3], f"… {len(items) - 6} more errors …", *items[-3:]]
-        sides = "; ".join(items)
-        seed = f" (seed: {seeds[(case, tensor)]})" if (case, tensor) in seeds else ""
-        out.append(
-            f"- `{case}/{tensor}`{seed}: noise {number(part['noise_rel_l2'].iloc[0])}, "
-            f"limit {number(part['limit_a'].max())}; errors vs truth: {sides}"
+    size = 0
+    groups = rows.groupby(["case", "tensor"], sort=False)
+    for n, ((case, tensor), part) in enumerate(groups):
+        errs = sorted(zip(part["err_a"], part["env_a"], part["status"]))
+        off = [(e, env, st) for e, env, st in errs if st != "ok"]
+        span = f"{code(errs[0][1])} {number(errs[0][0])}"
+        if len(errs) > 1:
+            span += f" to {code(errs[-1][1])} {number(errs[-1][0])} ({len(errs)} envs)"
+        shown = "; not ok: " + ", ".join(
+            f"{code(env)} {number(e)} ({st})" for e, env, st in off[:MAX_ERRORS]
         )
+        more = f" and {len(off) - MAX_ERRORS} more" if len(off) > MAX_ERRORS else ""
+        seed = f" (seed: {seeds[(case, tensor)]})" if (case, tensor) in seeds else ""
+        line = (
+            f"- `{case}/{tensor}`{seed}: noise {number(part['noise_rel_l2'].iloc[0])}, "
+            f"limit {number(part['limit_a'].max())}; errors vs truth {span}"
+            + (shown + more if off else "")
+        )
+        if size + len(line) > ILL_BUDGET:
+            out.append(f"- ... {groups.ngroups - n} more tensors: see report.html.")
+            break
+        out.append(line)
+        size += len(line) + 1
     return [*out, ""]
