@@ -192,10 +192,11 @@ def run(args: argparse.Namespace) -> int:
 
 def matrix_problem(metrics: Sequence[str]) -> str:
     """Why ``--matrix`` cannot draw these pairs.csv columns ('' when it can)."""
-    from wgan_parity.compare import rows
+    from wgan_parity.compare import pairschema
 
-    bad = [m for m in metrics if m not in rows.COLUMNS[4:]]  # not case, tensor, env_a, env_b
-    return f"unknown --matrix column(s) {bad}; choose from {list(rows.COLUMNS[4:])}" if bad else ""
+    allowed = [c for c in pairschema.COLUMNS if c not in pairschema.KEY]
+    bad = [m for m in metrics if m not in allowed]
+    return f"unknown --matrix column(s) {bad}; choose from {allowed}" if bad else ""
 
 
 def verdict_inputs(

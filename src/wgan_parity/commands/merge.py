@@ -26,7 +26,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--thresholds", type=Path, default=None, help="as for aggregate")
     parser.add_argument("--calibration", default=None, metavar="FILE|none", help="as for aggregate")
     parser.add_argument(
-        "--matrix", nargs="+", action="extend", default=[], metavar="METRIC", help="as for aggregate"
+        "--matrix",
+        nargs="+",
+        action="extend",
+        default=[],
+        metavar="METRIC",
+        help="as for aggregate",
     )
     parser.add_argument(
         "--seed-report",
@@ -35,7 +40,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         default=None,
         help="as for aggregate: a seed-README-style text report for this pair",
     )
-    parser.add_argument("--baseline", type=Path, default=None, metavar="DIR", help="as for aggregate")
+    parser.add_argument(
+        "--baseline", type=Path, default=None, metavar="DIR", help="as for aggregate"
+    )
 
 
 def _files(inputs: List[Path]) -> List[Path]:

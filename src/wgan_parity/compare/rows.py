@@ -8,10 +8,11 @@ cases and tensors, then env pairs in label order with the reference last), one l
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from typing import Any, Callable, Dict, Iterator, List, Optional, Sequence, Tuple
 
-from wgan_parity.compare import traits
+from wgan_parity.compare import pairschema, traits
 from wgan_parity.compare.calibration import Calibration, run_errors, side_limit
 from wgan_parity.compare.calibration import none as no_calibration
 from wgan_parity.compare.engine import GroupResult, compare_group
@@ -22,53 +23,8 @@ from wgan_parity.compare.thresholds import Thresholds
 from wgan_parity.compare.verdict import Side, Truth, Verdict, judge, precheck
 from wgan_parity.dump.dumpfile import DumpError
 
-METRICS = (
-    "cosine_distance",
-    "angle_deg",
-    "rel_l2",
-    "max_abs_diff",
-    "mean_abs_diff",
-    "max_rel_diff",
-    "max_ulp",
-    "abs_mean_a",
-    "abs_mean_b",
-)
-COLUMNS = (
-    "case",
-    "tensor",
-    "env_a",
-    "env_b",
-    "status",
-    "blame",
-    "closer",
-    "known",
-    "first_divergent_tap",  # filled by wgan_parity.compare.localize: where a divergence starts
-    "first_divergent_tap_a",  # ... for env_a alone (when it is blamed)
-    "first_divergent_tap_b",  # ... for env_b alone
-    "ill_conditioned",
-    "seed_ok",
-    *METRICS,
-    "err_a",
-    "err_b",
-    "norm_ratio_a",
-    "norm_ratio_b",
-    "limit_a",
-    "limit_b",
-    "noise_limit_a",
-    "noise_limit_b",
-    "clean_limit_a",
-    "clean_limit_b",
-    "noise_rel_l2",
-    "noise_max_abs",
-    "nan_mismatch",
-    "inf_mismatch",
-    "size",
-    "shape_a",
-    "shape_b",
-    "dtype_a",
-    "dtype_b",
-    "note",
-)
+COLUMNS = pairschema.COLUMNS
+METRIC_FIELDS = tuple(n for n in pairschema.names(group="metric") if n != "seed_ok")
 Row = Dict[str, Any]
 Progress = Callable[[str], None]
 
@@ -247,62 +203,49 @@ def _tensor_rows(
             verdict = precheck(a, b, truth)
             if verdict is None:
                 verdict = judge(a, b, values.rel_l2 if values else math.nan, pair_truth, th)
-            rows.append(
-                _row(case, tensor, a, b, members[i], members[j], values, verdict, noise, th)
-            )
+            pair = ((a, members[i]), (b, members[j]))
+            rows.append(_row((case, tensor), pair, values, verdict, noise, th.seed_cosine))
     return rows
 
 
+def _side_columns(side: Side, member: Optional[Member], suffix: str) -> Row:
+    """A side's own columns: its error and norm against the truth, its shape and dtype."""
+    return {
+        f"err_{suffix}": side.err,
+        f"norm_ratio_{suffix}": side.norm_ratio,
+        f"shape_{suffix}": _fmt_shape(side.shape),
+        f"dtype_{suffix}": str(member.dtype) if member is not None else "",
+    }
+
+
+def _metric_columns(values: Optional[PairMetrics], seed_cosine: float) -> Row:
+    """The pair's measured columns (none when nothing could be compared)."""
+    if values is None:
+        return {"seed_ok": None, "nan_mismatch": None, "inf_mismatch": None, "size": None}
+    row: Row = {name: getattr(values, name) for name in METRIC_FIELDS}
+    cosine = values.cosine_distance
+    row["seed_ok"] = bool(cosine < seed_cosine) if cosine == cosine else None
+    return row
+
+
 def _row(
-    case: str,
-    tensor: str,
-    a: Side,
-    b: Side,
-    member_a: Optional[Member],
-    member_b: Optional[Member],
+    key: Tuple[str, str],
+    sides: Tuple[Tuple[Side, Optional[Member]], Tuple[Side, Optional[Member]]],
     values: Optional[PairMetrics],
     verdict: Verdict,
     noise: Dict[str, Any],
-    th: Thresholds,
+    seed_cosine: float,
 ) -> Row:
+    """One row of :data:`COLUMNS` from the verdict, the two sides and the pair's metrics."""
+    (a, member_a), (b, member_b) = sides
     row: Row = dict.fromkeys(COLUMNS, math.nan)
+    row.update(case=key[0], tensor=key[1], env_a=a.label, env_b=b.label)
+    row.update(dataclasses.asdict(verdict))
+    row.update(_side_columns(a, member_a, "a"))
+    row.update(_side_columns(b, member_b, "b"))
     row.update(
-        case=case,
-        tensor=tensor,
-        env_a=a.label,
-        env_b=b.label,
-        status=verdict.status,
-        blame=verdict.blame,
-        closer=verdict.closer,
-        known=verdict.known,
-        ill_conditioned=verdict.ill_conditioned,
-        seed_ok=None,
-        err_a=a.err,
-        err_b=b.err,
-        norm_ratio_a=a.norm_ratio,
-        norm_ratio_b=b.norm_ratio,
-        limit_a=verdict.limit_a,
-        limit_b=verdict.limit_b,
-        noise_limit_a=verdict.noise_limit_a,
-        noise_limit_b=verdict.noise_limit_b,
-        clean_limit_a=verdict.clean_limit_a,
-        clean_limit_b=verdict.clean_limit_b,
         noise_rel_l2=float(noise.get("rel_l2", math.nan)),
         noise_max_abs=float(noise.get("max_abs", math.nan)),
-        nan_mismatch=None,
-        inf_mismatch=None,
-        size=None,
-        shape_a=_fmt_shape(a.shape),
-        shape_b=_fmt_shape(b.shape),
-        dtype_a=str(member_a.dtype) if member_a is not None else "",
-        dtype_b=str(member_b.dtype) if member_b is not None else "",
-        note=verdict.note,
     )
-    if values is not None:
-        row.update({name: getattr(values, name) for name in METRICS})
-        row.update(
-            nan_mismatch=values.nan_mismatch, inf_mismatch=values.inf_mismatch, size=values.size
-        )
-        if values.cosine_distance == values.cosine_distance:
-            row["seed_ok"] = bool(values.cosine_distance < th.seed_cosine)
+    row.update(_metric_columns(values, seed_cosine))
     return row

@@ -18,33 +18,14 @@ from typing import Any, Dict, Iterable, List, Optional
 import pandas as pd
 
 from wgan_parity import atomic
-from wgan_parity.compare import traits
+from wgan_parity.compare import pairschema, traits
 from wgan_parity.compare.input_files import Env
-from wgan_parity.compare.rows import COLUMNS
 from wgan_parity.compare.rowstore import RowStore
 
 FLOAT_FORMAT = "%.6e"
-INT_COLUMNS = ("max_ulp", "nan_mismatch", "inf_mismatch", "size")
-BOOL_COLUMNS = ("ill_conditioned", "seed_ok")
-TEXT_COLUMNS = (
-    "case",
-    "tensor",
-    "env_a",
-    "env_b",
-    "status",
-    "blame",
-    "closer",
-    "known",
-    "first_divergent_tap",
-    "first_divergent_tap_a",
-    "first_divergent_tap_b",
-    "shape_a",
-    "shape_b",
-    "dtype_a",
-    "dtype_b",
-    "note",
-    "isa",
-)
+INT_COLUMNS = pairschema.INT
+BOOL_COLUMNS = pairschema.FLAGS
+TEXT_COLUMNS = (*pairschema.TEXT, "isa")  # isa: a baseline's rows record their kernel ISA
 MATRIX_INDEX = ("env_a", "env_b")
 ENV_COLUMNS = (
     "env",
@@ -92,7 +73,13 @@ class PairTable:
     def from_store(cls, store: RowStore) -> PairTable:
         """The table of :class:`~wgan_parity.compare.rowstore.RowStore` ``store``."""
         columns = store.columns()
-        return cls(_typed(pd.DataFrame({c: columns[c] for c in COLUMNS}, columns=list(COLUMNS))))
+        return cls(
+            _typed(
+                pd.DataFrame(
+                    {c: columns[c] for c in pairschema.COLUMNS}, columns=list(pairschema.COLUMNS)
+                )
+            )
+        )
 
     def status_counts(self) -> Dict[str, int]:
         """How many rows have each status."""
@@ -113,7 +100,7 @@ class PairTable:
 
 
 def _typed(df: pd.DataFrame) -> pd.DataFrame:
-    for name in COLUMNS:
+    for name in pairschema.COLUMNS:
         if name in INT_COLUMNS:
             df[name] = pd.to_numeric(df[name], errors="coerce").astype("Int64")
         elif name in BOOL_COLUMNS:
@@ -168,7 +155,7 @@ def matrix(table: PairTable, metric: str) -> pd.DataFrame:
     """Wide form: rows are env pairs, columns ``case/tensor``, values ``metric``."""
     df = table.frame
     if metric not in df.columns or metric in {"case", "tensor", *MATRIX_INDEX}:
-        known = [c for c in COLUMNS if c not in MATRIX_INDEX]
+        known = [c for c in pairschema.COLUMNS if c not in MATRIX_INDEX]
         raise ValueError(f"unknown metric {metric!r}; choose from {known}")
     keys = df["case"] + "/" + df["tensor"]
     wide = df.assign(key=keys).pivot(index=list(MATRIX_INDEX), columns="key", values=metric)

@@ -22,27 +22,17 @@ import pandas as pd
 
 from wgan_parity import frameworks
 from wgan_parity.compare import calibration as calibration_module
-from wgan_parity.compare import localize, verdict
+from wgan_parity.compare import localize, pairschema, verdict
 from wgan_parity.compare import traits as traits_module
 from wgan_parity.compare.thresholds import SideLimit, Thresholds
 from wgan_parity.report import cases as cases_module
 from wgan_parity.report import csvfiles, pairs_upgrade
 
 TEXT = csvfiles.TEXT_COLUMNS  # one list of text columns, owned by the CSV module
-FLAGS = ("ill_conditioned", "seed_ok")
+FLAGS = pairschema.FLAGS
 JUDGED = verdict.JUDGED
 LIMIT_COLUMNS = ("noise_limit_a", "noise_limit_b", "clean_limit_a", "clean_limit_b")
-VERDICT_COLUMNS = (
-    "status",
-    "blame",
-    "closer",
-    "known",
-    "ill_conditioned",
-    "limit_a",
-    "limit_b",
-    "note",
-    *LIMIT_COLUMNS,
-)
+VERDICT_COLUMNS = pairschema.names(group="verdict")  # the fields of compare.verdict.Verdict
 
 
 @dataclass
