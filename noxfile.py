@@ -39,7 +39,8 @@ def compare(session: nox.Session) -> None:
     """Dump the chosen set (-- --set NAME | --tags T | --env ID), then aggregate into results/."""
     code = runner_cli.main(["compare", *session.posargs])
     if code:
-        session.log(f"compare: exit {code} (1 diverged/regressed, 4 env(s) could not run, 5 both, 2 usage, 3 internal error)")
+        meaning = "1 diverged/regressed, 4 env(s) could not run, 5 both, 2 usage, 3 internal error"
+        session.log(f"compare: exit {code} ({meaning})")
         raise SystemExit(code)  # the documented code, not nox's generic 1
 
 

@@ -249,6 +249,8 @@ def test_a_browser_runs_the_page(tmp_path: Path) -> None:
     dom = parse(done.stdout)
     assert verdict["headline"] in "".join(dom.texts["verdict"])
     assert [a for a in dom.within("heatmap", "rect") if "data-cell" in a]
+    assert [a for t, a, _ in dom.tags if t == "svg" and "timeline" in a.get("class", "").split()]
+    assert dom.within("timelines", "polyline"), "no timeline has a line"
     drawn = dom.within("tl-pick", "polyline") + dom.within("tl-pick", "circle")
     assert drawn, "the script drew no timeline"
     assert dom.within("cell-rows", "td"), "the script listed no rows of the worst cell"

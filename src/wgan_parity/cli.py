@@ -24,14 +24,20 @@ __all__ = ["COMMANDS", "argv", "build_parser", "main"]
 # ``add_arguments(parser)`` and ``run(args) -> int``.
 COMMANDS = {
     "dump": ("wgan_parity.commands.dump", "run the case catalog on one backend, write one .npz"),
-    "aggregate": ("wgan_parity.commands.aggregate", "compare every pair of dumps; write the CSVs, summary, verdict and report"),
+    "aggregate": (
+        "wgan_parity.commands.aggregate",
+        "compare every pair of dumps; write the CSVs, summary, verdict and report",
+    ),
     "shard": ("wgan_parity.commands.shard", "split dumps into case shards (sharded aggregation)"),
     "merge": ("wgan_parity.commands.merge", "join the shards' aggregate parts into one result set"),
     "check-port": (
         "wgan_parity.commands.check_port",
         "run the probe cases on a port in seconds: coverage, cut gradients, first divergent tap",
     ),
-    "report": ("wgan_parity.commands.report", "redraw a results folder from its pairs table (--rejudge: judge it again first)"),
+    "report": (
+        "wgan_parity.commands.report",
+        "redraw a results folder from its pairs table (--rejudge: judge it again first)",
+    ),
     "baseline": (
         "wgan_parity.commands.baseline",
         "keep a results folder's rows against the truth as a regression baseline",

@@ -4,9 +4,11 @@ Sections, each an element with a stable id: ``#verdict`` (verdict.json: headline
 regressions, causes, next steps), ``#heatmap`` (env × env; env × case group against the truth when
 the folder keeps only rows against the truth; a click lists the cell's rows), ``#timelines``
 (each tensor's error against the truth across releases), ``#taps`` (the tap chain of each
-localized divergence), ``#rules`` (the known rules, what they excused) and ``#envs``. The markup,
-CSS and script are :mod:`~wgan_parity.report.svgplot`'s; the data is inline JSON. No network, no
-external assets; every string from the data is escaped; the same input gives the same bytes.
+localized divergence), ``#rules`` (the known rules, what they excused) and ``#envs``. The rows'
+data is :mod:`~wgan_parity.report.htmldata`'s, the markup :mod:`~wgan_parity.report.svgplot`'s,
+the page shell, CSS and script :mod:`~wgan_parity.report.pagescript`'s; the data is inline JSON.
+No network, no external assets; every string from the data is escaped; the same input gives the
+same bytes.
 """
 
 from __future__ import annotations
@@ -17,95 +19,29 @@ from typing import Any, Dict, List, Mapping, Optional, Tuple
 import numpy as np
 import pandas as pd
 
-from wgan_parity import frameworks
 from wgan_parity.compare import verdict as vd
-from wgan_parity.compare.localize import COLUMN, OUTPUT, TAP_PREFIX
+from wgan_parity.compare.localize import OUTPUT, TAP_PREFIX
 from wgan_parity.compare.thresholds import Thresholds
+from wgan_parity.report import pagescript
 from wgan_parity.report import svgplot as svg
 from wgan_parity.report.heatmap import GROUPS
+from wgan_parity.report.htmldata import (
+    Json,
+    bisected,
+    cell_rows,
+    framework_of,
+    row_counts,
+    truth_frame,
+)
 from wgan_parity.report.resultset import Results, calibrated
 from wgan_parity.report.svgplot import Markup, esc, fmt, num, table
 
-CAP, FEW = 80, 10  # rows listed per heatmap cell: problems first, at least FEW (the worst)
 STATIC_TIMELINES, TAP_CHAINS = 12, 12
 SECTIONS = ("verdict", "heatmap", "timelines", "taps", "rules", "envs")
-TRUTH_COLUMNS = ["env", "case", "tensor", "status", "known", "err", "limit", "tap"]
-Json = Dict[str, Any]
-
-
-def _priority(df: pd.DataFrame) -> np.ndarray:
-    """0 unexplained divergence, 1 known, 2 env problem, 3 unjudged, 4 degenerate, 5 not run,
-    6 ok."""
-    status, divergent = df["status"], df["status"].isin(vd.DIVERGENT)
-    problems = [divergent & (df["known"] == ""), divergent, status.isin(vd.ENV_PROBLEMS)]
-    problems += [status == s for s in (vd.UNJUDGED, vd.DEGENERATE, vd.NOT_RUN)]
-    return np.select(problems, [0, 1, 2, 3, 4, 5], 6)
-
-
-def truth_frame(res: Results) -> pd.DataFrame:
-    """One row per env, case and tensor against the truth: err, limit, ``over`` (err/limit),
-    the env's first divergent tap, ``prio`` (:func:`_priority`) and the timeline ``code``."""
-    parts = [pd.DataFrame(columns=TRUTH_COLUMNS)]
-    for side, other in (("a", "b"), ("b", "a")) if res.truth else ():
-        p = res.pairs[res.pairs[f"env_{other}"] == res.truth]
-        own = p[f"{COLUMN}_{side}"]
-        values = [p[f"env_{side}"], p["case"], p["tensor"], p["status"], p["known"]]
-        values += [p[f"err_{side}"], p[f"limit_{side}"], own.where(own != "", p[COLUMN])]
-        parts.append(pd.DataFrame(dict(zip(TRUTH_COLUMNS, values))))
-    df = pd.concat(parts, ignore_index=True)
-    df[["err", "limit"]] = df[["err", "limit"]].astype("float64")
-    over = (df["err"] / df["limit"].where(df["limit"] > 0)).where(df["status"].isin(vd.MEASURED))
-    prio, broken = _priority(df), df["status"].isin(vd.BROKEN)
-    code = np.select([prio == p for p in (0, 1, 3, 4)] + [df["status"] == vd.OK], [*"dkugo"], "-")
-    code = np.where(broken & (prio == 0), "b", code)
-    return df.assign(over=over.mask(broken, math.inf), prio=prio, code=code)
-
-
-def _framework(res: Results, label: str) -> str:
-    rows = res.envs[res.envs["env"] == label] if "env" in res.envs.columns else res.envs[:0]
-    name = str(rows.iloc[0].get("framework") or "") if len(rows) else ""
-    found = frameworks.framework_of_label(label.split("@", 1)[-1])
-    return name if name not in ("", "nan") else found[0].name if found else "other"
 
 
 def _map(value: Any) -> Mapping[str, Any]:
     return value if isinstance(value, Mapping) else {}
-
-
-def _side(r: Mapping[str, Any]) -> List[Any]:
-    """The blamed side of a pair row (else its worse side): env, err, limit, tap."""
-    blamed = [s for s in str(r["blame"]).split(";") if s in (r["env_a"], r["env_b"])]
-    over = [r[f"err_{k}"] / r[f"limit_{k}"] if r[f"limit_{k}"] > 0 else -1.0 for k in "ab"]
-    k = "b" if blamed[:1] == [r["env_b"]] or (not blamed and over[1] > over[0]) else "a"
-    return [r[f"env_{k}"], r[f"err_{k}"], r[f"limit_{k}"], r[f"{COLUMN}_{k}"] or r[COLUMN]]
-
-
-def _intern(table: Dict[str, int], key: str) -> int:
-    return table.setdefault(key, len(table))
-
-
-def _cells(df: pd.DataFrame, keys: List[str], pair: bool, names: Dict[str, Dict[str, int]]) -> Any:
-    """Per cell (``keys``): rows ``n``, ``bad`` (unexplained), ``known``, ``worst`` error/limit;
-    and the rows worth listing (problems first, at least :data:`FEW`, at most :data:`CAP`), each
-    ``[case/tensor, status, env, err, limit, over, known, tap]``, the first and ``known`` interned
-    (indices into ``names["tensors"]`` and ``names["reasons"]``, which grow; -1: not known)."""
-    prio = _priority(df)
-    df = df.assign(_p=prio, _o=df["over"].fillna(-1.0), _bad=prio == 0, _kn=prio == 1)
-    order = [*keys, "_p", "_o", "case", "tensor"]
-    df = df.sort_values(order, ascending=[True, True, True, False, True, True], kind="stable")
-    groups = df.groupby(keys, sort=False)
-    size, problems = groups["_p"].transform("size"), groups["_p"].transform(lambda p: (p < 6).sum())
-    keep = np.where(size <= FEW, size, np.minimum(CAP, np.maximum(problems, FEW)))
-    stats = groups.agg(n=("_p", "size"), bad=("_bad", "sum"), known=("_kn", "sum"))
-    stats["worst"] = groups["over"].max()
-    listed: Dict[Tuple[str, str], List[List[Any]]] = {}
-    for r in df[groups.cumcount().to_numpy() < keep].to_dict("records"):
-        env, err, limit, tap = _side(r) if pair else [r["env"], r["err"], r["limit"], r["tap"]]
-        known = _intern(names["reasons"], r["known"]) if r["known"] else -1
-        row = [_intern(names["tensors"], f"{r['case']}/{r['tensor']}"), r["status"], env]
-        row += [num(err), num(limit), num(r["over"]), known, tap]
-        listed.setdefault((r[keys[0]], r[keys[1]]), []).append(row)
-    return stats, listed
 
 
 def _heatmap(
@@ -136,7 +72,7 @@ def _heatmap(
     cells: Dict[Tuple[int, int], Json] = {}
     data: Json = {}
     rank: Dict[str, Tuple[int, float, str]] = {}
-    stats, listed = _cells(df, keys, not truth_only, names)
+    stats, listed = cell_rows(df, keys, not truth_only, names)
     for (a, b), st in zip(stats.index, stats.to_dict("records")):
         if a not in index or b not in cindex:
             continue
@@ -161,23 +97,13 @@ def _heatmap(
     }
 
 
-def _bisected(bisect: pd.DataFrame, at: Mapping[str, int]) -> Dict[Tuple[str, str], List[int]]:
-    """(case, tensor) -> the env indices a bisect found the tensor first changed in."""
-    found: Dict[Tuple[str, str], List[int]] = {}
-    if {"case", "tensor", "first_changed_in"} <= set(bisect.columns):
-        for r in bisect.astype(str).to_dict("records"):
-            if r["first_changed_in"] in at:
-                found.setdefault((r["case"], r["tensor"]), []).append(at[r["first_changed_in"]])
-    return found
-
-
 def _timelines(res: Results, tf: pd.DataFrame, bisect: pd.DataFrame, steps: pd.DataFrame) -> Any:
     """The ``#timelines`` section (static SVGs of the worst tensors), every series' JSON and
     the axis they share."""
     envs = [e for e in res.others if e in set(tf["env"])]
-    layout = svg.timeline_layout([(e, _framework(res, e)) for e in envs])
+    layout = svg.timeline_layout([(e, framework_of(res, e)) for e in envs])
     at = {e: k for k, e in enumerate(envs)}
-    changed, series = _bisected(bisect, at), []
+    changed, series = bisected(bisect, at), []
     for (case, tensor), part in tf.groupby(["case", "tensor"], sort=True):
         e, lim, codes = [None] * len(envs), [None] * len(envs), ["-"] * len(envs)
         for k, err, limit, c in zip(part["env"].map(at), part["err"], part["limit"], part["code"]):
@@ -284,17 +210,9 @@ def _rules(res: Results, th: Optional[Thresholds]) -> str:
     )
 
 
-def _counts(res: Results) -> Json:
-    """verdict.json's ``rows``, counted from the rows (for a verdict without them)."""
-    prio, by_status = _priority(res.pairs), res.pairs["status"].value_counts()
-    counts = {k: int((prio == p).sum()) for k, p in (("unexplained", 0), ("known", 1))}
-    counts.update(total=len(res.pairs), unjudged=int((prio == 3).sum()))
-    return {**counts, "by_status": {str(k): int(v) for k, v in by_status.items()}}
-
-
 def headline(res: Results, verdict: Mapping[str, Any]) -> Tuple[bool, str]:
     """(passed, headline): verdict.json's, else counted from the rows."""
-    counts = _map(verdict.get("rows")) or _counts(res)
+    counts = _map(verdict.get("rows")) or row_counts(res)
     passed = bool(verdict.get("passed", counts.get("unexplained", 0) == 0))
     fail = f"FAIL: {counts.get('unexplained')} unexplained divergent rows"
     return passed, str(verdict.get("headline") or ("PASS" if passed else fail))
@@ -303,7 +221,7 @@ def headline(res: Results, verdict: Mapping[str, Any]) -> Tuple[bool, str]:
 def _verdict(res: Results, verdict: Mapping[str, Any]) -> str:
     """The ``#verdict`` section: headline, counts, failed envs, regressions, causes, next steps."""
     passed, head = headline(res, verdict)
-    counts, envs = _map(verdict.get("rows")) or _counts(res), _map(verdict.get("envs"))
+    counts, envs = _map(verdict.get("rows")) or row_counts(res), _map(verdict.get("envs"))
     by_status = sorted(_map(counts.get("by_status")).items())
     facts = [
         ("envs compared", envs.get("compared", len(res.others))),
@@ -375,4 +293,4 @@ def render(
     data.update(divergent=list(vd.DIVERGENT), tensors=list(names["tensors"]))
     body = [_verdict(res, verdict), heat, lines, _taps(res, tf, verdict), _rules(res, th)]
     title = f"wgan-parity: {headline(res, verdict)[1]}"
-    return svg.page(title, SECTIONS, [*body, _envs(res)], data, axis)
+    return pagescript.page(title, SECTIONS, [*body, _envs(res)], data, axis)

@@ -23,6 +23,7 @@ import pandas as pd
 from wgan_parity.compare.verdict import OUTLIER_NOTE, UNJUDGED
 from wgan_parity.report.mdtext import code
 
+MAX_LISTED = 4  # envs per unjudged tensor, closest to their limit first
 SEED_BLIND = (
     "constant 5e-2 kernels are symmetric under flips and transposes, so a flipped, transposed or "
     "H/W-swapped kernel leaves every forward row unchanged; zero biases hide a dropped bias; unit "
@@ -88,16 +89,24 @@ def unjudged(df: pd.DataFrame) -> List[str]:
         f"{int((df['status'] == UNJUDGED).sum())} rows are `{UNJUDGED}`: the tensor's limit is at "
         "or above 1.0, what an all-zero result scores against the truth, so it could not fail "
         "a wrong result. They are not passes. A side whose norm is off by 2x or more is "
-        "`diverged` instead, whatever its limit. One line per tensor, each env's error "
-        "against the float64 truth, its limit and its norm over the truth's:",
+        "`diverged` instead, whatever its limit. One line per tensor: the envs closest to "
+        "their limit, each with its error against the float64 truth, its limit and its norm "
+        "over the truth's:",
         "",
     ]
     for (case, tensor), part in rows.groupby(["case", "tensor"], sort=False):
+        part = part.assign(_over=part["err_a"] / part["limit_a"]).sort_values(
+            ["_over", "env_a"], ascending=[False, True]
+        )
         sides = ", ".join(
             f"{code(env)} err {number(err)} (limit {number(limit)}, norm {number(ratio)}x)"
             for env, err, limit, ratio in zip(
-                part["env_a"], part["err_a"], part["limit_a"], part["norm_ratio_a"]
+                part["env_a"][:MAX_LISTED],
+                part["err_a"][:MAX_LISTED],
+                part["limit_a"][:MAX_LISTED],
+                part["norm_ratio_a"][:MAX_LISTED],
             )
         )
-        out.append(f"- `{case}/{tensor}`: {sides}")
+        more = f" and {len(part) - MAX_LISTED} more envs" if len(part) > MAX_LISTED else ""
+        out.append(f"- `{case}/{tensor}`: {sides}{more}")
     return [*out, ""]
