@@ -9,7 +9,7 @@ from typing import Dict, List
 import pytest
 
 from wgan_parity.commands import matrix as matrix_command
-from wgan_parity.matrix import pipeline
+from wgan_parity.matrix import install
 from wgan_parity.matrix.envtable import TableError, load_table, parse_table
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -93,7 +93,7 @@ def test_gpu_envs_carry_their_dump_options_runner_and_cache_key(tmp_path: Path) 
     assert "runs_on" not in matrix_command.entry(gpu["reference"])  # the run's default runner
     lock = tmp_path / "lock.txt"
     lock.write_text("torch==2.14.1\n")
-    keys = {pipeline.dump_key(e, lock, "src") for e in (tf32, gpu["torch-2.14.1-cuda"])}
+    keys = {install.dump_key(e, lock, "src") for e in (tf32, gpu["torch-2.14.1-cuda"])}
     assert len(keys) == 2, "TF32 on and off must not share a cached dump"
 
 

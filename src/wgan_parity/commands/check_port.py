@@ -1,12 +1,17 @@
-"""``wgan-parity check-port MODULE``: the probe cases on a port, in seconds, before a full dump.
+"""``wgan-parity check-port MODULE``: the catalog on a port in about a minute, before a full dump.
 
-Runs the catalog's small ``*.probe`` cases and the generator, the critic and the gradient
-penalty at batch 2 on the float64 reference and on ``MODULE`` (a user backend, e.g. one built
-with :mod:`wgan_parity.backends.torch_module`), compares them as ``aggregate`` does, and prints
-per case: the taps covered, whether every gradient reaches its parameter, and the first
-divergent tap. A parameter whose gradient is identically zero (or absent) while the truth's is
-not is an ``error``: the port most likely copied the tool's tensor into a new parameter, which
-cuts the graph. It is never reported as a divergence.
+Runs every catalog case at its own size (the layer cases, the residual blocks and the generator:
+a defect that shows only at the full batch, such as a channels-last BatchNorm, shows here too),
+and the critic and the gradient penalty at batch 16 (``<block>.check``), on the float64 reference
+and on ``MODULE`` (a user backend, e.g. one built with
+:mod:`wgan_parity.backends.torch_module`); compares them as ``aggregate`` does; and prints per
+case: the taps covered, whether every gradient reaches its parameter, and the first divergent
+tap. A parameter whose gradient is identically zero (or absent) while the truth's is not is an
+``error``: the port most likely copied the tool's tensor into a new parameter, which cuts the
+graph. It is never reported as a divergence. A case that runs none of the port's own code (a
+layer case of a port that overrides only the model's blocks) says so instead of "ok". What the
+port prints goes to stderr, after the check, never into its lines. :func:`assert_port` is the
+same check for a port's own test suite.
 
 Exit codes: 0 everything covered and within tolerance; 1 some tensor diverged; 4 a case failed
 or a gradient is cut (5: both); 2 usage error.
@@ -15,18 +20,30 @@ or a gradient is cut (5: both); 2 usage error.
 from __future__ import annotations
 
 import argparse
+import contextlib
+import io
 import sys
 import tempfile
 import time
-from dataclasses import replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any, List, Mapping, Tuple
+from typing import Any, List, Mapping, Sequence, Set, Tuple
 
 from wgan_parity.exitcodes import ExitCode
 
-MODEL_CASES = ("good_generator.random", "good_discriminator.random", "gradient_penalty.random")
-CHECK_BATCH = 2
+AT_CHECK_BATCH = ("good_discriminator.random", "gradient_penalty.random")  # the slow two
+CHECK_BATCH = 16
 CUT = "the port copied the tensor into a new parameter (its gradient is identically zero)"
+BASE_OPS = "base ops: the port defines none of the code this case runs"
+# The composites each block is built from by the tool's own implementation (core/model.py).
+BUILT_FROM = {
+    "conv_mean_pool": ("mean_pool",),
+    "mean_pool_conv": ("mean_pool",),
+    "residual_block": ("conv_mean_pool", "mean_pool_conv", "upsample_conv", "normalize"),
+    "good_generator": ("residual_block",),
+    "good_discriminator": ("residual_block",),
+    "gradient_penalty": ("good_discriminator",),
+}
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -37,55 +54,168 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         nargs="+",
         default=[],
         metavar="GLOB",
-        help="only these of the check cases (default: every *.probe and *.check case)",
+        help="only these of the check cases (default: every catalog case, the critic and the "
+        "penalty as <block>.check at batch 16)",
     )
 
 
-def check_cases(patterns: List[str]) -> Tuple[Any, ...]:
-    """The probe cases, then the model cases at batch 2 (renamed ``<block>.check``)."""
+def check_cases(patterns: Sequence[str]) -> Tuple[Any, ...]:
+    """Every catalog case at its size; the critic and the penalty at batch 16 (``*.check``)."""
     import fnmatch
 
     from wgan_parity.core.catalog import CATALOG
 
-    cases = [c for c in CATALOG if c.name.endswith(".probe")]
-    for case in (c for c in CATALOG if c.name in MODEL_CASES):
-        dims = tuple((k, CHECK_BATCH if k == "batch" else v) for k, v in case.dims)
-        cases.append(replace(case, name=f"{case.block}.check", dims=dims, tap_samples=2))
+    cases = []
+    for case in CATALOG:
+        if case.name in AT_CHECK_BATCH:
+            dims = tuple((k, CHECK_BATCH if k == "batch" else v) for k, v in case.dims)
+            cases.append(replace(case, name=f"{case.block}.check", dims=dims, tap_samples=2))
+        elif case.block not in ("good_discriminator", "gradient_penalty"):
+            cases.append(case)
     if patterns:
         cases = [c for c in cases if any(fnmatch.fnmatchcase(c.name, p) for p in patterns)]
     return tuple(cases)
 
 
-def run(args: argparse.Namespace) -> int:
-    """Dump both sides into a temporary folder, aggregate, print the check; the exit code."""
-    from wgan_parity.backends import BackendError
+def port_ops(module: str) -> Set[str]:
+    """The primitives and composites the port's own modules define (not its BASE built-ins).
+
+    A composite a :class:`~wgan_parity.backends.module_port.ModulePort` returns for a block it
+    has no factory for (``runs_port`` False) runs the tool's own code, so it does not count.
+    """
+    from wgan_parity.backends import BUILTIN, import_backend_module
+    from wgan_parity.core.protocol import COMPOSITES, PRIMITIVES
+
+    found: Set[str] = set()
+    name: Any = module
+    while isinstance(name, str) and name not in BUILTIN:
+        layer = import_backend_module(name)
+        for attr in (*PRIMITIVES, *COMPOSITES):
+            value = getattr(layer, attr, None)
+            if value is not None and getattr(value, "runs_port", True):
+                found.add(attr)
+        name = getattr(layer, "BASE", None)
+    return found
+
+
+def runs_port(block: str, ops: Set[str]) -> bool:
+    """Whether a case of ``block`` runs any of the port's ``ops`` (a primitive runs everywhere)."""
+    from wgan_parity.core.protocol import PRIMITIVES
+
+    if block == "identity":
+        return False
+    if ops & set(PRIMITIVES):
+        return True
+    pending, seen = [block], set()
+    while pending:
+        op = pending.pop()
+        if op in ops:
+            return True
+        seen.add(op)
+        pending += [u for u in BUILT_FROM.get(op, ()) if u not in seen]
+    return False
+
+
+@dataclass
+class PortCheck:
+    """What :func:`check` found: one line per case, the exit code, and what the port printed."""
+
+    module: str
+    lines: List[str]
+    code: int
+    seconds: float
+    printed: str = ""
+    deviations: List[str] = field(default_factory=list)
+
+    def text(self) -> str:
+        """The lines, the port's declared deviations and the time, as check-port prints them."""
+        out = list(self.lines)
+        if self.deviations:
+            out.append(f"the port has {len(self.deviations)} parameters tflib lacks:")
+            out += [f"  {d}" for d in self.deviations]
+        out.append(f"checked {self.module} in {self.seconds:.1f}s")
+        return "\n".join(out)
+
+
+def check(module: str, patterns: Sequence[str] = ()) -> PortCheck:
+    """Dump the port and the truth into a temporary folder, aggregate and judge every case.
+
+    Raises :class:`ValueError` when ``patterns`` match no check case, and
+    :class:`~wgan_parity.backends.BackendError` when the port cannot be loaded.
+    """
+    from wgan_parity.backends import import_backend_module
     from wgan_parity.compare import calibration, thresholds
     from wgan_parity.compare.aggregate import aggregate
     from wgan_parity.dump.catalog_dump import write_catalog_dump
 
-    cases = check_cases(args.cases)
-    if not cases:
-        print(
-            f"wgan-parity check-port: --cases {args.cases} matched no check case", file=sys.stderr
-        )
-        return int(ExitCode.USAGE)
+    selected = check_cases(patterns)
+    if not selected:
+        raise ValueError(f"--cases {list(patterns)} matched no check case")
     started = time.perf_counter()
+    printed = io.StringIO()
+    with contextlib.redirect_stdout(printed):  # the port's prints stay out of the lines
+        ops = port_ops(module)
+    cases = [c for c in selected if runs_port(c.block, ops)]
+    lines = []
+    if len(cases) < len(selected):
+        skipped = sorted({c.block for c in selected} - {c.block for c in cases})
+        lines.append(
+            f"not run: {len(selected) - len(cases)} cases of {', '.join(skipped)} ({BASE_OPS}; "
+            "the env's own dump checks the base framework)"
+        )
+    code = 0
     with tempfile.TemporaryDirectory(prefix="check-port-") as folder:
-        try:
-            port = write_catalog_dump(args.module, Path(folder, "port.npz"), cases)
-        except BackendError as exc:
-            print(f"wgan-parity check-port: {exc}", file=sys.stderr)
-            return int(ExitCode.ENV_PROBLEM)
-        write_catalog_dump("reference", Path(folder, "reference.npz"), cases)
-        found = aggregate([folder], thresholds.load(None), calibration=calibration.optional(None))
-    lines, code = report(found.rows.columns(), port.env_id, [c.name for c in cases])
-    print("\n".join(lines))
-    print(f"checked {len(cases)} cases in {time.perf_counter() - started:.1f}s")
-    return code
+        if cases:
+            with contextlib.redirect_stdout(printed):
+                port = write_catalog_dump(module, Path(folder, "port.npz"), cases)
+            write_catalog_dump("reference", Path(folder, "reference.npz"), cases)
+            th, calib = thresholds.load(None), calibration.optional(None)
+            found = aggregate([folder], th, calibration=calib)
+            names = [c.name for c in cases]
+            lines, code = report(found.rows.columns(), port.env_id, names, lines)
+    deviations: List[str] = list(getattr(import_backend_module(module), "deviations", list)())
+    seconds = time.perf_counter() - started
+    return PortCheck(module, lines, code, seconds, printed.getvalue(), deviations)
 
 
-def report(cols: Mapping[str, Any], port: str, cases: List[str]) -> Tuple[List[str], int]:
-    """Per-case lines and the exit code, from the rows of the port against the truth."""
+def assert_port(module: str, cases: Sequence[str] = ()) -> PortCheck:
+    """:func:`check` for a port's own test suite: raise :class:`AssertionError` with the check's
+    lines (first divergent tap, errors) unless every case passes; return the check."""
+    result = check(module, cases)
+    if result.code:
+        failed = [line for line in result.lines if not line.split(": ", 1)[-1].startswith("ok")]
+        raise AssertionError(
+            f"{module} is not at parity with the tool's float64 truth (exit {result.code}):\n"
+            + "\n".join(failed)
+        )
+    return result
+
+
+def run(args: argparse.Namespace) -> int:
+    """Check the port and print the result; the exit code."""
+    from wgan_parity.backends import BackendError
+
+    try:
+        result = check(args.module, args.cases)
+    except ValueError as exc:
+        print(f"wgan-parity check-port: {exc}", file=sys.stderr)
+        return int(ExitCode.USAGE)
+    except BackendError as exc:
+        print(f"wgan-parity check-port: {exc}", file=sys.stderr)
+        return int(ExitCode.ENV_PROBLEM)
+    print(result.text())
+    if result.printed:
+        lines = result.printed.splitlines()
+        print(f"the port printed {len(lines)} lines:", file=sys.stderr)
+        print("\n".join(f"  | {line}" for line in lines[:20]), file=sys.stderr)
+    return result.code
+
+
+def report(
+    cols: Mapping[str, Any], port: str, cases: List[str], head: Sequence[str] = ()
+) -> Tuple[List[str], int]:
+    """``head``, then per-case lines, and the exit code, from the rows of the port against the
+    truth."""
     from wgan_parity.compare import verdict
 
     rows = [
@@ -93,7 +223,7 @@ def report(cols: Mapping[str, Any], port: str, cases: List[str]) -> Tuple[List[s
         for i in range(len(cols["case"]))
         if cols["env_a"][i] == port or cols["env_b"][i] == port
     ]
-    lines, code = [], 0
+    lines, code = list(head), 0
     for case in cases:
         mine = [r for r in rows if r["case"] == case]
         errors = sorted({str(r["note"]) for r in mine if r["status"] == verdict.ERROR})

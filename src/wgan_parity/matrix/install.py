@@ -7,8 +7,9 @@ from __future__ import annotations
 
 import json
 import time
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any, Iterable, Mapping, Optional
 
 from wgan_parity.core import isa
 from wgan_parity.matrix import cachekey, locks
@@ -35,21 +36,56 @@ def ensure_lock(table: EnvTable, env: EnvSpec, builder: Builder, locked: bool) -
         raise StageFailed("install", str(exc).splitlines()[0], detail=str(exc)) from exc
 
 
-def dump_key(env: EnvSpec, lock_file: Path, src_hash: str) -> str:
-    """The cache key of ``env``'s dump."""
-    return cachekey.make_key(
-        {
-            "env_id": env.id,
-            "backend": env.dump_backend,
-            "dump_args": list(env.dump_args),
-            "python": env.python,
-            "lock_sha256": locks.digest(lock_file),
-            "source_sha256": src_hash,
-            # kernels are chosen by the ISA in effect (CPU, capped by ATEN_/ONEDNN_ variables)
-            "isa": isa.kernel_isa(env.framework),
-            "isa_caps": isa.caps_in_effect(env.framework),
-        }
-    )
+def dump_key(env: EnvSpec, lock_file: Path, src_hash: str, port_hash: Optional[str] = None) -> str:
+    """The cache key of ``env``'s dump; ``port_hash``: its user backend's
+    (:func:`~.cachekey.port_source_hash`), None for a built-in backend."""
+    fields = {
+        "env_id": env.id,
+        "backend": env.dump_backend,
+        "dump_args": list(env.dump_args),
+        "python": env.python,
+        "lock_sha256": locks.digest(lock_file),
+        "source_sha256": src_hash,
+        # kernels are chosen by the ISA in effect (CPU, capped by ATEN_/ONEDNN_ variables)
+        "isa": isa.kernel_isa(env.framework),
+        "isa_caps": isa.caps_in_effect(env.framework),
+    }
+    if port_hash is not None:  # absent for a built-in backend: those keys stay as they were
+        fields["port_sha256"] = port_hash
+    return cachekey.make_key(fields)
+
+
+@dataclass(frozen=True)
+class DumpCode:
+    """The code the dumps of a run execute, hashed once when the run begins: the package's dump
+    source and each user backend's (port's) files in the checkout."""
+
+    root: Path
+    source: str
+    ports: Mapping[str, Optional[str]]
+
+    @classmethod
+    def of(cls, root: Path, envs: Iterable[EnvSpec]) -> DumpCode:
+        """Hash the dump code of ``envs`` in the project at ``root``."""
+        backends = sorted({env.dump_backend for env in envs})
+        ports = {name: cachekey.port_source_hash(root, name) for name in backends}
+        return cls(root, cachekey.dump_source_hash(root / "src" / cachekey.PACKAGE), ports)
+
+    def port(self, env: EnvSpec) -> Optional[str]:
+        """The hash of ``env``'s user backend (None: built-in)."""
+        if env.dump_backend in self.ports:
+            return self.ports[env.dump_backend]
+        return cachekey.port_source_hash(self.root, env.dump_backend)
+
+    def key(self, env: EnvSpec, lock_file: Path) -> str:
+        """The cache key of ``env``'s dump (:func:`dump_key`)."""
+        return dump_key(env, lock_file, self.source, self.port(env))
+
+    def changed(self, env: EnvSpec) -> bool:
+        """Whether the code ``env``'s dump runs changed since the run began."""
+        source = cachekey.dump_source_hash(self.root / "src" / cachekey.PACKAGE)
+        port = cachekey.port_source_hash(self.root, env.dump_backend)
+        return source != self.source or port != self.port(env)
 
 
 def cache_hit(npz: Path, key_file: Path, key: str) -> Optional[bool]:

@@ -30,7 +30,7 @@ from wgan_parity.core import hostinfo
 from wgan_parity.exitcodes import ExitCode
 from wgan_parity.matrix import cachekey, locks, pipbridge
 from wgan_parity.matrix.envtable import EnvSpec, EnvTable
-from wgan_parity.matrix.install import NotEnoughDisk, cache_hit, dump_key, ensure_lock, ensure_venv
+from wgan_parity.matrix.install import DumpCode, NotEnoughDisk, cache_hit, ensure_lock, ensure_venv
 from wgan_parity.matrix.prefetch import Background, Installer, Prepare
 from wgan_parity.matrix.progress import Progress
 from wgan_parity.matrix.venvs import Builder, StageFailed, find_uv
@@ -111,12 +111,13 @@ def run_env(
     opts: RunOptions,
     builder: Builder,
     progress: Progress,
-    src_hash: str,
+    code: DumpCode,
     keep: Set[Tuple[str, str]],
     ahead: Optional[Callable[[], Outcome]] = None,
 ) -> EnvResult:
     """Run one env to a status; never raises for a failure of the env itself.
 
+    ``code``: the dump code hashed when the run began (the key's source and port hashes).
     ``keep``: the (name, version) pins that later envs need, spared by ``--prune-cache``.
     ``ahead``: waits for the background install of this env (:class:`~.prefetch.Installer`).
     """
@@ -133,7 +134,7 @@ def run_env(
             ran = began  # a venv half-built ahead is deleted with --delete-venvs
             raise failure
         lock_file = ensure_lock(table, env, builder, opts.locked)
-        key = dump_key(env, lock_file, src_hash)
+        key = code.key(env, lock_file)
         hit = cache_hit(npz, key_file, key) if opts.use_cache else None
         if hit:
             progress.event(env.id, "cached", final=True)
@@ -160,9 +161,10 @@ def run_env(
         note = builder.dump(env, npz, log, opts.timeout_s, report=case_done)
         if not npz.is_file():
             raise StageFailed("dump", f"wgan-parity dump finished but wrote no {npz.name}")
-        if cachekey.dump_source_hash(table.root / "src" / "wgan_parity") != src_hash:
-            # the env runs the checkout (editable install): an edit since the run began may or
-            # may not be in this dump, so it gets no key and the next run redoes it
+        if code.changed(env):
+            # the env runs the checkout (editable install, the port from the project root): an
+            # edit since the run began may or may not be in this dump, so it gets no key and the
+            # next run redoes it
             note = "dump code changed during the run: not cached, the next run redoes it"
         else:
             write_json(
@@ -172,7 +174,8 @@ def run_env(
                     "env_id": env.id,
                     "framework_version": version,
                     "lock_sha256": locks.digest(lock_file),
-                    "source_sha256": src_hash,
+                    "source_sha256": code.source,
+                    "port_sha256": code.port(env),
                     "file": cachekey.file_identity(npz),
                 },
             )
@@ -220,9 +223,9 @@ def run_envs(
     ensure_ignored(opts.envs_dir.parent)
     builder = builder or make_builder(table, opts)
     progress = progress or Progress(len(envs))
-    src_hash = cachekey.dump_source_hash(table.root / "src" / "wgan_parity")
+    code = DumpCode.of(table.root, envs)
     results: List[EnvResult] = []
-    prepare = _prepare_ahead(table, opts, builder, progress, src_hash)
+    prepare = _prepare_ahead(table, opts, builder, progress, code)
     installer = Installer(envs, prepare, opts.install_ahead) if opts.install_ahead > 0 else None
     try:
         with installer or contextlib.nullcontext():
@@ -230,7 +233,7 @@ def run_envs(
                 later = _still_needed(table, envs[n + 1 :])
                 wait = functools.partial(installer.wait, n) if installer else None
                 try:
-                    result = run_env(table, env, opts, builder, progress, src_hash, later, wait)
+                    result = run_env(table, env, opts, builder, progress, code, later, wait)
                     results.append(result)
                 finally:
                     if installer:
@@ -245,7 +248,7 @@ def _start_log(log: Path, env: EnvSpec, builder: Builder) -> None:
 
 
 def _prepare_ahead(
-    table: EnvTable, opts: RunOptions, builder: Builder, progress: Progress, src_hash: str
+    table: EnvTable, opts: RunOptions, builder: Builder, progress: Progress, code: DumpCode
 ) -> Prepare:
     """Lock env ``index`` and, unless its dump is cached, build its venv (on the install thread).
 
@@ -259,7 +262,7 @@ def _prepare_ahead(
         try:
             lock_file = ensure_lock(table, env, builder, opts.locked)
             npz, key_file = opts.dump_dir / f"{env.id}.npz", opts.dump_dir / f"{env.id}.key.json"
-            if opts.use_cache and cache_hit(npz, key_file, dump_key(env, lock_file, src_hash)):
+            if opts.use_cache and cache_hit(npz, key_file, code.key(env, lock_file)):
                 return False, None
             if builder.installed_digest(env) == locks.digest(lock_file):
                 return False, None
