@@ -6,6 +6,8 @@ check in a port's own test suite."""
 
 from __future__ import annotations
 
+import os
+import subprocess
 import sys
 from pathlib import Path
 
@@ -70,3 +72,19 @@ def test_cases_that_run_none_of_the_port_are_said_so(ports) -> None:
     result = assert_port(module, ["conv2d.probe", "residual_down.probe"])
     assert result.lines[0].startswith("not run: 1 cases of conv2d (base ops:"), result.lines
     assert result.lines[1].startswith("residual_down.probe: ok"), result.lines
+
+
+def test_a_port_repository_runs_its_parity_test_with_pytest(tmp_path) -> None:
+    pytest.importorskip("torch")
+    example = Path(EXAMPLES, "test_torch_port_parity.py")
+    env = {
+        **os.environ,
+        "PYTHONPATH": os.pathsep.join([EXAMPLES, os.environ.get("PYTHONPATH", "")]),
+    }
+    run = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", str(example), "-k",
+         "residual"],
+        cwd=tmp_path, env=env, capture_output=True, text=True, timeout=900, check=False,
+    )  # fmt: skip
+    assert run.returncode == 0, run.stdout + run.stderr
+    assert "1 passed" in run.stdout, run.stdout
