@@ -52,6 +52,7 @@ def test_a_channels_last_depth_to_space_fails_check_port_at_norm2(ports, capsys)
     line = next(x for x in out.splitlines() if x.startswith("residual_up.random:"))
     assert line.startswith("residual_up.random: diverged"), line
     assert "first divergent tap norm2" in line, line
+    assert "hint: a divergence looks like the known rule 'torch-channels-last-batchnorm'" in out
 
 
 def test_the_same_port_with_contiguous_passes_and_assert_port_agrees(ports) -> None:

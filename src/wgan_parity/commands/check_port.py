@@ -173,6 +173,7 @@ def check(module: str, patterns: Sequence[str] = ()) -> PortCheck:
             found = aggregate([folder], th, calibration=calib)
             names = [c.name for c in cases]
             lines, code = report(found.rows.columns(), port.env_id, names, lines)
+            lines += rule_hints(found.rows.columns(), port.env_id, port.to_json(), th)
     deviations: List[str] = list(getattr(import_backend_module(module), "deviations", list)())
     seconds = time.perf_counter() - started
     return PortCheck(module, lines, code, seconds, printed.getvalue(), deviations)
@@ -209,6 +210,34 @@ def run(args: argparse.Namespace) -> int:
         print(f"the port printed {len(lines)} lines:", file=sys.stderr)
         print("\n".join(f"  | {line}" for line in lines[:20]), file=sys.stderr)
     return result.code
+
+
+def rule_hints(cols: Mapping[str, Any], port: str, meta: Mapping[str, Any], th: Any) -> List[str]:
+    """A known rule that would explain a divergence but for a switch the port's run did not
+    record ("this looks like X, which applies only with channels_last=True")."""
+    from wgan_parity.compare import traits, verdict
+
+    env = traits.from_meta(port, meta)
+    said: List[str] = []
+    for i in range(len(cols["case"])):
+        if port not in (cols["env_a"][i], cols["env_b"][i]):
+            continue
+        if not verdict.is_divergence(str(cols["status"][i]), str(cols["known"][i] or "")):
+            continue
+        case, tensor = str(cols["case"][i]), str(cols["tensor"][i])
+        for rule in th.rules:
+            if not (rule.known and rule.flags) or rule.matches(case, tensor, env):
+                continue
+            if replace(rule, flags=()).matches(case, tensor, env) and rule.name not in said:
+                said.append(rule.name)
+    return [
+        f"hint: a divergence looks like the known rule {name!r}, which applies only when the "
+        "dump records "
+        + ", ".join(f"{k}={v}" for k, v in next(r.flags for r in th.rules if r.name == name))
+        + " (a dump switch, e.g. --channels-last); without it, the port does what the rule "
+        "describes on its own: a real deviation to fix (or to run with that switch)"
+        for name in said
+    ]
 
 
 def report(
