@@ -117,6 +117,12 @@ class EquinoxPort(module_port.ModulePort):
             seen[""] = out
         return out, seen
 
+    def constant(self, value: float, shape: Tuple[int, ...], like: Any) -> Any:
+        """``jnp.full``, of ``like``'s dtype (no gradient: not a tool array)."""
+        import jax.numpy as jnp
+
+        return jnp.full(tuple(shape), float(value), dtype=like.dtype)
+
 
 class _Recorder:
     """Stands in for a submodule during one call and keeps its first output as a tap."""

@@ -171,6 +171,11 @@ class KerasPort(module_port.ModulePort):
             seen[""] = out
         return out, seen
 
+    def constant(self, value: float, shape: Tuple[int, ...], like: Any) -> Any:
+        """``tf.fill``, of ``like``'s dtype (no gradient: not a tool tensor)."""
+        tf = _tf()
+        return tf.fill(list(shape), tf.constant(float(value), dtype=like.dtype))
+
     def to_port(self, kind: str, x: Any) -> Any:
         """NCHW to NHWC; the critic's flat CHW input to an NHWC image."""
         if kind == "good_discriminator":

@@ -5,7 +5,7 @@ ModulePort` for ``nn.Module``, :class:`wgan_parity.backends.keras_module.KerasPo
 from a factory per block (``residual_block``, ``good_generator``, ``good_discriminator``), a name
 map per block (tool name -> port name) and optional transforms, and exposes its composites::
 
-    PORT = ModulePort(factories, names)
+    PORT = ModulePort(factories, names)  # optional: transforms=..., extra=...
     residual_block, good_generator, good_discriminator = PORT.composites()
 
 Each call builds (once per shape) the port's module, maps the tool's tensors onto its
@@ -26,76 +26,68 @@ own output is the tap of its prefix (``res1``).
 **Transforms** ``(tensor, shape) -> tensor``. On a parameter: the tool's tensor to the port's
 layout, ``shape`` the port parameter's. On a tap: the port's output to the tool's layout.
 
-**Coverage** is checked before anything runs: a port parameter no tool name maps to, a tool
-parameter without a port parameter, or a shape that does not fit raises :class:`PortError`.
+**Coverage** is checked before anything runs (:mod:`wgan_parity.backends.port_plan`): a port
+parameter with 0 elements (a factory that ignored the :class:`Spec`), a port parameter no tool
+name maps to, a tool parameter without a port parameter, or a shape that does not fit raises
+:class:`PortError`.
 
-This module is framework-neutral; a driver supplies parameters, submodules, the functional call
-and its named transforms.
+**Extra parameters** tflib lacks (a conv bias the port adds) are declared, not mapped:
+``extra={"*conv_1*.bias": 0.0}`` holds every port parameter a glob matches at that constant (a
+tensor of its shape and the input's dtype, with no gradient), or per name map:
+``extra={"residual_block:up": {"conv_1.bias": 0.0}}``. A pattern that matches nothing in a block
+it applies to, or a mapped parameter, is a :class:`PortError`. :meth:`ModulePort.deviations`
+lists the held parameters; ``wgan-parity dump`` records them in the metadata's
+``port_deviations``: a backend module's ``deviations()`` if it defines one (``deviations =
+PORT.deviations``), else that of every :class:`ModulePort` among its globals.
+
+This module is framework-neutral; a driver supplies parameters, submodules, the functional call,
+held constants and its named transforms.
 """
 
 from __future__ import annotations
 
-import fnmatch
-from dataclasses import dataclass
 from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, Set, Tuple, Union
 
-from wgan_parity.core import blocks
+from wgan_parity.backends import port_plan
+from wgan_parity.backends.port_plan import (
+    KINDS,
+    RESIDUAL_MAPS,
+    RESIDUAL_TAPS,
+    Coverage,
+    Entry,
+    Extra,
+    PortError,
+    Spec,
+    Transform,
+    same,
+    tool_params,
+    tool_taps,
+)
 from wgan_parity.core.model import Taps, join
 
-Transform = Callable[[Any, Tuple[int, ...]], Any]
-Entry = Union[str, Tuple[str, Union[str, Transform]]]
-KINDS = ("residual_block", "good_generator", "good_discriminator")
-RESIDUAL_TAPS = ("shortcut", "norm1", "conv1", "norm2", "conv2")
-RESIDUAL_MAPS = ("residual_block:up", "residual_block:down")  # tried before residual_block
-
-
-class PortError(ValueError):
-    """The port and its name map do not fit the tool's parameters; the message says how."""
-
-
-@dataclass(frozen=True)
-class Spec:
-    """What a factory builds: a residual block's channels, size and kinds, or a model's dim."""
-
-    cin: int = 0
-    cout: int = 0
-    h: int = 0
-    w: int = 0
-    resample: str = ""
-    norm: str = ""
-    dim: int = 0
-
-
-def tool_params(kind: str, spec: Spec) -> List[str]:
-    """The tool's parameter names of a block of ``kind`` (relative to the block)."""
-    if kind == "residual_block":
-        return list(blocks.residual_params("", spec.cin, spec.cout, spec.resample))
-    if kind == "good_generator":
-        return list(blocks.generator_params(spec.dim))
-    return list(blocks.discriminator_params(spec.dim))
-
-
-def tool_taps(kind: str) -> List[str]:
-    """The tool's tap names of a block of ``kind``, in the tool's order."""
-    res = [join(f"res{i}", t) for i in range(1, 5) for t in (*RESIDUAL_TAPS, "")]
-    if kind == "residual_block":
-        return list(RESIDUAL_TAPS)
-    if kind == "good_generator":
-        return ["input", *(t.rstrip(".") for t in res), "output_norm", "output_conv"]
-    return ["input", *(t.rstrip(".") for t in res)]
-
-
-def same(tensor: Any, shape: Tuple[int, ...]) -> Any:
-    """The identity transform."""
-    del shape
-    return tensor
+__all__ = [
+    "KINDS",
+    "RESIDUAL_MAPS",
+    "RESIDUAL_TAPS",
+    "Coverage",
+    "Entry",
+    "Extra",
+    "ModulePort",
+    "PortError",
+    "Spec",
+    "Transform",
+    "same",
+    "tool_params",
+    "tool_taps",
+]
 
 
 class ModulePort:
     """A user's module port as the tool's composites (see the module docstring).
 
     Subclasses are framework drivers: they implement :meth:`prepare`, :meth:`parameters`,
-    :meth:`submodules` and :meth:`call`, and may override :attr:`NAMED` and the layout hooks.
+    :meth:`submodules`, :meth:`call` and :meth:`constant`, and may override :attr:`NAMED` and
+    the layout hooks.
     """
 
     #: Transforms by name, for name maps written as plain data.
@@ -106,6 +98,7 @@ class ModulePort:
         factories: Mapping[str, Callable[[Spec], Any]],
         names: Union[Mapping[str, Mapping[str, Entry]], Callable[[], Mapping[str, Any]]],
         transforms: Optional[Mapping[str, Union[str, Transform]]] = None,
+        extra: Optional[Extra] = None,
     ) -> None:
         unknown = sorted(set(factories) - set(KINDS))
         if unknown:
@@ -114,7 +107,10 @@ class ModulePort:
         self._names = names
         self._maps: Optional[Dict[str, Dict[str, Entry]]] = None
         self.transforms = {k: self.transform(v) for k, v in (transforms or {}).items()}
+        self.extra = port_plan.extra_sections(extra)
         self._built: Dict[Tuple[str, Spec], Any] = {}
+        self._plans: Dict[Tuple[str, Spec], Coverage] = {}
+        self._deviations: Set[str] = set()
 
     # -- the framework driver ------------------------------------------------------------------
     def prepare(self, kind: str, spec: Spec, module: Any) -> None:
@@ -133,6 +129,10 @@ class ModulePort:
         self, module: Any, params: Mapping[str, Any], x: Any, tap_subs: Mapping[str, str]
     ) -> Tuple[Any, Dict[str, Any]]:
         """Run ``module`` on ``x`` with ``params``; return its output and each tap's output."""
+        raise NotImplementedError
+
+    def constant(self, value: float, shape: Tuple[int, ...], like: Any) -> Any:
+        """A tensor of ``shape`` filled with ``value``, of ``like``'s dtype and device."""
         raise NotImplementedError
 
     def to_port(self, kind: str, x: Any) -> Any:
@@ -177,25 +177,7 @@ class ModulePort:
 
         ``resample`` picks ``residual_block:up`` / ``:down`` before ``residual_block``.
         """
-        resample = resample or {"good_generator": "up", "good_discriminator": "down"}.get(kind, "")
-        residual = [self.names.get(f"residual_block:{resample}", {}), self.names["residual_block"]]
-        maps = ([] if kind == "residual_block" else [self.names[kind]]) + residual
-        for table in maps:
-            if name in table:
-                entry = table[name]
-                if isinstance(entry, str):
-                    return entry, None
-                return entry[0], self.transform(entry[1])
-        table = self.names[kind]
-        for key in sorted((k for k in table if k.endswith(".")), key=len, reverse=True):
-            prefix = table[key]
-            target = prefix if isinstance(prefix, str) else prefix[0]
-            if name == key[:-1]:
-                return target.rstrip("./"), None  # the prefix itself: the block (a tap)
-            if name.startswith(key):
-                rest = self.resolve("residual_block", name[len(key) :], resample)
-                return None if rest is None else (target + rest[0], rest[1])
-        return None
+        return port_plan.resolve(self.names, self.transform, kind, name, resample)
 
     def module(self, kind: str, spec: Spec) -> Any:
         """The port's module for ``spec``, built once, in training mode, coverage checked."""
@@ -203,35 +185,34 @@ class ModulePort:
         if key not in self._built:
             module = self.factories[kind](spec)
             self.prepare(kind, spec, module)
-            self.plan(kind, spec, module)  # raises PortError before anything runs
-            self._built[key] = module
+            plan = self.coverage(kind, spec, module)  # raises PortError before anything runs
+            shapes = self.parameters(module)
+            self._deviations.update(
+                port_plan.deviation(kind, spec, n, shapes[n], v) for n, v in plan.held.items()
+            )
+            self._plans[key], self._built[key] = plan, module
         return self._built[key]
+
+    def coverage(self, kind: str, spec: Spec, module: Any) -> Coverage:
+        """Each port parameter's tool parameter or ``extra`` constant (:func:`port_plan.cover`)."""
+        return port_plan.cover(
+            kind,
+            spec,
+            self.parameters(module),
+            lambda tool: self.resolve(kind, tool, spec.resample),
+            self.transforms,
+            port_plan.rules(kind, spec.resample, self.extra, self.names),
+            f"{kind} {type(module).__name__} ({spec})",
+        )
 
     def plan(self, kind: str, spec: Spec, module: Any) -> Dict[str, Tuple[str, Transform]]:
         """Tool parameter -> (port parameter, transform); raises :class:`PortError` on a gap."""
-        port = self.parameters(module)
-        plan: Dict[str, Tuple[str, Transform]] = {}
-        problems = []
-        for tool in tool_params(kind, spec):
-            found = self.resolve(kind, tool, spec.resample)
-            if found is None:
-                problems.append(f"tool parameter {tool!r} is not in the name map")
-                continue
-            name, transform = found
-            if name not in port:
-                problems.append(f"tool parameter {tool!r} maps to {name!r}, not a parameter")
-                continue
-            glob = next((g for g in self.transforms if fnmatch.fnmatchcase(tool, g)), None)
-            plan[tool] = (name, transform or (self.transforms[glob] if glob else same))
-        unused = sorted(set(port) - {name for name, _ in plan.values()})
-        problems += [f"port parameter {n!r} {port[n]} is unmapped" for n in unused]
-        if problems:
-            raise PortError(
-                f"{kind} {type(module).__name__} ({spec}): " + "; ".join(problems) + ". Every "
-                f"port parameter needs one tool parameter: fix the name map. Port parameters: "
-                f"{sorted(port)}"
-            )
-        return plan
+        return self.coverage(kind, spec, module).mapped
+
+    def deviations(self) -> List[str]:
+        """The port's declared differences from tflib in the blocks built so far, sorted: one
+        line per parameter held at an ``extra`` constant (and shape)."""
+        return sorted(self._deviations)
 
     def taps(self, kind: str, spec: Spec, module: Any) -> Dict[str, Tuple[str, Transform]]:
         """Tool tap -> (port submodule, transform), for the taps the map covers ("": the block)."""
@@ -250,8 +231,9 @@ class ModulePort:
         """Run the port's module on ``x`` with the tool's tensors ``p`` (scoped by ``scope``)."""
         module = self.module(kind, spec)
         shapes = self.parameters(module)
-        params = {}
-        for tool, (name, transform) in self.plan(kind, spec, module).items():
+        plan = self._plans[(kind, spec)]
+        params = {n: self.constant(v, shapes[n], x) for n, v in plan.held.items()}
+        for tool, (name, transform) in plan.mapped.items():
             value = transform(p[join(scope, tool)], shapes[name])
             if tuple(value.shape) != shapes[name]:
                 raise PortError(

@@ -83,6 +83,12 @@ class ModulePort(module_port.ModulePort):
                 handle.remove()
         return out, seen
 
+    def constant(self, value: float, shape: Tuple[int, ...], like: Any) -> Any:
+        """``torch.full``, of ``like``'s dtype and device (no gradient)."""
+        import torch
+
+        return torch.full(tuple(shape), float(value), dtype=like.dtype, device=like.device)
+
     def tap_value(self, value: Any) -> Any:
         """A copy: the port may modify its activations in place later."""
         return value.clone()

@@ -27,23 +27,21 @@ import tempfile
 import time
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any, List, Mapping, Sequence, Set, Tuple
+from typing import Any, List, Mapping, Optional, Sequence, Tuple
 
+from wgan_parity.commands.check_port_cases import (
+    OWN_SIZE_BATCH,
+    ModelSize,
+    check_cases,
+    port_ops,
+    runs_port,
+)
 from wgan_parity.exitcodes import ExitCode
 
-AT_CHECK_BATCH = ("good_discriminator.random", "gradient_penalty.random")  # the slow two
-CHECK_BATCH = 16
+__all__ = ["ModelSize", "PortCheck", "assert_port", "check", "check_cases", "port_ops", "runs_port"]
+
 CUT = "the port copied the tensor into a new parameter (its gradient is identically zero)"
 BASE_OPS = "base ops: the port defines none of the code this case runs"
-# The composites each block is built from by the tool's own implementation (core/model.py).
-BUILT_FROM = {
-    "conv_mean_pool": ("mean_pool",),
-    "mean_pool_conv": ("mean_pool",),
-    "residual_block": ("conv_mean_pool", "mean_pool_conv", "upsample_conv", "normalize"),
-    "good_generator": ("residual_block",),
-    "good_discriminator": ("residual_block",),
-    "gradient_penalty": ("good_discriminator",),
-}
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -57,63 +55,19 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="only these of the check cases (default: every catalog case, the critic and the "
         "penalty as <block>.check at batch 16)",
     )
-
-
-def check_cases(patterns: Sequence[str]) -> Tuple[Any, ...]:
-    """Every catalog case at its size; the critic and the penalty at batch 16 (``*.check``)."""
-    import fnmatch
-
-    from wgan_parity.core.catalog import CATALOG
-
-    cases = []
-    for case in CATALOG:
-        if case.name in AT_CHECK_BATCH:
-            dims = tuple((k, CHECK_BATCH if k == "batch" else v) for k, v in case.dims)
-            cases.append(replace(case, name=f"{case.block}.check", dims=dims, tap_samples=2))
-        elif case.block not in ("good_discriminator", "gradient_penalty"):
-            cases.append(case)
-    if patterns:
-        cases = [c for c in cases if any(fnmatch.fnmatchcase(c.name, p) for p in patterns)]
-    return tuple(cases)
-
-
-def port_ops(module: str) -> Set[str]:
-    """The primitives and composites the port's own modules define (not its BASE built-ins).
-
-    A composite a :class:`~wgan_parity.backends.module_port.ModulePort` returns for a block it
-    has no factory for (``runs_port`` False) runs the tool's own code, so it does not count.
-    """
-    from wgan_parity.backends import BUILTIN, import_backend_module
-    from wgan_parity.core.protocol import COMPOSITES, PRIMITIVES
-
-    found: Set[str] = set()
-    name: Any = module
-    while isinstance(name, str) and name not in BUILTIN:
-        layer = import_backend_module(name)
-        for attr in (*PRIMITIVES, *COMPOSITES):
-            value = getattr(layer, attr, None)
-            if value is not None and getattr(value, "runs_port", True):
-                found.add(attr)
-        name = getattr(layer, "BASE", None)
-    return found
-
-
-def runs_port(block: str, ops: Set[str]) -> bool:
-    """Whether a case of ``block`` runs any of the port's ``ops`` (a primitive runs everywhere)."""
-    from wgan_parity.core.protocol import PRIMITIVES
-
-    if block == "identity":
-        return False
-    if ops & set(PRIMITIVES):
-        return True
-    pending, seen = [block], set()
-    while pending:
-        op = pending.pop()
-        if op in ops:
-            return True
-        seen.add(op)
-        pending += [u for u in BUILT_FROM.get(op, ()) if u not in seen]
-    return False
+    parser.add_argument(
+        "--dim",
+        type=int,
+        default=0,
+        help="run the generator, the critic and the penalty at this width (the port's own, e.g. "
+        "64: DIM of the paper; 64x64 images either way) instead of the catalog's 4",
+    )
+    parser.add_argument(
+        "--batch",
+        type=int,
+        default=0,
+        help=f"the model cases' batch (default: the catalog's; {OWN_SIZE_BATCH} with --dim)",
+    )
 
 
 @dataclass
@@ -137,7 +91,7 @@ class PortCheck:
         return "\n".join(out)
 
 
-def check(module: str, patterns: Sequence[str] = ()) -> PortCheck:
+def check(module: str, patterns: Sequence[str] = (), size: Optional[ModelSize] = None) -> PortCheck:
     """Dump the port and the truth into a temporary folder, aggregate and judge every case.
 
     Raises :class:`ValueError` when ``patterns`` match no check case, and
@@ -148,7 +102,8 @@ def check(module: str, patterns: Sequence[str] = ()) -> PortCheck:
     from wgan_parity.compare.aggregate import aggregate
     from wgan_parity.dump.catalog_dump import write_catalog_dump
 
-    selected = check_cases(patterns)
+    size = size or ModelSize()
+    selected = check_cases(patterns, size)
     if not selected:
         raise ValueError(f"--cases {list(patterns)} matched no check case")
     started = time.perf_counter()
@@ -156,7 +111,7 @@ def check(module: str, patterns: Sequence[str] = ()) -> PortCheck:
     with contextlib.redirect_stdout(printed):  # the port's prints stay out of the lines
         ops = port_ops(module)
     cases = [c for c in selected if runs_port(c.block, ops)]
-    lines = []
+    lines = [size.describe()] if size.describe() else []
     if len(cases) < len(selected):
         skipped = sorted({c.block for c in selected} - {c.block for c in cases})
         lines.append(
@@ -197,7 +152,7 @@ def run(args: argparse.Namespace) -> int:
     from wgan_parity.backends import BackendError
 
     try:
-        result = check(args.module, args.cases)
+        result = check(args.module, args.cases, ModelSize(args.dim, args.batch))
     except ValueError as exc:
         print(f"wgan-parity check-port: {exc}", file=sys.stderr)
         return int(ExitCode.USAGE)

@@ -6,12 +6,13 @@ import time
 import traceback
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Callable, Dict, Iterable, Optional
+from typing import Callable, Dict, Iterable, List, Optional
 
 import numpy as np
 
 from wgan_parity import frameworks
 from wgan_parity.backends import BUILTIN, load_backend
+from wgan_parity.backends.module_port import ModulePort
 from wgan_parity.core import isa
 from wgan_parity.core.allocator import release_freed_memory
 from wgan_parity.core.catalog import CATALOG, Case
@@ -103,6 +104,7 @@ def write_catalog_dump(
             platform=platform,
             created_utc=created,
             import_s=round(import_s, 3),
+            port_deviations=tuple(backend_deviations(backend)) or None,  # after the cases ran
             cases=records,
             noise=noise,
             catalog_hash=catalog_hash(CATALOG, digests),
@@ -135,6 +137,28 @@ def backend_lineage(backend: Ops) -> list:
     """The backend's modules, base first, as backend names (``["torch", "mypkg.port"]``)."""
     builtin_of = {module: name for name, module in BUILTIN.items()}
     return [builtin_of.get(m.__name__, m.__name__) for m in backend.modules]
+
+
+def backend_deviations(backend: Ops) -> List[str]:
+    """What the backend's modules declare they do differently from tflib, once each, in order.
+
+    A module's ``deviations()`` if it defines one (``deviations = PORT.deviations``), else the
+    ``deviations()`` of each :class:`ModulePort` among its globals. Read after the cases ran: a
+    port knows its blocks once it built them. A hook that fails is recorded, not raised.
+    """
+    found: List[str] = []
+    for module in backend.modules:
+        hook = getattr(module, "deviations", None)
+        hooks = [hook] if callable(hook) else [
+            v.deviations for v in vars(module).values() if isinstance(v, ModulePort)
+        ]  # fmt: skip
+        for source in hooks:
+            try:
+                lines = [str(line) for line in source()]
+            except Exception as exc:  # a user's hook; the dump's tensors are worth more
+                lines = [f"{module.__name__}.deviations() failed: {type(exc).__name__}: {exc}"]
+            found += [line for line in lines if line not in found]
+    return found
 
 
 def default_env_id(backend: Ops) -> str:

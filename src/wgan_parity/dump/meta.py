@@ -9,6 +9,10 @@ included. Keys it does not know are kept in ``extra`` and written back unchanged
 case's name in catalog order, its group and its seed-README rows. The reports take the case order,
 groups and seed-row names from it, not from today's catalog. Dumps written before it existed lack
 it: it reads as ``None``.
+
+``port_deviations`` lists what a module port declares it does differently from tflib (a
+parameter tflib lacks, held at a constant: :mod:`wgan_parity.backends.module_port`). It is
+written only when there are some; older dumps and every other backend lack it (``None``).
 """
 
 from __future__ import annotations
@@ -20,7 +24,7 @@ from wgan_parity import SCHEMA_VERSION
 
 SeedRows = Tuple[Tuple[str, str], ...]
 # Top-level keys written only when set: synthetic dumps (and dumps older than the keys) lack them.
-_OPTIONAL = ("lineage", "python_implementation", "numpy_simd")
+_OPTIONAL = ("lineage", "python_implementation", "numpy_simd", "port_deviations")
 
 
 @dataclass(frozen=True)
@@ -128,6 +132,7 @@ class DumpMeta:
     lineage: Optional[Tuple[str, ...]] = None
     python_implementation: Optional[str] = None
     numpy_simd: Optional[Tuple[str, ...]] = None
+    port_deviations: Optional[Tuple[str, ...]] = None  # what a port declares it does not match
     catalog: Optional[Tuple[CaseInfo, ...]] = None
     extra: Mapping[str, Any] = field(default_factory=dict)
 
@@ -199,6 +204,7 @@ class DumpMeta:
                 None if data.get("python_implementation") is None else text("python_implementation")
             ),
             numpy_simd=names("numpy_simd"),
+            port_deviations=names("port_deviations"),
             catalog=catalog_of(data),
             extra={k: v for k, v in data.items() if k not in known},
         )

@@ -1,0 +1,101 @@
+"""What ``check-port`` runs: the cases and their sizes, and which of them run the port's code."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from typing import Any, Optional, Sequence, Set, Tuple
+
+AT_CHECK_BATCH = ("good_discriminator.random", "gradient_penalty.random")  # the slow two
+CHECK_BATCH = 16
+OWN_SIZE_BATCH = 4  # the models' batch at a port's own --dim (dim 64 costs 256x per sample)
+# The composites each block is built from by the tool's own implementation (core/model.py).
+BUILT_FROM = {
+    "conv_mean_pool": ("mean_pool",),
+    "mean_pool_conv": ("mean_pool",),
+    "residual_block": ("conv_mean_pool", "mean_pool_conv", "upsample_conv", "normalize"),
+    "good_generator": ("residual_block",),
+    "good_discriminator": ("residual_block",),
+    "gradient_penalty": ("good_discriminator",),
+}
+
+
+@dataclass(frozen=True)
+class ModelSize:
+    """The model cases' width and batch: the catalog's (0: unchanged), or the port's own."""
+
+    dim: int = 0
+    batch: int = 0
+
+    def dims(self, case: Any, batch: int = 0) -> Tuple[Tuple[str, Any], ...]:
+        """``case``'s dims with this size (``batch``: the check's own batch, when smaller)."""
+        batch = self.batch or (OWN_SIZE_BATCH if self.dim else batch)
+        wanted = {"dim": self.dim, "batch": batch}
+        return tuple((k, wanted.get(k) or v) for k, v in case.dims)
+
+    def describe(self) -> str:
+        """Which size the model cases ran at, for the check's output."""
+        if not (self.dim or self.batch):
+            return ""
+        dim = f"dim {self.dim}" if self.dim else "the catalog's dim (4)"
+        return f"model cases at {dim}, batch {self.batch or OWN_SIZE_BATCH}"
+
+
+def check_cases(patterns: Sequence[str], size: Optional[ModelSize] = None) -> Tuple[Any, ...]:
+    """Every catalog case at its size; the critic and the penalty at batch 16 (``*.check``);
+    the models at ``size`` when given (``--dim``: a port at the size it was written for)."""
+    import fnmatch
+
+    from wgan_parity.core.catalog import CATALOG
+
+    size = size or ModelSize()
+    cases = []
+    for case in CATALOG:
+        if case.name in AT_CHECK_BATCH:
+            dims = size.dims(case, CHECK_BATCH)
+            cases.append(replace(case, name=f"{case.block}.check", dims=dims, tap_samples=2))
+        elif case.block == "good_generator":
+            cases.append(replace(case, dims=size.dims(case)))
+        elif case.block not in ("good_discriminator", "gradient_penalty"):
+            cases.append(case)
+    if patterns:
+        cases = [c for c in cases if any(fnmatch.fnmatchcase(c.name, p) for p in patterns)]
+    return tuple(cases)
+
+
+def port_ops(module: str) -> Set[str]:
+    """The primitives and composites the port's own modules define (not its BASE built-ins).
+
+    A composite a :class:`~wgan_parity.backends.module_port.ModulePort` returns for a block it
+    has no factory for (``runs_port`` False) runs the tool's own code, so it does not count.
+    """
+    from wgan_parity.backends import BUILTIN, import_backend_module
+    from wgan_parity.core.protocol import COMPOSITES, PRIMITIVES
+
+    found: Set[str] = set()
+    name: Any = module
+    while isinstance(name, str) and name not in BUILTIN:
+        layer = import_backend_module(name)
+        for attr in (*PRIMITIVES, *COMPOSITES):
+            value = getattr(layer, attr, None)
+            if value is not None and getattr(value, "runs_port", True):
+                found.add(attr)
+        name = getattr(layer, "BASE", None)
+    return found
+
+
+def runs_port(block: str, ops: Set[str]) -> bool:
+    """Whether a case of ``block`` runs any of the port's ``ops`` (a primitive runs everywhere)."""
+    from wgan_parity.core.protocol import PRIMITIVES
+
+    if block == "identity":
+        return False
+    if ops & set(PRIMITIVES):
+        return True
+    pending, seen = [block], set()
+    while pending:
+        op = pending.pop()
+        if op in ops:
+            return True
+        seen.add(op)
+        pending += [u for u in BUILT_FROM.get(op, ()) if u not in seen]
+    return False
