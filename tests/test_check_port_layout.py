@@ -89,3 +89,11 @@ def test_a_port_repository_runs_its_parity_test_with_pytest(tmp_path) -> None:
     )  # fmt: skip
     assert run.returncode == 0, run.stdout + run.stderr
     assert "1 passed" in run.stdout, run.stdout
+
+
+def test_suggest_map_prints_a_map_to_paste(ports, capsys) -> None:
+    module = _write_ports(ports, contiguous=True)
+    assert main(["check-port", module, "--suggest-map"]) == 0
+    out = capsys.readouterr().out
+    assert "NAMES = {" in out, out
+    assert '"conv1.w": "conv_1.conv.conv.weight"' in out, out

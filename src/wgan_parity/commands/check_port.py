@@ -40,6 +40,9 @@ from wgan_parity.exitcodes import ExitCode
 
 __all__ = ["ModelSize", "PortCheck", "assert_port", "check", "check_cases", "port_ops", "runs_port"]
 
+# Switches a port's own code can enact without the dump recording them: a memory layout. (TF32
+# and oneDNN are runtime settings, not something a port's forward does.)
+PORT_ENACTED = {"channels_last"}
 CUT = "the port copied the tensor into a new parameter (its gradient is identically zero)"
 BASE_OPS = "base ops: the port defines none of the code this case runs"
 
@@ -61,6 +64,18 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         default=0,
         help="run the generator, the critic and the penalty at this width (the port's own, e.g. "
         "64: DIM of the paper; 64x64 images either way) instead of the catalog's 4",
+    )
+    parser.add_argument(
+        "--suggest-map",
+        action="store_true",
+        help="run the port's factories once with hooks and print a name map (NAMES, TRANSFORMS, "
+        "EXTRA) to paste above its `PORT = ModulePort(...)` line (torch ports)",
+    )
+    parser.add_argument(
+        "--full",
+        action="store_true",
+        help="also run the critic and the penalty, seed and random, at the catalog's batch (1024 "
+        "and 512): exactly the full run's cases (about 2 minutes more on 2 cores)",
     )
     parser.add_argument(
         "--batch",
@@ -97,7 +112,6 @@ def check(module: str, patterns: Sequence[str] = (), size: Optional[ModelSize] =
     Raises :class:`ValueError` when ``patterns`` match no check case, and
     :class:`~wgan_parity.backends.BackendError` when the port cannot be loaded.
     """
-    from wgan_parity.backends import import_backend_module
     from wgan_parity.compare import calibration, thresholds
     from wgan_parity.compare.aggregate import aggregate
     from wgan_parity.dump.catalog_dump import write_catalog_dump
@@ -118,7 +132,7 @@ def check(module: str, patterns: Sequence[str] = (), size: Optional[ModelSize] =
             f"not run: {len(selected) - len(cases)} cases of {', '.join(skipped)} ({BASE_OPS}; "
             "the env's own dump checks the base framework)"
         )
-    code = 0
+    code, deviations = 0, []
     with tempfile.TemporaryDirectory(prefix="check-port-") as folder:
         if cases:
             with contextlib.redirect_stdout(printed):
@@ -129,9 +143,27 @@ def check(module: str, patterns: Sequence[str] = (), size: Optional[ModelSize] =
             names = [c.name for c in cases]
             lines, code = report(found.rows.columns(), port.env_id, names, lines)
             lines += rule_hints(found.rows.columns(), port.env_id, port.to_json(), th)
-    deviations: List[str] = list(getattr(import_backend_module(module), "deviations", list)())
+            deviations = list(port.port_deviations or ())
     seconds = time.perf_counter() - started
     return PortCheck(module, lines, code, seconds, printed.getvalue(), deviations)
+
+
+def suggest_map(module: str) -> str:
+    """The name map :func:`~wgan_parity.backends.map_suggest.suggest` proposes for the
+    :class:`~wgan_parity.backends.module_port.ModulePort` of ``module`` (as Python to paste)."""
+    from wgan_parity.backends import import_backend_module
+    from wgan_parity.backends.map_suggest import suggest
+    from wgan_parity.backends.module_port import ModulePort
+
+    with contextlib.redirect_stdout(io.StringIO()):
+        layer = import_backend_module(module)
+    ports = [v for v in vars(layer).values() if isinstance(v, ModulePort)]
+    if not ports:
+        raise ValueError(
+            f"{module} defines no ModulePort: expected `PORT = ModulePort(factories, names)` "
+            "(names may be {} while you have none); then run --suggest-map again"
+        )
+    return suggest(ports[0])
 
 
 def assert_port(module: str, cases: Sequence[str] = ()) -> PortCheck:
@@ -152,8 +184,11 @@ def run(args: argparse.Namespace) -> int:
     from wgan_parity.backends import BackendError
 
     try:
-        result = check(args.module, args.cases, ModelSize(args.dim, args.batch))
-    except ValueError as exc:
+        if args.suggest_map:
+            print(suggest_map(args.module), end="")
+            return 0
+        result = check(args.module, args.cases, ModelSize(args.dim, args.batch, args.full))
+    except (ValueError, NotImplementedError) as exc:
         print(f"wgan-parity check-port: {exc}", file=sys.stderr)
         return int(ExitCode.USAGE)
     except BackendError as exc:
@@ -181,7 +216,10 @@ def rule_hints(cols: Mapping[str, Any], port: str, meta: Mapping[str, Any], th: 
             continue
         case, tensor = str(cols["case"][i]), str(cols["tensor"][i])
         for rule in th.rules:
-            if not (rule.known and rule.flags) or rule.matches(case, tensor, env):
+            switches = {name for name, _ in rule.flags}
+            if not (rule.known and switches) or not switches <= PORT_ENACTED:
+                continue
+            if rule.matches(case, tensor, env):
                 continue
             if replace(rule, flags=()).matches(case, tensor, env) and rule.name not in said:
                 said.append(rule.name)
@@ -189,8 +227,9 @@ def rule_hints(cols: Mapping[str, Any], port: str, meta: Mapping[str, Any], th: 
         f"hint: a divergence looks like the known rule {name!r}, which applies only when the "
         "dump records "
         + ", ".join(f"{k}={v}" for k, v in next(r.flags for r in th.rules if r.name == name))
-        + " (a dump switch, e.g. --channels-last); without it, the port does what the rule "
-        "describes on its own: a real deviation to fix (or to run with that switch)"
+        + " (a dump switch: --channels-last); the port's own code does what the rule describes "
+        "without that switch (e.g. a permute that leaves tensors channels-last in memory): a "
+        "real deviation to fix, e.g. with .contiguous()"
         for name in said
     ]
 

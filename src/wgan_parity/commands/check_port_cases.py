@@ -7,6 +7,7 @@ from typing import Any, Optional, Sequence, Set, Tuple
 
 AT_CHECK_BATCH = ("good_discriminator.random", "gradient_penalty.random")  # the slow two
 CHECK_BATCH = 16
+MODEL_BLOCKS = ("good_generator", "good_discriminator", "gradient_penalty")
 OWN_SIZE_BATCH = 4  # the models' batch at a port's own --dim (dim 64 costs 256x per sample)
 # The composites each block is built from by the tool's own implementation (core/model.py).
 BUILT_FROM = {
@@ -21,10 +22,12 @@ BUILT_FROM = {
 
 @dataclass(frozen=True)
 class ModelSize:
-    """The model cases' width and batch: the catalog's (0: unchanged), or the port's own."""
+    """The model cases' width and batch: the catalog's (0: unchanged), or the port's own;
+    ``full``: the critic and the penalty at the catalog's batch too (the full run's cases)."""
 
     dim: int = 0
     batch: int = 0
+    full: bool = False
 
     def dims(self, case: Any, batch: int = 0) -> Tuple[Tuple[str, Any], ...]:
         """``case``'s dims with this size (``batch``: the check's own batch, when smaller)."""
@@ -32,12 +35,22 @@ class ModelSize:
         wanted = {"dim": self.dim, "batch": batch}
         return tuple((k, wanted.get(k) or v) for k, v in case.dims)
 
+    def rename(self, name: str) -> str:
+        """A case's name at this width: ``good_generator.dim64.random``. The calibration knows
+        the catalog's sizes only, so a renamed case is judged by its measured noise; rules
+        that match ``good_generator.*`` or ``*.seed`` still apply."""
+        if not self.dim:
+            return name
+        block, rest = name.split(".", 1)
+        return f"{block}.dim{self.dim}.{rest}"
+
     def describe(self) -> str:
         """Which size the model cases ran at, for the check's output."""
         if not (self.dim or self.batch):
             return ""
         dim = f"dim {self.dim}" if self.dim else "the catalog's dim (4)"
-        return f"model cases at {dim}, batch {self.batch or OWN_SIZE_BATCH}"
+        batch = self.batch or (OWN_SIZE_BATCH if self.dim else 0)
+        return f"model cases at {dim}, batch {batch or 'of the catalog'}"
 
 
 def check_cases(patterns: Sequence[str], size: Optional[ModelSize] = None) -> Tuple[Any, ...]:
@@ -50,11 +63,14 @@ def check_cases(patterns: Sequence[str], size: Optional[ModelSize] = None) -> Tu
     size = size or ModelSize()
     cases = []
     for case in CATALOG:
-        if case.name in AT_CHECK_BATCH:
+        if size.full and case.block in MODEL_BLOCKS:
+            cases.append(replace(case, name=size.rename(case.name), dims=size.dims(case)))
+        elif case.name in AT_CHECK_BATCH:
             dims = size.dims(case, CHECK_BATCH)
-            cases.append(replace(case, name=f"{case.block}.check", dims=dims, tap_samples=2))
+            name = size.rename(f"{case.block}.check")
+            cases.append(replace(case, name=name, dims=dims, tap_samples=2))
         elif case.block == "good_generator":
-            cases.append(replace(case, dims=size.dims(case)))
+            cases.append(replace(case, name=size.rename(case.name), dims=size.dims(case)))
         elif case.block not in ("good_discriminator", "gradient_penalty"):
             cases.append(case)
     if patterns:
