@@ -125,7 +125,7 @@ def check(module: str, patterns: Sequence[str] = (), size: Optional[ModelSize] =
     with contextlib.redirect_stdout(printed):  # the port's prints stay out of the lines
         ops = port_ops(module)
     cases = [c for c in selected if runs_port(c.block, ops)]
-    lines = [size.describe()] if size.describe() else []
+    lines: List[str] = []
     if len(cases) < len(selected):
         skipped = sorted({c.block for c in selected} - {c.block for c in cases})
         lines.append(
@@ -144,6 +144,7 @@ def check(module: str, patterns: Sequence[str] = (), size: Optional[ModelSize] =
             lines, code = report(found.rows.columns(), port.env_id, names, lines)
             lines += rule_hints(found.rows.columns(), port.env_id, port.to_json(), th)
             deviations = list(port.port_deviations or ())
+    lines.append(size.describe())
     seconds = time.perf_counter() - started
     return PortCheck(module, lines, code, seconds, printed.getvalue(), deviations)
 

@@ -46,11 +46,13 @@ class ModelSize:
 
     def describe(self) -> str:
         """Which size the model cases ran at, for the check's output."""
-        if not (self.dim or self.batch):
-            return ""
-        dim = f"dim {self.dim}" if self.dim else "the catalog's dim (4)"
-        batch = self.batch or (OWN_SIZE_BATCH if self.dim else 0)
-        return f"model cases at {dim}, batch {batch or 'of the catalog'}"
+        dim = f"dim {self.dim}" if self.dim else "dim 4 (the catalog's)"
+        if self.full:
+            batch = f"batch {self.batch}" if self.batch else "the catalog's batch"
+        else:
+            own = self.batch or (OWN_SIZE_BATCH if self.dim else 0)
+            batch = f"batch {own}" if own else f"the critic and the penalty at batch {CHECK_BATCH}"
+        return f"sizes: layers and blocks at the catalog's sizes; the models at {dim}, {batch}"
 
 
 def check_cases(patterns: Sequence[str], size: Optional[ModelSize] = None) -> Tuple[Any, ...]:
