@@ -295,4 +295,7 @@ class ModulePort:
             expected = (int(x.shape[0]),)
             return self.run("good_discriminator", Spec(dim=dim), x, p, "", taps, expected)
 
-        return residual_block, good_generator, good_discriminator
+        made = (residual_block, good_generator, good_discriminator)
+        for kind, function in zip(KINDS, made):  # check-port: a block without a factory runs
+            function.runs_port = kind in self.factories  # type: ignore[attr-defined]
+        return made
