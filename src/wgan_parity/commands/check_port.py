@@ -43,7 +43,10 @@ __all__ = ["ModelSize", "PortCheck", "assert_port", "check", "check_cases", "por
 # Switches a port's own code can enact without the dump recording them: a memory layout. (TF32
 # and oneDNN are runtime settings, not something a port's forward does.)
 PORT_ENACTED = {"channels_last"}
-CUT = "the port copied the tensor into a new parameter (its gradient is identically zero)"
+CUT = (
+    "the port copied the tensor into a new parameter, or does not use it (a dropped bias): its "
+    "gradient is identically zero"
+)
 BASE_OPS = "base ops: the port defines none of the code this case runs"
 
 
