@@ -23,6 +23,7 @@ import fnmatch
 import io
 import json
 import textwrap
+from dataclasses import replace
 from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 from wgan_parity.backends.map_match import (
@@ -133,14 +134,21 @@ def _render(name: str, maps: Dict[str, Dict[str, str]]) -> List[str]:
     return [*out, "}"] if len(out) > 1 else [f"{name}: dict = {{}}"]
 
 
-def _verify(port: ModulePort, code: Dict[str, Any], kinds: Sequence[str], d: Driver) -> List[str]:
+def _specs(kind: str, dim: int) -> Tuple[Spec, ...]:
+    """The specs a kind is traced at; the models at width ``dim``."""
+    return tuple(replace(s, dim=dim) if s.dim else s for s in SPECS[kind])
+
+
+def _verify(
+    port: ModulePort, code: Dict[str, Any], kinds: Sequence[str], d: Driver, dim: int = 4
+) -> List[str]:
     """Each block built with the map (coverage) and run once on random tool tensors."""
     try:
         check = type(port)(port.factories, code["NAMES"], code["TRANSFORMS"], code["EXTRA"])
     except Exception as e:
         return [f"NOT COVERED: {_error(e)}"]
     out = []
-    for kind, spec in ((k, s) for k in kinds for s in SPECS[k]):
+    for kind, spec in ((k, s) for k in kinds for s in _specs(k, dim)):
         label, x, y, tool = _block(kind, spec)
         try:
             check.module(kind, spec)
@@ -152,25 +160,25 @@ def _verify(port: ModulePort, code: Dict[str, Any], kinds: Sequence[str], d: Dri
     return out
 
 
-def suggest(port: ModulePort, kinds: Sequence[str] = ()) -> str:
+def suggest(port: ModulePort, kinds: Sequence[str] = (), dim: int = 4) -> str:
     """Python source of a suggested ``NAMES``, ``TRANSFORMS`` and ``EXTRA`` for ``port``'s
     blocks (``kinds``: some of its factories' kinds, default all), with what each block matched
     and what checking the map on the port gave, as comments; deterministic. Only the port's
-    ``factories`` are used (its own map may be empty); what the port prints is dropped."""
+    ``factories`` are used (its own map may be empty); what the port prints is dropped. The models
+    are traced at width ``dim`` (a port's own, e.g. 64, when it ties sizes to it)."""
     d = _driver(port)
     with contextlib.redirect_stdout(io.StringIO()):
-        return _suggest(
-            port, [k for k in KINDS if k in port.factories and k in (kinds or KINDS)], d
-        )
+        chosen = [k for k in KINDS if k in port.factories and k in (kinds or KINDS)]
+        return _suggest(port, chosen, d, dim)
 
 
-def _suggest(port: ModulePort, chosen: Sequence[str], d: Driver) -> str:
+def _suggest(port: ModulePort, chosen: Sequence[str], d: Driver, dim: int) -> str:
     text = [
         "# Name map suggested by wgan_parity.backends.map_suggest (tflib's call order, shapes)",
         "# for ModulePort(factories, NAMES, TRANSFORMS, EXTRA): paste it above that line.",
     ]
     found = []
-    for kind, spec in ((k, s) for k in chosen for s in SPECS[k]):
+    for kind, spec in ((k, s) for k in chosen for s in _specs(k, dim)):
         m, res, comment = _match(port, kind, spec, d)
         text += comment
         found.append((kind, spec, m, res))
@@ -183,7 +191,7 @@ def _suggest(port: ModulePort, chosen: Sequence[str], d: Driver) -> str:
     lines += _render("EXTRA", {s: {e: "0.0" for e in es} for s, es in got["EXTRA"].items()})
     namespace: Dict[str, Any] = {}
     exec("\n".join(lines), namespace)  # the literals just written
-    checked = _wrap(_verify(port, namespace, chosen, d))
+    checked = _wrap(_verify(port, namespace, chosen, d, dim))
     text += ["# Checked on the port with this map:", *checked, *lines, "# fmt: on"]
     return "\n".join(text) + "\n"
 

@@ -152,7 +152,7 @@ def check(module: str, patterns: Sequence[str] = (), size: Optional[ModelSize] =
     return PortCheck(module, lines, code, seconds, printed.getvalue(), deviations)
 
 
-def suggest_map(module: str) -> str:
+def suggest_map(module: str, dim: int = 0) -> str:
     """The name map :func:`~wgan_parity.backends.map_suggest.suggest` proposes for the
     :class:`~wgan_parity.backends.module_port.ModulePort` of ``module`` (as Python to paste)."""
     from wgan_parity.backends import import_backend_module
@@ -167,7 +167,7 @@ def suggest_map(module: str) -> str:
             f"{module} defines no ModulePort: expected `PORT = ModulePort(factories, names)` "
             "(names may be {} while you have none); then run --suggest-map again"
         )
-    return suggest(ports[0])
+    return suggest(ports[0], dim=dim or 4)
 
 
 def assert_port(module: str, cases: Sequence[str] = ()) -> PortCheck:
@@ -189,7 +189,7 @@ def run(args: argparse.Namespace) -> int:
 
     try:
         if args.suggest_map:
-            print(suggest_map(args.module), end="")
+            print(suggest_map(args.module, args.dim), end="")
             return 0
         result = check(args.module, args.cases, ModelSize(args.dim, args.batch, args.full))
     except (ValueError, NotImplementedError) as exc:
