@@ -251,7 +251,8 @@ def next_steps(
                 f"--out /tmp/{env}-case",
             ),
             Step(
-                "re-run that env and the truth (dumps are reused when nothing changed)",
+                "re-run that env with the truth, if it is a matrix.toml env (dumps are reused when "
+                "nothing changed)",
                 f"nox -s compare -- --env {truth} --env {env} --out /tmp/{env}",
             ),
             Step(
@@ -274,7 +275,8 @@ def next_steps(
     return steps
 
 
-def _count(n: int, noun: str) -> str:
+def plural(n: int, noun: str) -> str:
+    """``1 env``, ``2 envs``."""
     return f"{n} {noun}" + ("" if n == 1 else "s")
 
 
@@ -288,13 +290,13 @@ def headline(
     if unexplained:
         envs = len({e for c in found for e in c.envs})
         why.append(
-            f"{unexplained} unexplained divergent rows in {_count(envs, 'env')} "
-            f"({_count(len(found), 'cause')})"
+            f"{unexplained} unexplained divergent rows in {plural(envs, 'env')} "
+            f"({plural(len(found), 'cause')})"
         )
     if regressed:
         why.append(f"{regressed} rows regressed against the baseline")
     if failed:
-        why.append(f"{_count(failed, 'env')} could not be compared")
+        why.append(f"{plural(failed, 'env')} could not be compared")
     return "FAIL: " + "; ".join(why)
 
 

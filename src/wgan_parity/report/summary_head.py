@@ -7,7 +7,7 @@ from __future__ import annotations
 from typing import List, Sequence
 
 from wgan_parity.report.mdtext import code, plain
-from wgan_parity.report.outcome import Cause, Outcome
+from wgan_parity.report.outcome import Cause, Outcome, plural
 from wgan_parity.report.summary_power import number
 
 MAX_CAUSES = 8
@@ -47,7 +47,8 @@ def _cause_row(index: int, cause: Cause) -> str:
 def _counts(outcome: Outcome) -> str:
     parts = ", ".join(f"{k} {v}" for k, v in outcome.by_status.items()) or "none"
     truth = f" against the float64 truth {code(outcome.truth)}" if outcome.truth else ""
-    return f"{outcome.compared} envs{truth}, {outcome.rows_total} rows: {parts}."
+    envs, rows = plural(outcome.compared, "env"), plural(outcome.rows_total, "row")
+    return f"{envs}{truth}, {rows}: {parts}."
 
 
 def _regressions(outcome: Outcome) -> List[str]:
@@ -93,9 +94,9 @@ def lines(outcome: Outcome) -> List[str]:
     ]
     if outcome.known or outcome.unjudged:
         out += [
-            f"Explained: {outcome.known} divergent rows by known rules (each with a reason and "
-            f"a measured bound, listed below); unjudged: {outcome.unjudged} rows whose limit "
-            "cannot fail (not passes).",
+            f"Explained: {plural(outcome.known, 'divergent row')} by known rules (each with a "
+            f"reason and a measured bound, listed below); unjudged: "
+            f"{plural(outcome.unjudged, 'row')} whose limit cannot fail (not passes).",
             "",
         ]
     out += [*_regressions(outcome), ""]
