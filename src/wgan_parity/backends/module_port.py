@@ -40,6 +40,17 @@ lists the held parameters; ``wgan-parity dump`` records them in the metadata's
 ``port_deviations``: a backend module's ``deviations()`` if it defines one (``deviations =
 PORT.deviations``), else that of every :class:`ModulePort` among its globals.
 
+**Layer factories** (a driver with :attr:`ModulePort.LAYER_KINDS`: torch) run the port's own
+layers in the layer cases: ``factories`` may also key ``conv2d``, ``depth_to_space``,
+``conv_mean_pool``, ``mean_pool_conv``, ``upsample_conv``, ``layer_norm``, ``batch_norm``, each
+a function of a :class:`Spec` (``cin``, ``cout``, ``k``, ``bias``; ``block``; ``eps``; ``h``,
+``w``: :mod:`wgan_parity.backends.port_functions`), with a name map of the same key
+(``"conv2d": {"w": "conv.weight", "b": "conv.bias"}``) and ``extra`` sections. A user backend
+module defines them with ``globals().update(PORT.layers())``. The primitives among them
+(``conv2d``, ``depth_to_space``, ``layer_norm``, ``batch_norm``) replace the base framework's
+everywhere, in the tool's own composites too: a block without a factory runs on the port's
+layers.
+
 This module is framework-neutral; a driver supplies parameters, submodules, the functional call,
 held constants and its named transforms.
 """
@@ -48,9 +59,11 @@ from __future__ import annotations
 
 from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, Set, Tuple, Union
 
-from wgan_parity.backends import port_plan
+from wgan_parity.backends import port_functions, port_plan
 from wgan_parity.backends.port_plan import (
     KINDS,
+    LAYERS,
+    MAPS,
     RESIDUAL_MAPS,
     RESIDUAL_TAPS,
     Coverage,
@@ -67,6 +80,7 @@ from wgan_parity.core.model import Taps, join
 
 __all__ = [
     "KINDS",
+    "LAYERS",
     "RESIDUAL_MAPS",
     "RESIDUAL_TAPS",
     "Coverage",
@@ -92,6 +106,8 @@ class ModulePort:
 
     #: Transforms by name, for name maps written as plain data.
     NAMED: Mapping[str, Transform] = {}
+    #: The layer kinds the driver runs (``factories`` may have a factory for each).
+    LAYER_KINDS: Tuple[str, ...] = ()
 
     def __init__(
         self,
@@ -100,9 +116,11 @@ class ModulePort:
         transforms: Optional[Mapping[str, Union[str, Transform]]] = None,
         extra: Optional[Extra] = None,
     ) -> None:
-        unknown = sorted(set(factories) - set(KINDS))
+        kinds = (*KINDS, *self.LAYER_KINDS)
+        unknown = sorted(set(factories) - set(kinds))
         if unknown:
-            raise PortError(f"factories for {unknown}: expected some of {list(KINDS)}")
+            more = f" ({type(self).__name__} runs no layers)" if set(unknown) & set(LAYERS) else ""
+            raise PortError(f"factories for {unknown}: expected some of {list(kinds)}{more}")
         self.factories = dict(factories)
         self._names = names
         self._maps: Optional[Dict[str, Dict[str, Entry]]] = None
@@ -135,6 +153,11 @@ class ModulePort:
         """A tensor of ``shape`` filled with ``value``, of ``like``'s dtype and device."""
         raise NotImplementedError
 
+    def epsilons(self, module: Any) -> Dict[str, float]:
+        """The ``eps`` a norm layer's module uses, by submodule ("": itself); default none."""
+        del module
+        return {}
+
     def to_port(self, kind: str, x: Any) -> Any:
         """The tool's block input in the port's layout (default: unchanged)."""
         del kind
@@ -163,11 +186,10 @@ class ModulePort:
         """The name maps, per kind (read when the first block runs)."""
         if self._maps is None:
             names = self._names() if callable(self._names) else self._names
-            maps = (*KINDS, *RESIDUAL_MAPS)
-            unknown = sorted(set(names) - set(maps))
+            unknown = sorted(set(names) - set(MAPS))
             if unknown:
-                raise PortError(f"name maps for {unknown}: expected some of {list(maps)}")
-            self._maps = {kind: dict(names.get(kind, {})) for kind in maps}
+                raise PortError(f"name maps for {unknown}: expected some of {list(MAPS)}")
+            self._maps = {kind: dict(names.get(kind, {})) for kind in MAPS}
         return self._maps
 
     def resolve(
@@ -186,6 +208,9 @@ class ModulePort:
             module = self.factories[kind](spec)
             self.prepare(kind, spec, module)
             plan = self.coverage(kind, spec, module)  # raises PortError before anything runs
+            if spec.eps:  # a norm layer: the port's own eps against the tool's
+                where = f"{kind} {type(module).__name__} ({spec})"
+                port_functions.check_eps(where, spec, self.epsilons(module))
             shapes = self.parameters(module)
             self._deviations.update(
                 port_plan.deviation(kind, spec, n, shapes[n], v) for n, v in plan.held.items()
@@ -266,36 +291,11 @@ class ModulePort:
         return transform(value, tuple(int(d) for d in value.shape))
 
     def composites(self) -> Tuple[Callable[..., Any], ...]:
-        """``(residual_block, good_generator, good_discriminator)`` for a user backend module;
-        a block without a factory keeps the tool's own composite."""
-        from wgan_parity.core import model
+        """``(residual_block, good_generator, good_discriminator)`` for a user backend module
+        (:func:`port_functions.composites`); a block without a factory keeps the tool's own."""
+        return port_functions.composites(self)
 
-        def residual_block(ops: Any, x: Any, p: Any, scope: str, resample: str, norm: str,
-                           taps: Optional[Taps] = None) -> Any:  # fmt: skip
-            if "residual_block" not in self.factories:
-                return model.residual_block(ops, x, p, scope, resample, norm, taps)
-            n, cin, h, w = (int(d) for d in x.shape)
-            cout = int(p[join(scope, "shortcut.w")].shape[0])
-            spec = Spec(cin, cout, h, w, resample, norm)
-            f = 2.0 if resample == "up" else 0.5
-            return self.run("residual_block", spec, x, p, scope, taps,
-                            (n, cout, int(h * f), int(w * f)))  # fmt: skip
-
-        def good_generator(ops: Any, x: Any, p: Any, dim: int, taps: Optional[Taps] = None) -> Any:
-            if "good_generator" not in self.factories:
-                return model.good_generator(ops, x, p, dim, taps)
-            expected = (int(x.shape[0]), 3 * 64 * 64)
-            return self.run("good_generator", Spec(dim=dim), x, p, "", taps, expected)
-
-        def good_discriminator(
-            ops: Any, x: Any, p: Any, dim: int, taps: Optional[Taps] = None
-        ) -> Any:
-            if "good_discriminator" not in self.factories:
-                return model.good_discriminator(ops, x, p, dim, taps)
-            expected = (int(x.shape[0]),)
-            return self.run("good_discriminator", Spec(dim=dim), x, p, "", taps, expected)
-
-        made = (residual_block, good_generator, good_discriminator)
-        for kind, function in zip(KINDS, made):  # check-port: a block without a factory runs
-            function.runs_port = kind in self.factories  # type: ignore[attr-defined]
-        return made
+    def layers(self) -> Dict[str, Callable[..., Any]]:
+        """The port's layers by the protocol's names, one per layer factory, for a user backend
+        module: ``globals().update(PORT.layers())`` (:func:`port_functions.layers`)."""
+        return port_functions.layers(self)

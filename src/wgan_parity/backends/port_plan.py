@@ -15,7 +15,8 @@ crosses dots) over the port's parameter names, each with the number its paramete
 e.g. ``{"*conv_1*.bias": 0.0}``; such a pattern applies to every block. A key naming a name map
 (``"residual_block:up"``, ``"good_generator"``...) holds a section of patterns for those blocks
 only; a residual section applies inside the models too, under the name map's block prefixes
-(``"res1.": "rb1."``), as the name map does.
+(``"res1.": "rb1."``), as the name map does. A layer (:data:`LAYERS`) takes its own section only:
+it holds what the tool does not pass (``{"conv2d": {"conv.bias": 0.0}}``), maps what it does.
 """
 
 from __future__ import annotations
@@ -35,7 +36,10 @@ Extra = Mapping[str, Union[float, Mapping[str, float]]]
 KINDS = ("residual_block", "good_generator", "good_discriminator")
 RESIDUAL_TAPS = ("shortcut", "norm1", "conv1", "norm2", "conv2")
 RESIDUAL_MAPS = ("residual_block:up", "residual_block:down")  # tried before residual_block
-MAPS = (*KINDS, *RESIDUAL_MAPS)
+#: The layer cases a port may build from its own layers (``ModulePort.layers``).
+LAYERS = ("conv2d", "depth_to_space", "conv_mean_pool", "mean_pool_conv", "upsample_conv",
+          "layer_norm", "batch_norm")  # fmt: skip
+MAPS = (*KINDS, *RESIDUAL_MAPS, *LAYERS)
 MODEL_RESAMPLE = {"good_generator": "up", "good_discriminator": "down"}
 
 
@@ -45,7 +49,8 @@ class PortError(ValueError):
 
 @dataclass(frozen=True)
 class Spec:
-    """What a factory builds: a residual block's channels, size and kinds, or a model's dim."""
+    """What a factory builds: a residual block's channels, size and kinds, a model's dim, or a
+    layer's (:mod:`wgan_parity.backends.port_functions`: ``k``, ``bias``, ``block``, ``eps``)."""
 
     cin: int = 0
     cout: int = 0
@@ -54,6 +59,10 @@ class Spec:
     resample: str = ""
     norm: str = ""
     dim: int = 0
+    k: int = 0
+    bias: bool = False
+    block: int = 0
+    eps: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -88,6 +97,10 @@ def tool_params(kind: str, spec: Spec) -> List[str]:
     """The tool's parameter names of a block of ``kind`` (relative to the block)."""
     if kind == "residual_block":
         return list(blocks.residual_params("", spec.cin, spec.cout, spec.resample))
+    if kind in LAYERS:  # a conv's w (and b), a norm's scale and offset, depth_to_space's none
+        if kind.endswith("_norm"):
+            return list(blocks.norm_params("", spec.cin))
+        return [] if kind == "depth_to_space" else ["w", "b"][: 1 + spec.bias]
     if kind == "good_generator":
         return list(blocks.generator_params(spec.dim))
     return list(blocks.discriminator_params(spec.dim))
@@ -98,6 +111,8 @@ def tool_taps(kind: str) -> List[str]:
     res = [join(f"res{i}", t) for i in range(1, 5) for t in (*RESIDUAL_TAPS, "")]
     if kind == "residual_block":
         return list(RESIDUAL_TAPS)
+    if kind in LAYERS:
+        return []
     if kind == "good_generator":
         return ["input", *(t.rstrip(".") for t in res), "output_norm", "output_conv"]
     return ["input", *(t.rstrip(".") for t in res)]
@@ -127,6 +142,7 @@ def resolve(
     """
     resample = resample or MODEL_RESAMPLE.get(kind, "")
     residual = [names.get(f"residual_block:{resample}", {}), names["residual_block"]]
+    residual = [] if kind in LAYERS else residual  # a layer: its own map, names as they are
     for table in ([] if kind == "residual_block" else [names[kind]]) + residual:
         if name in table:
             entry = table[name]
@@ -171,8 +187,8 @@ def rules(
 ) -> List[Rule]:
     """The ``extra`` rules that apply to a block of ``kind`` (``names``: the name maps)."""
     resample = resample or MODEL_RESAMPLE.get(kind, "")
-    residual = [f"residual_block:{resample}", "residual_block"]
-    own = ["", *(residual if kind == "residual_block" else [kind])]
+    residual = [] if kind in LAYERS else [f"residual_block:{resample}", "residual_block"]
+    own = [kind] if kind in LAYERS else ["", *(residual if kind == "residual_block" else [kind])]
     out = [Rule(s, p, v) for s in own for p, v in sections.get(s, {}).items()]
     if kind != "residual_block":  # the model's residual blocks, under their prefixes
         table = names.get(kind, {})
@@ -185,8 +201,9 @@ def rules(
 
 def spec_text(kind: str, spec: Spec) -> str:
     """The Spec fields a factory of ``kind`` builds from."""
-    if kind == "residual_block":
-        return f"Spec(cin={spec.cin}, cout={spec.cout}, h={spec.h}, w={spec.w}, ...)"
+    if kind == "residual_block" or kind in LAYERS:
+        more = f"k={spec.k}, bias={spec.bias}, " if spec.k else ""
+        return f"Spec(cin={spec.cin}, cout={spec.cout}, h={spec.h}, w={spec.w}, {more}...)"
     return f"Spec(dim={spec.dim}, ...)"
 
 
@@ -195,7 +212,7 @@ def zero_width(kind: str, spec: Spec, port: Mapping[str, Tuple[int, ...]]) -> Op
     empty = [n for n in port if 0 in port[n]]
     if not empty:
         return None
-    unset = "dim is 0" if kind == "residual_block" else "cin, cout, h and w are 0: use dim"
+    unset = "cin, cout, h and w are 0: use dim" if kind in KINDS[1:] else "dim is 0"
     more = f"; {len(empty) - 1} more have 0 elements: {empty[1:6]}" if len(empty) > 1 else ""
     return (
         f"port parameter {empty[0]!r} has 0 elements {port[empty[0]]}: the factory ignored "
@@ -241,7 +258,8 @@ def cover(
         glob = next((g for g in transforms if fnmatch.fnmatchcase(tool, g)), None)
         mapped[tool] = (name, transform or (transforms[glob] if glob else same))
     source = {name: tool for tool, (name, _) in mapped.items()}
-    held, extra_problems = _hold(port, source, extra)
+    held, extra_problems = _hold(port, {} if kind in LAYERS else source, extra)
+    held = {n: v for n, v in held.items() if n not in source}  # a layer's: what the tool lacks
     unused = sorted(set(port) - set(source) - set(held))
     problems += [f"port parameter {n!r} {port[n]} is unmapped" for n in unused]
     hint = (

@@ -10,6 +10,14 @@ Parameter names are ``named_parameters()``'s, submodule names ``named_modules()`
 runs through ``torch.func.functional_call`` with the tool's tensors as its parameters, so first
 and second-order gradients reach them; taps come from forward hooks on the mapped submodules.
 
+**Layer factories** (``conv2d``... ``batch_norm``: :mod:`wgan_parity.backends.port_functions`)
+run the port's own layers: the tool's OIHW kernel is ``nn.Conv2d``'s weight as it is, and a norm
+module's ``eps`` is every submodule's ``eps`` attribute (``nn.LayerNorm``, ``nn.BatchNorm2d``)::
+
+    PORT = ModulePort({"conv2d": lambda s: MyConvo2d(s.cin, s.cout, s.k, bias=s.bias), ...},
+                      {"conv2d": {"w": "conv.weight", "b": "conv.bias"}, ...})
+    globals().update(PORT.layers())
+
 **Transforms:** :func:`transpose` (tflib's linear ``(in, out)`` against ``nn.Linear``'s
 ``(out, in)``) and :func:`expand` (per-channel against per-element norm parameters, by
 broadcasting: each element's gradient sums into its channel).
@@ -22,7 +30,7 @@ from __future__ import annotations
 from typing import Any, Dict, Mapping, Set, Tuple
 
 from wgan_parity.backends import module_port
-from wgan_parity.backends.module_port import Entry, PortError, Spec, Transform
+from wgan_parity.backends.module_port import LAYERS, Entry, PortError, Spec, Transform
 
 __all__ = ["Entry", "ModulePort", "PortError", "Spec", "Transform", "expand", "transpose"]
 
@@ -48,6 +56,7 @@ class ModulePort(module_port.ModulePort):
     """A user's ``nn.Module`` port as the tool's composites."""
 
     NAMED: Mapping[str, Transform] = {"transpose": transpose, "expand": expand}
+    LAYER_KINDS = LAYERS
 
     def prepare(self, kind: str, spec: Spec, module: Any) -> None:
         """Training mode: BatchNorm uses the batch's statistics, as the tool's blocks do."""
@@ -82,6 +91,11 @@ class ModulePort(module_port.ModulePort):
             for handle in handles:
                 handle.remove()
         return out, seen
+
+    def epsilons(self, module: Any) -> Dict[str, float]:
+        """Every submodule's numeric ``eps`` ("": the module's own)."""
+        found = {n: getattr(m, "eps", None) for n, m in module.named_modules()}
+        return {n: float(e) for n, e in found.items() if isinstance(e, (int, float))}
 
     def constant(self, value: float, shape: Tuple[int, ...], like: Any) -> Any:
         """``torch.full``, of ``like``'s dtype and device (no gradient)."""

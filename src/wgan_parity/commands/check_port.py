@@ -209,24 +209,29 @@ def run(args: argparse.Namespace) -> int:
 def rule_hints(cols: Mapping[str, Any], port: str, meta: Mapping[str, Any], th: Any) -> List[str]:
     """A known rule that would explain a divergence but for a switch the port's run did not
     record ("this looks like X, which applies only with channels_last=True")."""
-    from wgan_parity.compare import traits, verdict
+    from wgan_parity.compare import localize, traits, verdict
 
     env = traits.from_meta(port, meta)
     said: List[str] = []
     for i in range(len(cols["case"])):
-        if port not in (cols["env_a"][i], cols["env_b"][i]):
+        row = {k: cols[k][i] for k in cols}
+        if port not in (row["env_a"], row["env_b"]):
             continue
-        if not verdict.is_divergence(str(cols["status"][i]), str(cols["known"][i] or "")):
+        if not verdict.is_divergence(str(row["status"]), str(row["known"] or "")):
             continue
-        case, tensor = str(cols["case"][i]), str(cols["tensor"][i])
+        case, tensor = str(row["case"]), str(row["tensor"])
+        side = "a" if row["env_a"] == port else "b"
+        over, err = localize.side_error(row, port), float(row[f"err_{side}"])
         for rule in th.rules:
             switches = {name for name, _ in rule.flags}
             if not (rule.known and switches) or not switches <= PORT_ENACTED:
                 continue
-            if rule.matches(case, tensor, env):
+            if rule.matches(case, tensor, env) or rule.name in said:
                 continue
-            if replace(rule, flags=()).matches(case, tensor, env) and rule.name not in said:
-                said.append(rule.name)
+            within = not (rule.max_over_limit is not None and not over <= rule.max_over_limit)
+            within = within and not (rule.max_err is not None and not err <= rule.max_err)
+            if within and replace(rule, flags=()).matches(case, tensor, env):
+                said.append(rule.name)  # it would excuse this row, at its measured bound
     return [
         f"hint: a divergence looks like the known rule {name!r}, which applies only when the "
         "dump records "
