@@ -71,7 +71,7 @@ def test_cases_that_run_none_of_the_port_are_said_so(ports) -> None:
     assert not runs_port("conv2d", ops)
     assert not runs_port("batch_norm", ops)
     result = assert_port(module, ["conv2d.probe", "residual_down.probe"])
-    assert result.lines[0].startswith("not run: 1 cases of conv2d (base ops:"), result.lines
+    assert result.lines[0].startswith("not run: 1 case of conv2d (base ops:"), result.lines
     assert result.lines[1].startswith("residual_down.probe: ok"), result.lines
 
 

@@ -57,7 +57,8 @@ def test_check_port_flags_what_the_full_run_flags_in_the_keras_port(examples, ca
     """The full aggregate flags the Keras port's normalization gradients in residual_down.random
     and residual_up.seed (docs/findings.md); check-port runs those cases at their own size and
     flags the same cases, while the small probes and the generator pass."""
-    cases = ["residual_*", "good_generator.random", "gradient_penalty.check"]
+    cases = ["residual_*.probe", "residual_down.random", "residual_up.seed"]
+    cases += ["good_generator.random", "gradient_penalty.check"]
     code = main(["check-port", "keras_check", "--cases", *cases])
     out = capsys.readouterr().out
     assert code == 1, out

@@ -131,8 +131,9 @@ def check(module: str, patterns: Sequence[str] = (), size: Optional[ModelSize] =
     lines: List[str] = []
     if len(cases) < len(selected):
         skipped = sorted({c.block for c in selected} - {c.block for c in cases})
+        skip = len(selected) - len(cases)
         lines.append(
-            f"not run: {len(selected) - len(cases)} cases of {', '.join(skipped)} ({BASE_OPS}; "
+            f"not run: {skip} case{'' if skip == 1 else 's'} of {', '.join(skipped)} ({BASE_OPS}; "
             "the env's own dump checks the base framework)"
         )
     code, deviations = 0, []
