@@ -10,7 +10,7 @@
 `compare` and `dump(...)` build their venvs themselves through the shared runner
 (``python -m wgan_parity.matrixrun``, also called by tox.ini), so one broken release is
 recorded and the rest still runs and is aggregated. compare's exit code: 0 all ran and nothing
-diverged, 1 diverged or regressed, 4 some env could not run, 5 both, 2 usage/config error, 3
+diverged, 1 diverged or regressed, 4 some env could not run, 5 both, 2 usage/config error, 8
 internal error.
 """
 
@@ -25,7 +25,7 @@ import nox
 ROOT = Path(__file__).resolve().parent
 sys.path.insert(0, str(ROOT / "src"))  # the runner modules are standard-library only
 
-from wgan_parity import frameworks  # noqa: E402
+from wgan_parity import exitcodes, frameworks  # noqa: E402
 from wgan_parity.matrix import envtable, pipbridge, runner_cli  # noqa: E402
 
 nox.needs_version = ">=2024.3.2"
@@ -39,8 +39,7 @@ def compare(session: nox.Session) -> None:
     """Dump the chosen set (-- --set NAME | --tags T | --env ID), then aggregate into results/."""
     code = runner_cli.main(["compare", *session.posargs])
     if code:
-        meaning = "1 diverged/regressed, 4 env(s) could not run, 5 both, 2 usage, 3 internal error"
-        session.log(f"compare: exit {code} ({meaning})")
+        session.log(f"compare: exit {code} ({exitcodes.summary()})")
         raise SystemExit(code)  # the documented code, not nox's generic 1
 
 

@@ -496,9 +496,33 @@ def test_an_internal_error_exits_3_not_1(tmp_path, monkeypatch, capsys):
 
     monkeypatch.setattr(compare, "compare", broken)
     code = main(["aggregate", str(folder), "--out", str(tmp_path / "out"), "--quiet"])
-    assert code == ExitCode.INTERNAL == 3  # CI reads 1 as "diverged": a crash must not be 1
+    assert code == ExitCode.INTERNAL == 8  # CI reads 1 as "diverged": a crash must not be 1
     err = capsys.readouterr().err
     assert "internal error (RuntimeError: planted bug in the comparison)" in err
     log = err.split("Traceback: ", 1)[1].split(". Please", 1)[0]
     assert "planted bug in the comparison" in Path(log).read_text()
     assert ExitCode.DIVERGED | ExitCode.ENV_PROBLEM == 5
+
+
+def test_the_exit_code_table_is_one_table() -> None:
+    """No code shares a bit with "diverged" unless it means it; the README's table, the workflow's
+    summary and the aggregate's help list exactly the codes of ``exitcodes.MEANINGS``."""
+    import re
+
+    from wgan_parity import exitcodes
+    from wgan_parity.exitcodes import ExitCode
+
+    root = Path(__file__).resolve().parents[1]
+    for code in exitcodes.MEANINGS:
+        assert bool(code & ExitCode.DIVERGED) == (code in (1, 5)), code
+    assert set(exitcodes.MEANINGS) == {0, 1, 2, 4, 5, int(ExitCode.INTERNAL)}
+    readme = (root / "README.md").read_text(encoding="utf-8")
+    table = readme.split("## Exit codes", 1)[1].split("\n## ", 1)[0]
+    assert {int(c) for c in re.findall(r"^\| (\d+) \|", table, re.M)} == set(exitcodes.MEANINGS)
+    workflow = (root / ".github" / "workflows" / "parity.yml").read_text(encoding="utf-8")
+    cases = {int(c) for c in re.findall(r"^\s+(\d+)\) meaning=", workflow, re.M)}
+    assert cases == set(exitcodes.MEANINGS), cases
+    from wgan_parity.commands import aggregate
+
+    epilog = aggregate.__doc__.split("Exit codes", 1)[1]
+    assert {int(c) for c in re.findall(r"^\s+(\d+)\s", epilog, re.M)} >= {0, 1, 2, 4, 8}

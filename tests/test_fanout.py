@@ -240,7 +240,7 @@ def test_aggregate_job_shell_end_to_end(machines: Path, tmp_path: Path) -> None:
     assert f"Set `default`, exit {rc}: " in text
     assert "not a numerical finding" in text  # 4 and 5 are told apart from a regression (1)
     summary.write_text("")
-    crashed = run_step("merge", "summary", merge_job, {**env, "RC": "3"})
+    crashed = run_step("merge", "summary", merge_job, {**env, "RC": "8"})
     assert crashed.returncode == 0, crashed.stderr
     assert "internal error of wgan-parity" in summary.read_text()
     summary.write_text("")

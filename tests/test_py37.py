@@ -18,7 +18,8 @@ import numpy as np
 import pytest
 
 from wgan_parity.core.fixtures import catalog_hash
-from wgan_parity.dump.dumpfile import META_KEY, decode_meta
+from wgan_parity.dump.dumpfile import META_KEY
+from wgan_parity.dump.validate import decode_meta_bytes
 from wgan_parity.matrix.cachekey import dump_source_files
 from wgan_parity.matrix.locks import for_python
 from wgan_parity.matrix.venvs import find_python
@@ -151,7 +152,8 @@ def test_a_reference_dump_on_python37_has_todays_catalog_hash(tmp_path: Path) ->
     )
     assert done.returncode == 0, f"dump on {python} failed:\n{done.stdout}\n{done.stderr}"
     with np.load(out, allow_pickle=False) as dump:
-        meta = decode_meta(dump[META_KEY])
+        meta = decode_meta_bytes(dump[META_KEY].tobytes())
+    assert isinstance(meta, dict), meta
     assert meta["python"].startswith("3.7"), meta["python"]
     assert json.loads(progress.read_text())["done"] == 1
     # The fixtures (NumPy's PCG64 stream) are bit-identical across NumPy releases: the hash the

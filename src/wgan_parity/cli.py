@@ -79,7 +79,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     """Parse ``argv`` and run the chosen command; return its exit code.
 
     An unexpected exception is an internal error: one line on stderr, the traceback in a log
-    file, and exit 3 (:class:`~wgan_parity.exitcodes.ExitCode`), never Python's 1, which CI
+    file, and exit 8 (:class:`~wgan_parity.exitcodes.ExitCode`), never Python's 1, which CI
     would read as "diverged".
     """
     argv = list(sys.argv[1:] if argv is None else argv)
@@ -101,7 +101,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
 
 
 def _internal_error(command: Optional[str], exc: BaseException) -> int:
-    """One line on stderr, the traceback in a log, exit 3."""
+    """One line on stderr, the traceback in a log, exit 8."""
     log = _crash_log(command or "wgan-parity")
     print(
         f"wgan-parity {command}: internal error ({type(exc).__name__}: {exc}); nothing was "

@@ -15,7 +15,7 @@ Exit codes (bits, so 5 = both):
      case failed / a tensor is missing in a dump (a case a dump did not select is ``not-run``,
      not a problem);
   2  usage error: bad arguments, an unreadable thresholds file, unknown labels, no input at all;
-  3  internal error of wgan-parity (a bug: nothing was decided about the numbers).
+  8  internal error of wgan-parity (a bug: nothing was decided about the numbers).
 """
 
 from __future__ import annotations

@@ -13,7 +13,7 @@ writing ``steps.csv`` and ``bisect.csv`` from every row. ``--thresholds`` alone 
 verdicts in memory only: the pairs table is left as it is, and the summary says so.
 
 Exit codes: 0 written; 2 usage error (no pairs.csv or pairs.csv.gz, an unreadable thresholds or
-calibration file); 3 internal error.
+calibration file); 8 internal error.
 """
 
 from __future__ import annotations

@@ -20,8 +20,9 @@ import sys
 from pathlib import Path
 
 from wgan_parity import frameworks
+from wgan_parity.exitcodes import ExitCode
 
-USAGE_ERROR = 2
+USAGE_ERROR = ExitCode.USAGE
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

@@ -122,11 +122,6 @@ def side_limit(
     return replace(limit, clean=th.clean_limit(largest), largest_clean=largest)
 
 
-def kernels_seen(calibration: Calibration) -> List[str]:
-    """The kernel configurations the committed calibration covers."""
-    return sorted({k for _, _, k in calibration.largest})
-
-
 def run_errors(
     sides: Iterable[Tuple[traits.EnvTraits, float]],
 ) -> List[Tuple[traits.EnvTraits, float]]:

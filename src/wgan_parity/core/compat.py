@@ -10,18 +10,11 @@ from __future__ import annotations
 import re
 import sys
 from pathlib import Path
-from typing import Optional
 
 import numpy as np
 
 # Generator, PCG64 and SeedSequence arrived in NumPy 1.17; the fixtures use them.
 MIN_NUMPY = (1, 17)
-
-
-def numpy_version(text: Optional[str] = None) -> tuple:
-    """``(major, minor)`` of NumPy (or of ``text``), ignoring suffixes such as ``rc1``."""
-    parts = re.findall(r"\d+", text if text is not None else np.__version__)
-    return tuple(int(p) for p in parts[:2])
 
 
 def require_pcg64() -> None:

@@ -29,14 +29,6 @@ def encode_meta(meta: Dict[str, Any]) -> np.ndarray:
     return np.frombuffer(json.dumps(meta, sort_keys=True).encode("utf-8"), dtype=np.uint8)
 
 
-def decode_meta(array: np.ndarray) -> Dict[str, Any]:
-    """Inverse of :func:`encode_meta`; :class:`DumpError` when it is not a metadata object."""
-    meta = decode_meta_bytes(array.tobytes())
-    if isinstance(meta, str):
-        raise DumpError(meta)
-    return meta
-
-
 def _alive(pid: int) -> bool:
     try:
         os.kill(pid, 0)

@@ -30,7 +30,7 @@ from wgan_parity.matrix.venvs import Builder, StageFailed
 
 AGG_RECORD = ".aggregate.json"
 EXIT_AGGREGATE_CRASHED = int(ExitCode.INTERNAL)
-# Runs `wgan-parity aggregate`, mapping an uncaught exception to exit 3: Python's own exit code
+# Runs `wgan-parity aggregate`, mapping an uncaught exception to exit 8: Python's own exit code
 # for a crash is 1, which would read as "diverged".
 _AGGREGATE = (
     "import sys, traceback\n"
@@ -139,7 +139,10 @@ def aggregate(
     )
     sys.stdout.write(done.stdout)
     if done.returncode == EXIT_AGGREGATE_CRASHED:
-        print("aggregate: crashed (exit 3); see the traceback above", file=sys.stderr)
+        print(
+            f"aggregate: crashed (exit {EXIT_AGGREGATE_CRASHED}); see the traceback above",
+            file=sys.stderr,
+        )
     files = sorted(
         p.relative_to(out).as_posix()
         for p in out.rglob("*")
