@@ -19,9 +19,9 @@ import pandas as pd
 import pytest
 
 from wgan_parity import bugs
-from wgan_parity.backends.protocol import COMPOSITES, PRIMITIVES
 from wgan_parity.cli import argv
 from wgan_parity.core.catalog import CATALOG
+from wgan_parity.core.protocol import COMPOSITES, PRIMITIVES
 from wgan_parity.dump import synthetic
 from wgan_parity.dump.dumpfile import DumpReader
 from wgan_parity.report import selftest

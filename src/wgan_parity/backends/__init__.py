@@ -1,7 +1,7 @@
 """Backend registry: names map to adapter modules, imported lazily.
 
 A backend is built from a module that defines the primitives of
-:data:`wgan_parity.backends.protocol.PRIMITIVES`. A *user* backend is any importable module
+:data:`wgan_parity.core.protocol.PRIMITIVES`. A *user* backend is any importable module
 path (``mypkg.my_port``) that sets ``BASE = "<built-in name>"`` and defines only what it changes:
 any primitive (``layer_norm``) or any composite (``residual_block``). Composites take the backend
 object as their first argument, so an override reaches every block built on it.
