@@ -49,7 +49,8 @@ def dump(session: nox.Session, env_id: str) -> None:
     """One env's dump (dumps/<env_id>.npz + .status.json); cached when nothing changed."""
     code = runner_cli.main(["dump", "--env", env_id, *session.posargs])
     if code:
-        session.error(f"env {env_id} could not run (exit {code}); see dumps/{env_id}.status.json")
+        session.log(f"env {env_id}: exit {code} ({exitcodes.summary()}); see dumps/{env_id}.log")
+        raise SystemExit(code)  # the tool's code, not nox's generic 1
 
 
 @nox.session(venv_backend="none", default=False)
@@ -57,7 +58,8 @@ def lock(session: nox.Session) -> None:
     """Re-resolve locks/<env_id>.txt (all envs, or -- --env ID / --set NAME) with uv."""
     code = runner_cli.main(["lock", *session.posargs])
     if code:
-        session.error(f"some lock could not be resolved (exit {code})")
+        session.log(f"some lock could not be resolved: exit {code} ({exitcodes.summary()})")
+        raise SystemExit(code)  # the tool's code, not nox's generic 1
 
 
 @nox.session(python="3.11", default=False)

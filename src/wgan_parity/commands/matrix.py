@@ -17,6 +17,7 @@ import sys
 from pathlib import Path
 from typing import Any, Dict, List
 
+from wgan_parity import frameworks
 from wgan_parity.matrix.envtable import EnvSpec, EnvTable, TableError, load_table
 
 
@@ -124,7 +125,7 @@ def _outdated(table: EnvTable, add: bool, as_json: bool) -> int:
         return 2
     ids = [a.env.id for a in added]
     if as_json:
-        compare_with = sorted({a.template.id for a in added} | {"reference"})
+        compare_with = sorted({a.template.id for a in added} | {frameworks.truth().short})
         print(json.dumps({"added": ids, "compare_with": compare_with}))
     else:
         print(markdown(found), end="")

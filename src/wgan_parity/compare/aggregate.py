@@ -17,6 +17,7 @@ from typing import Callable, Dict, Iterable, List, Mapping, Optional, Sequence, 
 
 import numpy as np
 
+from wgan_parity import frameworks
 from wgan_parity.compare import input_files, localize, verdict
 from wgan_parity.compare import rows as compare_rows
 from wgan_parity.compare.calibration import Calibration
@@ -146,7 +147,7 @@ def resolve_pair(
     for name in names:
         if name in labels:
             resolved.append(name)
-        elif name == "reference" and truth:
+        elif name == frameworks.truth().short and truth:
             resolved.append(truth)
         else:
             raise AggregateError(

@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Dict, Iterable, List, Optional, Sequence, Tuple, Union
 
+from wgan_parity import frameworks
 from wgan_parity.compare.member_reader import DumpFile
 from wgan_parity.core import names, shardplan
 from wgan_parity.dump.dumpfile import DumpError
@@ -51,7 +52,7 @@ class Env:
     @property
     def is_reference(self) -> bool:
         """A float64 truth dump."""
-        return self.framework == "reference" and self.meta.get("dtype") == "float64"
+        return self.framework == frameworks.truth().name and self.meta.get("dtype") == "float64"
 
 
 @dataclass

@@ -58,7 +58,7 @@ def write_catalog_dump(
     import_s = time.perf_counter() - started
     twin = (
         load_backend("reference32", flags)
-        if backend.framework == "reference" and backend.DTYPE == "float64"
+        if backend.framework == frameworks.truth().name and backend.DTYPE == "float64"
         else None
     )
     if write_noise_table is not None and (twin is None or noise_mode != "measure"):

@@ -19,6 +19,7 @@ import sys
 from dataclasses import dataclass
 from typing import Callable, Dict, List, Mapping, Optional, Sequence, Tuple
 
+from wgan_parity import frameworks
 from wgan_parity.matrix.envtable import EnvSpec
 
 Version = Tuple[int, ...]
@@ -102,7 +103,7 @@ def find_newer(envs: Sequence[EnvSpec], versions: Lister) -> List[Newer]:
     groups: Dict[Tuple[str, str], Dict[str, List[Version]]] = {}
     for env in envs:
         pinned = _pinned(env)
-        if pinned and env.framework != "reference":
+        if pinned and env.framework != frameworks.truth().name:
             package, version = pinned
             groups.setdefault((env.framework, env.python), {}).setdefault(package, []).append(
                 version

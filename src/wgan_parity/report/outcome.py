@@ -17,6 +17,7 @@ from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
 
 import pandas as pd
 
+from wgan_parity import frameworks
 from wgan_parity.compare import localize, verdict
 from wgan_parity.exitcodes import ExitCode
 from wgan_parity.report.resultset import Results
@@ -239,7 +240,7 @@ def next_steps(
     res: Results, found: Sequence[Cause], failed: Sequence[EnvProblem], regressed: int
 ) -> List[Step]:
     """What takes the reader one step further, most useful first."""
-    truth = res.truth or "reference"
+    truth = res.truth or frameworks.truth().short
     steps: List[Step] = []
     if found:
         case, env = found[0].worst.case, found[0].worst.env
