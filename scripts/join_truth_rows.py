@@ -15,7 +15,6 @@ release that changed it. Then ``wgan-parity report OUT --rejudge`` judges and dr
 from __future__ import annotations
 
 import argparse
-import gzip
 import sys
 from pathlib import Path
 from typing import List, Optional
@@ -23,6 +22,7 @@ from typing import List, Optional
 import pandas as pd
 
 from wgan_parity import atomic
+from wgan_parity.report import baseline as baselines
 from wgan_parity.report import csvfiles
 
 PAIRS = ("pairs.csv", "pairs.csv.gz")
@@ -75,8 +75,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     envs = envs[envs["env"].isin(set(rows["env_a"]) | set(rows["env_b"]))]
     envs = envs.drop_duplicates(subset=["env"], keep="first")
     args.out.mkdir(parents=True, exist_ok=True)
-    text = rows.to_csv(index=False, lineterminator="\n").encode("utf-8")
-    atomic.write_bytes(args.out / "pairs.csv.gz", gzip.compress(text, compresslevel=9, mtime=0))
+    atomic.write_bytes(args.out / "pairs.csv.gz", baselines.gzip_csv(rows))
     csvfiles.write_csv(envs, args.out / "envs.csv")
     steps = _union([_optional(f, "steps.csv") for f in args.folders], STEP_KEY)
     csvfiles.write_csv(steps, args.out / "steps.csv")

@@ -27,7 +27,7 @@ import tempfile
 import time
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any, List, Mapping, Optional, Sequence, Tuple
+from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
 
 from wgan_parity.commands.check_port_cases import (
     OWN_SIZE_BATCH,
@@ -145,8 +145,9 @@ def check(module: str, patterns: Sequence[str] = (), size: Optional[ModelSize] =
             th, calib = thresholds.load(None), calibration.optional(None)
             found = aggregate([folder], th, calibration=calib)
             names = [c.name for c in cases]
-            lines, code = report(found.rows.columns(), port.env_id, names, lines)
-            lines += rule_hints(found.rows.columns(), port.env_id, port.to_json(), th)
+            rows = port_rows(found.rows.columns(), port.env_id)
+            lines, code = report(rows, port.env_id, names, lines)
+            lines += rule_hints(rows, port.env_id, port.to_json(), th)
             deviations = list(port.port_deviations or ())
     lines.append(size.describe())
     seconds = time.perf_counter() - started
@@ -207,17 +208,25 @@ def run(args: argparse.Namespace) -> int:
     return result.code
 
 
-def rule_hints(cols: Mapping[str, Any], port: str, meta: Mapping[str, Any], th: Any) -> List[str]:
+def port_rows(cols: Mapping[str, Any], port: str) -> List[Dict[str, Any]]:
+    """The aggregate's rows (columns) that have the port on one side, as dicts."""
+    return [
+        {k: cols[k][i] for k in cols}
+        for i in range(len(cols["case"]))
+        if cols["env_a"][i] == port or cols["env_b"][i] == port
+    ]
+
+
+def rule_hints(
+    rows: Sequence[Mapping[str, Any]], port: str, meta: Mapping[str, Any], th: Any
+) -> List[str]:
     """A known rule that would explain a divergence but for a switch the port's run did not
     record ("this looks like X, which applies only with channels_last=True")."""
     from wgan_parity.compare import localize, traits, verdict
 
     env = traits.from_meta(port, meta)
     said: List[str] = []
-    for i in range(len(cols["case"])):
-        row = {k: cols[k][i] for k in cols}
-        if port not in (row["env_a"], row["env_b"]):
-            continue
+    for row in rows:
         if not verdict.is_divergence(str(row["status"]), str(row["known"] or "")):
             continue
         case, tensor = str(row["case"]), str(row["tensor"])
@@ -245,17 +254,12 @@ def rule_hints(cols: Mapping[str, Any], port: str, meta: Mapping[str, Any], th: 
 
 
 def report(
-    cols: Mapping[str, Any], port: str, cases: List[str], head: Sequence[str] = ()
+    rows: Sequence[Mapping[str, Any]], port: str, cases: List[str], head: Sequence[str] = ()
 ) -> Tuple[List[str], int]:
     """``head``, then per-case lines, and the exit code, from the rows of the port against the
     truth."""
     from wgan_parity.compare import verdict
 
-    rows = [
-        {k: cols[k][i] for k in cols}
-        for i in range(len(cols["case"]))
-        if cols["env_a"][i] == port or cols["env_b"][i] == port
-    ]
     lines, code = list(head), 0
     for case in cases:
         mine = [r for r in rows if r["case"] == case]

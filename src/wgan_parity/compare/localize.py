@@ -65,14 +65,18 @@ def _num(value: Any) -> float:
     return number
 
 
-def side_error(row: Mapping[str, Any], side: str) -> float:
-    """``err / limit`` of ``side`` (a label of the row) against the truth; NaN if unknown."""
+def side_value(row: Mapping[str, Any], side: str, column: str) -> float:
+    """``column``'s ``_a`` or ``_b`` value for ``side`` (a label of the row); NaN if unknown."""
     for suffix in ("a", "b"):
         if row.get(f"env_{suffix}") == side:
-            err, limit = _num(row.get(f"err_{suffix}")), _num(row.get(f"limit_{suffix}"))
-            if math.isfinite(err) and limit > 0:
-                return err / limit
+            return _num(row.get(f"{column}_{suffix}"))
     return math.nan
+
+
+def side_error(row: Mapping[str, Any], side: str) -> float:
+    """``err / limit`` of ``side`` (a label of the row) against the truth; NaN if unknown."""
+    err, limit = side_value(row, side, "err"), side_value(row, side, "limit")
+    return err / limit if math.isfinite(err) and limit > 0 else math.nan
 
 
 def pair_error(row: Mapping[str, Any]) -> float:

@@ -15,7 +15,7 @@ import hashlib
 import json
 import zipfile
 from pathlib import Path
-from typing import Any, Dict, List, Mapping, Optional, Set, Tuple
+from typing import Any, Dict, Iterable, List, Mapping, Optional, Set, Tuple
 
 from wgan_parity import frameworks
 
@@ -28,17 +28,26 @@ PACKAGE = "wgan_parity"
 NOT_CHECKOUT = frozenset({".venv", ".nox", ".tox", "site-packages", "__pycache__"})
 
 
+def files_hash(files: Iterable[Path], base: Path) -> str:
+    """sha256 over ``files`` in the order given: each one's path relative to ``base`` + bytes."""
+    digest = hashlib.sha256()
+    for path in files:
+        digest.update(
+            path.relative_to(base).as_posix().encode() + b"\0" + path.read_bytes() + b"\0"
+        )
+    return digest.hexdigest()
+
+
 def source_hash(package_dir: Path) -> str:
     """sha256 over every file of a folder (relative path + bytes), caches excluded."""
-    digest = hashlib.sha256()
-    for path in sorted(package_dir.rglob("*")):
-        rel = path.relative_to(package_dir).as_posix()
-        if not path.is_file() or "__pycache__" in path.parts:
-            continue
-        if path.suffix in (".pyc", ".pyo"):
-            continue
-        digest.update(rel.encode() + b"\0" + path.read_bytes() + b"\0")
-    return digest.hexdigest()
+    files = [
+        path
+        for path in sorted(package_dir.rglob("*"))
+        if path.is_file()
+        and "__pycache__" not in path.parts
+        and path.suffix not in (".pyc", ".pyo")
+    ]
+    return files_hash(files, package_dir)
 
 
 def _imported_modules(path: Path) -> Set[str]:
@@ -93,11 +102,7 @@ def dump_source_files(package_dir: Path) -> List[Path]:
 
 def dump_source_hash(package_dir: Path) -> str:
     """sha256 over the files of :func:`dump_source_files` (relative path + bytes)."""
-    digest = hashlib.sha256()
-    for path in dump_source_files(package_dir):
-        rel = path.relative_to(package_dir).as_posix()
-        digest.update(rel.encode() + b"\0" + path.read_bytes() + b"\0")
-    return digest.hexdigest()
+    return files_hash(dump_source_files(package_dir), package_dir)
 
 
 def make_key(fields: Mapping[str, Any]) -> str:
@@ -230,9 +235,4 @@ def port_source_hash(root: Path, module: str) -> Optional[str]:
     files = port_source_files(root, module)
     if not files:
         return f"{module}: not in the checkout"
-    digest = hashlib.sha256()
-    for path in files:
-        digest.update(
-            path.relative_to(root).as_posix().encode() + b"\0" + path.read_bytes() + b"\0"
-        )
-    return digest.hexdigest()
+    return files_hash(files, root)

@@ -83,7 +83,7 @@ def truth_rows(raw: pd.DataFrame, truth: str, folder: Path) -> pd.DataFrame:
     return raw[(raw["env_a"] == truth) | (raw["env_b"] == truth)].reset_index(drop=True)
 
 
-def _gzip_csv(df: pd.DataFrame) -> bytes:
+def gzip_csv(df: pd.DataFrame) -> bytes:
     """``df`` (text cells) as gzip'd CSV with mtime 0: the same rows give the same bytes."""
     text = df.to_csv(index=False, lineterminator="\n").encode("utf-8")
     return gzip.compress(text, compresslevel=9, mtime=0)
@@ -131,7 +131,7 @@ def write(results_dir: Union[str, Path], out: Union[str, Path], add: bool = Fals
         rows = rows.sort_values([*regress.MATCH], kind="stable").reset_index(drop=True)
         envs = _merged(envs, old_envs, ["env", "isa"])
     out.mkdir(parents=True, exist_ok=True)
-    written = [atomic.write_bytes(out / PAIRS, _gzip_csv(rows))]
+    written = [atomic.write_bytes(out / PAIRS, gzip_csv(rows))]
     written.append(csvfiles.write_csv(envs, out / "envs.csv"))
     written += [  # --add keeps the bisection of the run the baseline was made from
         atomic.write_bytes(out / n, (source / n).read_bytes())
@@ -199,15 +199,11 @@ def judged_by_isa(
         yield part.index, res
 
 
-def rejudge(folder: Union[str, Path], th: Thresholds, calibration: Calibration) -> Dict[str, int]:
-    """Re-derive the verdict columns of the baseline in ``folder``; return ``"old -> new"`` status
-    counts of the rows that changed. The measured columns are kept as they are (upgraded to the
-    current units where the file predates them)."""
-    folder = Path(folder)
-    raw = resultset.read_pairs(pairs_file(folder)).reset_index(drop=True)
-    envs = resultset.read_envs(folder)
-    if "isa" not in raw.columns:
-        raw["isa"] = regress.isa_column(raw, envs, resultset.from_frames(raw, envs, folder).truth)
+def rejudged(
+    raw: pd.DataFrame, envs: pd.DataFrame, folder: Path, th: Thresholds, calibration: Calibration
+) -> Tuple[pd.DataFrame, Dict[str, int]]:
+    """A copy of ``raw`` (a pairs table as text) with its verdict columns re-derived, one kernel
+    ISA at a time, and the ``"old -> new"`` status counts of the rows that changed."""
     new = raw.copy()
     for index, res in judged_by_isa(raw, envs, folder, th, calibration):
         for column in JUDGED_COLUMNS:
@@ -217,7 +213,20 @@ def rejudge(folder: Union[str, Path], th: Thresholds, calibration: Calibration) 
         if old != now:
             key = f"{old} -> {now}"
             changed[key] = changed.get(key, 0) + 1
-    atomic.write_bytes(folder / PAIRS, _gzip_csv(new))
+    return new, changed
+
+
+def rejudge(folder: Union[str, Path], th: Thresholds, calibration: Calibration) -> Dict[str, int]:
+    """Re-derive the verdict columns of the baseline in ``folder``; return ``"old -> new"`` status
+    counts of the rows that changed. The measured columns are kept as they are (upgraded to the
+    current units where the file predates them)."""
+    folder = Path(folder)
+    raw = resultset.read_pairs(pairs_file(folder)).reset_index(drop=True)
+    envs = resultset.read_envs(folder)
+    if "isa" not in raw.columns:
+        raw["isa"] = regress.isa_column(raw, envs, resultset.from_frames(raw, envs, folder).truth)
+    new, changed = rejudged(raw, envs, folder, th, calibration)
+    atomic.write_bytes(folder / PAIRS, gzip_csv(new))
     meta = read_meta(folder)
     meta["judged_with"] = {"thresholds": th.source, "calibration": calibration.source}
     atomic.write_json(folder / META, meta)

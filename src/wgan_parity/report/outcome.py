@@ -157,20 +157,11 @@ def _frameworks(res: Results) -> Dict[str, str]:
     return {str(e): str(f or "") for e, f in zip(res.envs["env"], res.envs["framework"])}
 
 
-def _side_value(record: Mapping[str, Any], side: str, column: str) -> float:
-    """``column``'s ``_a`` or ``_b`` value for ``side`` (NaN when unknown)."""
-    for suffix in ("a", "b"):
-        if record.get(f"env_{suffix}") == side:
-            value = record.get(f"{column}_{suffix}")
-            try:
-                return float(value) if value is not None else math.nan
-            except (TypeError, ValueError):
-                return math.nan
-    return math.nan
-
-
 def _worst_of(record: Mapping[str, Any], side: str) -> Worst:
-    err, limit = _side_value(record, side, "err"), _side_value(record, side, "limit")
+    err, limit = (
+        localize.side_value(record, side, "err"),
+        localize.side_value(record, side, "limit"),
+    )
     broken = record["status"] in verdict.BROKEN
     over = math.inf if broken else localize.side_error(record, side)
     pair = (record["env_a"], record["env_b"])

@@ -11,7 +11,6 @@ the env pairs.
 
 from __future__ import annotations
 
-import gzip
 from pathlib import Path
 from typing import Dict, Optional, Tuple
 
@@ -28,8 +27,7 @@ def write_pairs_text(df: pd.DataFrame, path: Path) -> Path:
     """A pairs table of text cells, as ``.csv`` or as ``.csv.gz`` with mtime 0."""
     if path.suffix != ".gz":
         return csvfiles.write_csv(df, path)
-    text = df.to_csv(index=False, lineterminator="\n").encode("utf-8")
-    return atomic.write_bytes(path, gzip.compress(text, compresslevel=9, mtime=0))
+    return atomic.write_bytes(path, baselines.gzip_csv(df))
 
 
 def _releases(raw: pd.DataFrame, folder: Path) -> None:
@@ -50,14 +48,7 @@ def rejudge(
         raise FileNotFoundError(f"{folder}: no pairs.csv or pairs.csv.gz")
     raw = resultset.read_pairs(path).reset_index(drop=True)
     envs = resultset.read_envs(folder)
-    new = raw.copy()
-    for index, res in baselines.judged_by_isa(raw, envs, folder, th, calibration):
-        for column in baselines.JUDGED_COLUMNS:
-            new.loc[index, column] = [csvfiles.cell(v) for v in res.pairs[column]]
-    changed: Dict[str, int] = {}
-    for old, now in zip(raw["status"], new["status"]):
-        if old != now:
-            changed[f"{old} -> {now}"] = changed.get(f"{old} -> {now}", 0) + 1
+    new, changed = baselines.rejudged(raw, envs, folder, th, calibration)
     before: Optional[int] = None
     if truth_only:
         truth = resultset.from_frames(new, envs, folder).truth
