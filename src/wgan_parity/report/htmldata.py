@@ -15,9 +15,9 @@ from typing import Any, Dict, List, Mapping, Tuple
 import numpy as np
 import pandas as pd
 
-from wgan_parity import frameworks
 from wgan_parity.compare import verdict as vd
 from wgan_parity.compare.localize import COLUMN
+from wgan_parity.report import resultset
 from wgan_parity.report.resultset import Results
 from wgan_parity.report.svgplot import num
 
@@ -56,10 +56,7 @@ def truth_frame(res: Results) -> pd.DataFrame:
 
 def framework_of(res: Results, label: str) -> str:
     """Env ``label``'s framework: envs.csv's, else the one its label names, else ``other``."""
-    rows = res.envs[res.envs["env"] == label] if "env" in res.envs.columns else res.envs[:0]
-    name = str(rows.iloc[0].get("framework") or "") if len(rows) else ""
-    found = frameworks.framework_of_label(label.split("@", 1)[-1])
-    return name if name not in ("", "nan") else found[0].name if found else "other"
+    return resultset.framework_of(label, res.envs)[0] or "other"
 
 
 def _side(r: Mapping[str, Any]) -> List[Any]:

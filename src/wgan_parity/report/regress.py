@@ -220,7 +220,7 @@ def _release_chains(res: resultset.Results) -> Dict[Tuple[str, str], List[str]]:
     """Per (framework, series), its env labels in version order (the truth left out)."""
     chains: Dict[Tuple[str, str], List[str]] = {}
     for label in res.others:  # already in framework, then version order
-        framework, _ = resultset._framework_of(label, res.envs)
+        framework, _ = resultset.framework_of(label, res.envs)
         chains.setdefault((framework, series_of(label)), []).append(label)
     return chains
 

@@ -97,7 +97,8 @@ def version_key(version: str) -> Tuple[int, ...]:
     return tuple(int(n) for n in re.findall(r"\d+", head)[:4])
 
 
-def _framework_of(label: str, envs: pd.DataFrame) -> Tuple[str, str]:
+def framework_of(label: str, envs: pd.DataFrame) -> Tuple[str, str]:
+    """Env ``label``'s framework and version: envs.csv's, else what its label names."""
     row = envs[envs["env"] == label] if "env" in envs.columns else envs.iloc[0:0]
     if len(row):
         framework = str(row.iloc[0].get("framework") or "")
@@ -115,7 +116,7 @@ def order_envs(labels: List[str], envs: pd.DataFrame, truth: str = "") -> List[s
     unknown_rank = 1 + max(fw.rank for fw in frameworks.all_frameworks())
 
     def key(label: str) -> tuple:
-        framework, version = _framework_of(label, envs)
+        framework, version = framework_of(label, envs)
         known = frameworks.find(framework)
         rank = -1 if label == truth else known.rank if known else unknown_rank
         return (rank, framework, version_key(version), label)
