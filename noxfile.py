@@ -7,11 +7,11 @@
     nox -t releases                      # the dumps of a set, without aggregation
     nox -s tests / lint / lock
 
-`compare` and `dump(...)` build their venvs themselves through the shared runner
-(``python -m wgan_parity.matrixrun``, also called by tox.ini), so one broken release is
-recorded and the rest still runs and is aggregated. compare's exit code: 0 all ran and nothing
-diverged, 1 diverged or regressed, 4 some env could not run, 5 both, 2 usage/config error, 8
-internal error.
+`compare`, `dump(...)` and `lock` run ``wgan-parity run``, ``wgan-parity run --dump-only
+--env ID`` and ``wgan-parity lock`` (tox.ini calls the same), which build the venvs themselves,
+so one broken release is recorded and the rest still runs and is aggregated. compare's exit code:
+0 all ran and nothing diverged, 1 diverged or regressed, 4 some env could not run, 5 both, 2
+usage/config error, 8 internal error.
 """
 
 from __future__ import annotations
@@ -23,10 +23,10 @@ from pathlib import Path
 import nox
 
 ROOT = Path(__file__).resolve().parent
-sys.path.insert(0, str(ROOT / "src"))  # the runner modules are standard-library only
+sys.path.insert(0, str(ROOT / "src"))  # the CLI and the runner are standard-library only
 
-from wgan_parity import exitcodes, frameworks  # noqa: E402
-from wgan_parity.matrix import envtable, pipbridge, runner_cli  # noqa: E402
+from wgan_parity import cli, exitcodes, frameworks  # noqa: E402
+from wgan_parity.matrix import envtable, pipbridge  # noqa: E402
 
 nox.needs_version = ">=2024.3.2"
 nox.options.default_venv_backend = "uv|virtualenv"
@@ -36,8 +36,9 @@ DUMP_PARAMS = [nox.param(env.id, id=env.id, tags=list(env.tags)) for env in TABL
 
 @nox.session(venv_backend="none")
 def compare(session: nox.Session) -> None:
-    """Dump the chosen set (-- --set NAME | --tags T | --env ID), then aggregate into results/."""
-    code = runner_cli.main(["compare", *session.posargs])
+    """Dump the chosen set (-- --set NAME | --tags T | --env ID), then aggregate into results/
+    (``wgan-parity run``; any of its options after --)."""
+    code = cli.main(["run", *session.posargs])
     if code:
         session.log(f"compare: exit {code} ({exitcodes.summary()})")
         raise SystemExit(code)  # the documented code, not nox's generic 1
@@ -47,7 +48,7 @@ def compare(session: nox.Session) -> None:
 @nox.parametrize("env_id", DUMP_PARAMS)
 def dump(session: nox.Session, env_id: str) -> None:
     """One env's dump (dumps/<env_id>.npz + .status.json); cached when nothing changed."""
-    code = runner_cli.main(["dump", "--env", env_id, *session.posargs])
+    code = cli.main(["run", "--dump-only", "--env", env_id, *session.posargs])
     if code:
         session.log(f"env {env_id}: exit {code} ({exitcodes.summary()}); see dumps/{env_id}.log")
         raise SystemExit(code)  # the tool's code, not nox's generic 1
@@ -56,7 +57,7 @@ def dump(session: nox.Session, env_id: str) -> None:
 @nox.session(venv_backend="none", default=False)
 def lock(session: nox.Session) -> None:
     """Re-resolve locks/<env_id>.txt (all envs, or -- --env ID / --set NAME) with uv."""
-    code = runner_cli.main(["lock", *session.posargs])
+    code = cli.main(["lock", *session.posargs])
     if code:
         session.log(f"some lock could not be resolved: exit {code} ({exitcodes.summary()})")
         raise SystemExit(code)  # the tool's code, not nox's generic 1

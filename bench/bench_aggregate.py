@@ -40,7 +40,7 @@ import numpy as np
 
 from wgan_parity.compare import metrics
 from wgan_parity.dump.dumpfile import DumpWriter
-from wgan_parity.dump.synthetic import metadata
+from wgan_parity.dump.synthetic import FakeEnv, metadata
 
 DEFAULT_CASES = (
     "conv2d.seed",
@@ -109,7 +109,7 @@ def write_dataset(folder: Path, spec: Spec, n_envs: int) -> List[Path]:
             writer.add(key, env)
     keys = [k for k, _ in spec]
     writers[0].close(
-        metadata("reference", keys, framework="reference", dtype="float64", noise=noise)
+        metadata("reference", keys, FakeEnv(framework="reference", dtype="float64", noise=noise))
     )
     for k, writer in enumerate(writers[1:]):
         writer.close(metadata(f"env{k:02d}", keys))

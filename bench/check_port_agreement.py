@@ -256,8 +256,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         return worker(args.worker[0], args.worker[1:])
 
     from wgan_parity import bugs as bug_package
+    from wgan_parity.commands import selftest_plan
     from wgan_parity.core.catalog import CATALOG
-    from wgan_parity.report import selftest
 
     results = args.selftest / "results"
     pairs = results / "pairs.csv"
@@ -273,7 +273,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     if unknown:
         print(f"check_port_agreement: unknown bug(s) {unknown}; known: {known}", file=sys.stderr)
         return 2
-    bugs = selftest.load_bugs(args.bugs)
+    bugs = selftest_plan.load_bugs(args.bugs)
     truth = truth_label(results)
     order = {c.name: i for i, c in enumerate(CATALOG)}
     full = read_full(pairs, truth, [b.env_id for b in bugs])
@@ -301,7 +301,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
             notes.append(f"{bug.name}: no rows in the full aggregate (not in this selftest run)")
             print(f"[{bug.name}] no rows in the full aggregate: skipped", flush=True)
             continue
-        planned = bug.cases()
+        planned = selftest_plan.cases(bug)
         if set(planned) != set(ran):
             notes.append(
                 f"{bug.name}: the selftest ran {ran}, its TOUCHES now give {planned} "
@@ -309,7 +309,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
             )
         wanted = list(dict.fromkeys(check_name(c) for c in ran))
         print(f"[{bug.name}] check() on {len(wanted)} cases ...", flush=True)
-        run = run_check(bug.module, wanted, args.timeout)
+        run = run_check(selftest_plan.backend(bug), wanted, args.timeout)
         runs[bug.name] = run
         for case in ran:
             name = check_name(case)

@@ -2,16 +2,15 @@
 
 Collection reads the tensors of each case from ``tests/data/parity_tensors.json`` (nothing runs);
 a case the file lacks is run small on the NumPy float32 backend, and a case that cannot run still
-gets an id, which fails with the error. ``python tests/_parity.py --write`` rewrites the file and
-``test_parity_tensors_file_is_current`` fails when it drifts from the model. The frameworks come
+gets an id, which fails with the error. ``wgan-parity regen parity-tensors`` rewrites the file
+(:mod:`wgan_parity.dump.tensor_names`) and ``test_parity_tensors_file_is_current`` fails when it
+drifts from the model. The frameworks come
 from the registry (:func:`wgan_parity.frameworks.compared`), so a new framework's entry is enough.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import json
-import sys
 from functools import cache
 from pathlib import Path
 from typing import Any, Dict, List, Optional, Sequence, Tuple
@@ -24,35 +23,16 @@ from wgan_parity.compare import calibration, thresholds, traits
 from wgan_parity.compare.metrics import norm_ratio, rel_err
 from wgan_parity.compare.verdict import norm_is_off
 from wgan_parity.core.catalog import CATALOG, Case
+from wgan_parity.dump import tensor_names as names
 
-TENSORS_FILE = Path(__file__).resolve().parent / "data" / "parity_tensors.json"
+TENSORS_FILE = Path(__file__).resolve().parents[1] / names.TENSORS_FILE
 UNKNOWN = "?"  # the tensor of the one id a case gets when its tensors cannot be found
-
-
-def shrunk(case: Case) -> Case:
-    """The same case at batch 2: same tensor names, a fraction of the cost."""
-    dims = tuple(
-        (k, 2 if k == "batch" else (2, *v[1:]) if k == "shape" else v) for k, v in case.dims
-    )
-    return dataclasses.replace(case, dims=dims)
-
-
-def run_tensor_names(case: Case) -> Tuple[str, ...]:
-    """The tensors ``case`` produces, found by running it small on the NumPy float32 backend."""
-    from wgan_parity.backends import load_backend
-    from wgan_parity.core.fixtures import make_fixtures
-    from wgan_parity.dump.case_runner import run_case
-
-    small = shrunk(case)
-    return tuple(run_case(load_backend("reference32"), small, make_fixtures(small)))
 
 
 @cache
 def recorded_tensor_names() -> Dict[str, Tuple[str, ...]]:
     """case -> tensors, as recorded in :data:`TENSORS_FILE` ({} when it is missing)."""
-    if not TENSORS_FILE.exists():
-        return {}
-    return {k: tuple(v) for k, v in json.loads(TENSORS_FILE.read_text()).items()}
+    return names.load(TENSORS_FILE)
 
 
 @cache
@@ -63,7 +43,7 @@ def tensor_names(case_name: str) -> Tuple[Tuple[str, ...], Optional[str]]:
     if recorded is not None:
         return recorded, None
     try:
-        return run_tensor_names(case), None
+        return names.run_tensor_names(case), None
     except Exception as exc:  # a model bug fails that case's test, not the collection
         return (UNKNOWN,), f"{type(exc).__name__}: {exc}"
 
@@ -140,20 +120,3 @@ def check_against_truth(reference: Any, dump: Any, case: str, tensor: str, backe
     assert not off, message
     if tolerance >= limits.unjudged_rel_err:  # the verdict's `unjudged`: this check had no power
         pytest.skip(f"unjudged: a tolerance of {tolerance:.3e} cannot fail a wrong result")
-
-
-def write_tensors_file(path: Path = TENSORS_FILE) -> Dict[str, List[str]]:
-    """Run every case small and record its tensors in ``path``."""
-    found = {case.name: list(run_tensor_names(case)) for case in CATALOG}
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(found, indent=1) + "\n")
-    return found
-
-
-if __name__ == "__main__":
-    if sys.argv[1:] != ["--write"]:
-        sys.exit(
-            "usage: python tests/_parity.py --write  (rewrites tests/data/parity_tensors.json)"
-        )
-    written = write_tensors_file()
-    print(f"wrote {TENSORS_FILE} ({len(written)} cases)")

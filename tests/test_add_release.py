@@ -118,14 +118,14 @@ def test_a_newer_release_in_find_links_becomes_row_lock_dump_and_result(
     assert added.returncode == 0, added.stderr
     assert json.loads(added.stdout)["added"] == ["jax-0.10.3"]
     assert "jax-0.10.3" in (project / "tox.ini").read_text(encoding="utf-8")
-    runner = ("-m", "wgan_parity.matrixrun")
+    runner = ("-m", "wgan_parity")
     locked = run(*runner, "lock", "--env", "jax-0.10.3", "--table", str(table))
     assert locked.returncode == 0, locked.stderr
     assert "jax==0.10.3" in (project / "locks" / "jax-0.10.3.txt").read_text(encoding="utf-8")
     dumps = tmp_path / "dumps"
     dumped = run(
-        *runner, "dump", "--env", "jax-0.10.3", "--table", str(table), "--locked", "--plain",
-        "--dump-dir", str(dumps), "--min-free-gb", "1",
+        *runner, "run", "--dump-only", "--env", "jax-0.10.3", "--table", str(table),
+        "--locked", "--plain", "--dump-dir", str(dumps), "--min-free-gb", "1",
     )  # fmt: skip
     assert dumped.returncode == 0, dumped.stderr[-3000:]
     catalog_dumps["reference"]

@@ -58,7 +58,8 @@ def write_truth(path: Path, keys=None) -> dict:
     """The float64 reference dump (with its float32 noise) of ``keys`` (all of TRUTH)."""
     truth = {k: TRUTH[k] for k in (keys or TRUTH)}
     noise = {k: NOISE[k] for k in truth}
-    synthetic.write(path, "reference", truth, framework="reference", dtype="float64", noise=noise)
+    reference = synthetic.FakeEnv(framework="reference", dtype="float64", noise=noise)
+    synthetic.write(path, "reference", truth, reference)
     return truth
 
 
@@ -70,15 +71,14 @@ def write_clean_set(folder: Path) -> dict:
     return truth
 
 
-def write_set(folder: Path, **overrides) -> Path:
+def write_set(folder: Path, env: synthetic.FakeEnv = synthetic.DEFAULT) -> Path:
     """env-a did not select ``blk.fail`` (not-run); env-b ran ``blk.only`` and lost its tensor."""
     folder.mkdir(parents=True, exist_ok=True)
     write_truth(folder / "reference.npz")
-    synthetic.write(folder / "a.npz", "env-a", env_a(), **overrides)
+    synthetic.write(folder / "a.npz", "env-a", env_a(), env)
     tensors = env_b()
-    meta = synthetic.metadata(
-        "env-b", list(tensors), case_errors={"blk.fail": "RuntimeError: boom"}
-    )
+    failed = synthetic.FakeEnv(case_errors={"blk.fail": "RuntimeError: boom"})
+    meta = synthetic.metadata("env-b", list(tensors), failed)
     meta["cases"]["blk.only"] = {**meta["cases"]["blk.case"], "tensors": ["out"]}
     write_dump(folder / "b.npz", meta, tensors.items())
     return folder
@@ -238,7 +238,9 @@ def test_same_dumps_in_two_folders_give_identical_files(tmp_path, scenario):
 
 def test_mixed_catalog_hash_is_refused_and_other_pairs_still_reported(tmp_path, capsys):
     folder = write_set(tmp_path / "d")
-    synthetic.write(folder / "old.npz", "env-old", env_a(), catalog_hash="0" * 64)
+    synthetic.write(
+        folder / "old.npz", "env-old", env_a(), synthetic.FakeEnv(catalog_hash="0" * 64)
+    )
     code = main(["aggregate", str(folder), "--out", str(tmp_path / "out"), "--quiet"])
     err = capsys.readouterr().err
     assert "refused old.npz" in err
@@ -408,7 +410,7 @@ def test_same_env_id_on_two_platforms_gets_two_labels(tmp_path):
     data = {"blk.case/out": _f32(TRUTH["blk.case/out"])}
     for name, pid in (("x.npz", "aaaa1111"), ("y.npz", "bbbb2222")):
         platform = {"system": "Linux", "machine": "x86_64", "cpu": name, "gpu": None, "id": pid}
-        synthetic.write(folder / name, "torch-2.13.0", data, platform=platform)
+        synthetic.write(folder / name, "torch-2.13.0", data, synthetic.FakeEnv(platform=platform))
     main(["aggregate", str(folder), "--out", str(tmp_path / "out"), "--quiet"])
     df = read(tmp_path / "out" / "pairs.csv")
     assert (df.env_a.iloc[0], df.env_b.iloc[0]) == (

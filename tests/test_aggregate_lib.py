@@ -19,6 +19,7 @@ from wgan_parity.report import cases as report_cases
 from wgan_parity.report import resultset
 
 RECORDED = [{"name": "blk.case", "group": "mine", "seed_rows": [["MySeedRow", "out"]]}]
+WITH_CATALOG = synthetic.FakeEnv(extra={"catalog": RECORDED})
 
 
 def _aggregate(folder: Path, **kwargs):
@@ -63,7 +64,7 @@ def test_aggregate_refuses_what_it_cannot_compare(tmp_path: Path) -> None:
 
 
 def test_the_recorded_catalog_reaches_cases_csv_and_the_reports(tmp_path: Path) -> None:
-    folder = write_set(tmp_path / "dumps", catalog=RECORDED)
+    folder = write_set(tmp_path / "dumps", WITH_CATALOG)
     found = _aggregate(folder)
     mine = CaseInfo("blk.case", "mine", (("MySeedRow", "out"),))
     assert found.cases == (mine, CaseInfo("blk.fail"), CaseInfo("blk.only"))
@@ -88,7 +89,7 @@ def test_the_recorded_catalog_reaches_cases_csv_and_the_reports(tmp_path: Path) 
 
 
 def test_report_on_results_older_than_cases_csv_falls_back(tmp_path: Path) -> None:
-    folder = write_set(tmp_path / "dumps", catalog=RECORDED)
+    folder = write_set(tmp_path / "dumps", WITH_CATALOG)
     out = tmp_path / "out"
     main(["aggregate", str(folder), "--out", str(out), "--quiet", "--calibration", "none"])
     (out / "cases.csv").unlink()  # as results written before cases.csv existed
@@ -112,14 +113,15 @@ def test_cases_csv_with_other_columns_is_refused_with_what_to_do(tmp_path: Path)
 
 
 def test_dump_meta_reads_old_dumps_and_writes_the_same_json(tmp_path: Path) -> None:
-    old = synthetic.metadata("env-a", ["c.x/out"], case_errors={"c.y": "boom"}, custom=1)
+    old_env = synthetic.FakeEnv(case_errors={"c.y": "boom"}, extra={"custom": 1})
+    old = synthetic.metadata("env-a", ["c.x/out"], old_env)
     meta = DumpMeta.from_json(old)
     assert meta.catalog is None
     assert meta.lineage is None
     assert meta.cases["c.y"] == CaseRecord(status="error", error="boom")
     assert meta.extra == {"custom": 1}
     assert meta.to_json() == old  # same keys, same values: old dumps stay as they were
-    path = synthetic.write(tmp_path / "d.npz", "env-a", {}, catalog=RECORDED)
+    path = synthetic.write(tmp_path / "d.npz", "env-a", {}, WITH_CATALOG)
     with DumpReader(path) as reader:
         assert DumpMeta.from_json(reader.meta).catalog == (
             CaseInfo("blk.case", "mine", (("MySeedRow", "out"),)),

@@ -18,6 +18,7 @@ import pytest
 
 from wgan_parity import frameworks
 from wgan_parity.backends import BUILTIN, BackendError, import_backend_module, load_backend
+from wgan_parity.core.blocks import BLOCKS
 from wgan_parity.core.model import COMPOSITE_IMPLS
 from wgan_parity.core.protocol import COMPOSITES, CONSTANTS, PRIMITIVES, Composites, Primitives
 
@@ -77,6 +78,13 @@ def test_every_composite_has_an_implementation_with_the_protocol_signature() -> 
     for name in COMPOSITES:
         found = list(inspect.signature(COMPOSITE_IMPLS[name]).parameters)[1:]  # after ops
         assert found == _parameters(getattr(Composites, name)), name
+
+
+def test_every_block_applies_the_protocol_op_it_is_named_after() -> None:
+    """BLOCKS names its ops once: each block calls the primitive or composite of its name."""
+    for name, block in BLOCKS.items():
+        assert block.op in ("", name), name
+        assert not block.op or block.op in PRIMITIVES + COMPOSITES, name
 
 
 def test_vjp_returns_taps_as_values_and_nested_vjp_keeps_them() -> None:

@@ -16,7 +16,7 @@ torch = pytest.importorskip("torch")
 
 @pytest.fixture
 def channels_last_ops() -> Iterator[object]:
-    yield load_backend("torch", Flags(channels_last=True))
+    yield load_backend("torch", Flags(switches={"channels_last": True}))
     load_backend("torch", Flags())  # the adapter's layout is module state: restore the default
 
 

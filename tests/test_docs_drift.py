@@ -8,7 +8,7 @@ and links count; prose is free. For each file (one test id per file and check):
   noxfile.py, parsed, not run), `tox -e <env>` / `tox -m <label>` (tox.ini);
 - options: every `--flag` written after `wgan-parity <subcommand>` in the same span or command
   line appears in that subcommand's `--help`; after `nox -s compare|dump|lock --`, in the
-  runner's (`python -m wgan_parity.matrixrun <session> --help`);
+  `--help` of the command the session runs (`wgan-parity run` or `wgan-parity lock`);
 - names: `--set`/`--sets` name sets of matrix.toml, `--tags`/`nox -t` sets or frameworks,
   `--env` and `dump(<id>)` env ids, `--cases` globs match at least one case;
 - paths: every repository path in code or a link (with a `/`, or a file name ending in a known
@@ -408,7 +408,8 @@ def _module_help(cmd: Command) -> Tuple[int, FrozenSet[str]]:
     return cli_help(("-m", cmd.name, *([sub] if sub else [])))
 
 
-RUNNER_SESSIONS = ("compare", "dump", "lock")  # noxfile.py hands their posargs to the runner
+# noxfile.py hands these sessions' posargs to a wgan-parity command
+RUNNER_SESSIONS = {"compare": "run", "dump": "run", "lock": "lock"}
 
 
 def flag_problems(doc: Doc) -> List[str]:
@@ -424,8 +425,9 @@ def flag_problems(doc: Doc) -> List[str]:
                 label = f"python -m {cmd.name}"
             elif cmd.tool == "nox" and cmd.name.split("(")[0] in RUNNER_SESSIONS and cmd.args:
                 session = cmd.name.split("(")[0]
-                code, declared = cli_help(("-m", "wgan_parity.matrixrun", session))
-                label = f"nox -s {session} -- (python -m wgan_parity.matrixrun {session})"
+                command = RUNNER_SESSIONS[session]
+                code, declared = cli_help(("-m", "wgan_parity", command))
+                label = f"nox -s {session} -- (wgan-parity {command})"
             else:
                 continue
             if code != 0:

@@ -10,9 +10,10 @@ import numpy as np
 import pytest
 
 from wgan_parity import SCHEMA_VERSION
+from wgan_parity.cli import main
 from wgan_parity.core import isa
 from wgan_parity.core.catalog import CATALOG, select
-from wgan_parity.dump.catalog_dump import write_catalog_dump
+from wgan_parity.dump.catalog_dump import DumpRequest, write_catalog_dump
 from wgan_parity.dump.dumpfile import (
     META_KEY,
     DumpError,
@@ -22,6 +23,7 @@ from wgan_parity.dump.dumpfile import (
     write_dump,
 )
 from wgan_parity.dump.meta import DumpMeta, catalog_info
+from wgan_parity.exitcodes import ExitCode
 
 
 def test_round_trip(tmp_path: Path) -> None:
@@ -100,7 +102,9 @@ def test_failed_case_is_recorded_and_the_dump_goes_on(
     monkeypatch.syspath_prepend(str(tmp_path))
     sys.modules.pop("broken_bn_port", None)
     out = tmp_path / "broken.npz"
-    meta = write_catalog_dump("broken_bn_port", out, select(["batch_norm.probe", "conv2d.probe"]))
+    meta = write_catalog_dump(
+        DumpRequest("broken_bn_port", out, select(["batch_norm.probe", "conv2d.probe"]))
+    )
     assert meta.cases["batch_norm.probe"].status == "error"
     assert "this port has no batch norm" in (meta.cases["batch_norm.probe"].error or "")
     assert meta.cases["conv2d.probe"].ok
@@ -110,10 +114,29 @@ def test_failed_case_is_recorded_and_the_dump_goes_on(
         assert "conv2d.probe/out" in reader
 
 
+def test_a_failed_case_is_an_env_problem_not_a_divergence(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture
+) -> None:
+    """Exit 4 (1 means "diverged"), and the dump is still written with the failure in it."""
+    (tmp_path / "no_bn_port.py").write_text(
+        'BASE = "reference"\ndef batch_norm(x, scale, offset, eps):\n    raise ValueError("no")\n'
+    )
+    monkeypatch.syspath_prepend(str(tmp_path))
+    sys.modules.pop("no_bn_port", None)
+    out = tmp_path / "d.npz"
+    argv = ["dump", "--backend", "no_bn_port", "--cases", "batch_norm.probe", "--quiet"]
+    assert main([*argv, "--out", str(out)]) == ExitCode.ENV_PROBLEM
+    assert "failed cases: batch_norm.probe" in capsys.readouterr().err
+    with DumpReader(out) as reader:
+        assert reader.meta["cases"]["batch_norm.probe"]["status"] == "error"
+
+
 @pytest.mark.slow
 def test_reference_dump_metadata_and_noise(tmp_path: Path) -> None:
     out = tmp_path / "ref.npz"
-    typed = write_catalog_dump("reference", out, select(["layer_norm.probe"]), env_id="ref-test")
+    typed = write_catalog_dump(
+        DumpRequest("reference", out, select(["layer_norm.probe"]), env_id="ref-test")
+    )
     meta = typed.to_json()
     with DumpReader(out) as reader:
         assert reader.meta == meta

@@ -44,13 +44,6 @@ MAY_USE = {
     # never core: case order, groups and seed rows come from the results (report/cases.py)
     "report": {"compare", "dump.meta"},
 }
-# Single modules allowed more than their stage, and why (docs/architecture.md).
-MODULE_MAY_USE = {
-    # The selftest runs the whole tool end to end on planted bugs: it calls the CLI, cuts the
-    # catalog's dumps to the cases a bug touches (core.catalog, dump) and plants bugs/. It
-    # draws nothing from the catalog: its table is made from the aggregates it ran.
-    "report.selftest": {"core.catalog", "dump", "bugs", "cli"},
-}
 ROOT_ATTRIBUTES = {"__version__", "SCHEMA_VERSION"}  # `from wgan_parity import __version__`
 # Third-party packages each stage may import.
 THIRD_PARTY = {
@@ -82,13 +75,7 @@ def _imports(path: Path, top_level_only: bool = False) -> Set[str]:
     return found
 
 
-def _allowed(stage: str, name: str, module: str = "") -> bool:
-    extra = MODULE_MAY_USE.get(module, set()) if name.startswith("wgan_parity.") else set()
-    inner = name[len("wgan_parity.") :]
-    if any(inner == m or inner.startswith(m + ".") for m in extra) or inner in {
-        m.rsplit(".", 1)[0] for m in extra if "." in m
-    }:
-        return True
+def _allowed(stage: str, name: str) -> bool:
     top = name.split(".")[0]
     if top != "wgan_parity":
         return top in STDLIB or top in THIRD_PARTY[stage]
@@ -111,7 +98,7 @@ def violations(stage: str) -> List[str]:
         if module.split(".")[0] != stage:
             continue
         for name in sorted(_imports(path)):
-            if not _allowed(stage, name, module):
+            if not _allowed(stage, name):
                 found.append(f"{module} imports {name}")
     return found
 
@@ -125,8 +112,8 @@ def test_stage_imports_only_what_it_may(stage: str) -> None:
 def test_the_tree_shows_the_stages() -> None:
     top = sorted(m for m, _ in _modules() if "." not in m)
     shared = ["__init__", "__main__", "atomic", "cli", "exitcodes", "frameworks", "invocation"]
-    shims = ["matrixrun", "toxgen"]  # `python -m wgan_parity.matrixrun` / `.toxgen` keep working
-    assert top == sorted(shared + shims), "a new top-level module: put it in its stage"
+    assert top == sorted(shared), "a new top-level module: put it in its stage"
+    assert len(top) <= 8, "the top level holds the shared modules only; one command line, no shims"
 
 
 def test_only_backends_import_a_framework_and_only_inside_configure() -> None:
@@ -165,9 +152,11 @@ def test_the_contract_catches_a_violation(tmp_path: Path, monkeypatch: pytest.Mo
         "compare.verdict imports wgan_parity.report.x",
     ]
     assert violations("matrix") == ["matrix.envtable imports numpy"]
-    assert violations("report") == [  # the selftest's own exception covers only itself
+    assert violations("report") == [  # no module is excepted, the selftest's scoring included
         "report.heatmap imports wgan_parity.core.catalog",
         "report.heatmap imports wgan_parity.core.catalog.CATALOG",
+        "report.selftest imports wgan_parity.core.catalog",
+        "report.selftest imports wgan_parity.core.catalog.CATALOG",
     ]
 
 

@@ -117,19 +117,18 @@ def test_ci_runs_the_avx2_stack_that_the_package_defines():
 
 
 def test_the_runner_caps_every_env_unless_its_row_sets_its_own_cap() -> None:
-    from wgan_parity.matrix import runner_cli
+    from wgan_parity.cli import build_parser
+    from wgan_parity.commands.run import selection_of
     from wgan_parity.matrix.envtable import load_table
 
-    args = runner_cli.build_parser().parse_args(["dump", "--set", "switches", "--max-isa", "avx2"])
-    _, envs = runner_cli.selection(load_table(), args)
-    caps = {env.id: env.dump_args for env in envs}
+    def envs(*argv: str) -> dict:
+        args = build_parser("run").parse_args(["run", "--dump-only", *argv])
+        return {
+            env.id: env.dump_args for env in selection_of(args, args.max_isa).envs(load_table())
+        }
+
+    caps = envs("--set", "switches", "--max-isa", "avx2")
     assert caps["tf-2.21.0"][-2:] == ("--max-isa", "avx2")
     assert caps["tf-2.21.0-onednn0"] == ("--onednn", "0", "--max-isa", "avx2")
     assert caps["tf-2.21.0-avx2"] == ("--max-isa", "avx2")  # its own cap, not twice
-    plain = runner_cli.build_parser().parse_args(["dump", "--set", "switches"])
-    assert (
-        load_table().get("tf-2.21.0").dump_args
-        == dict((e.id, e.dump_args) for e in runner_cli.selection(load_table(), plain)[1])[
-            "tf-2.21.0"
-        ]
-    )
+    assert envs("--set", "switches")["tf-2.21.0"] == load_table().get("tf-2.21.0").dump_args

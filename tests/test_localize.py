@@ -20,7 +20,7 @@ import pytest
 from wgan_parity.cli import main
 from wgan_parity.compare import localize
 from wgan_parity.core.catalog import select
-from wgan_parity.dump.catalog_dump import write_catalog_dump
+from wgan_parity.dump.catalog_dump import DumpRequest, write_catalog_dump
 
 
 @pytest.mark.parametrize(
@@ -137,7 +137,7 @@ SHIFT_PORT = '''
 @pytest.fixture(scope="module")
 def reference_dump(tmp_path_factory) -> Path:
     path = tmp_path_factory.mktemp("loc-ref") / "reference.npz"
-    write_catalog_dump("reference", path, select(["residual_down.probe"]))
+    write_catalog_dump(DumpRequest("reference", path, select(["residual_down.probe"])))
     return path
 
 
@@ -150,7 +150,7 @@ def test_localization_pinned_on_a_port_that_perturbs_one_op(
     (tmp_path / f"{name}.py").write_text(textwrap.dedent(SHIFT_PORT.format(target=target)))
     monkeypatch.syspath_prepend(str(tmp_path))
     sys.modules.pop(name, None)
-    write_catalog_dump(name, tmp_path / f"{name}.npz", select(["residual_down.probe"]))
+    write_catalog_dump(DumpRequest(name, tmp_path / f"{name}.npz", select(["residual_down.probe"])))
     out = tmp_path / "out"
     main(
         [
@@ -232,7 +232,9 @@ def test_two_differently_broken_ports_each_localized(reference_dump, tmp_path, m
         name = f"shift2_{target}_port"
         (tmp_path / f"{name}.py").write_text(textwrap.dedent(SHIFT_PORT.format(target=target)))
         sys.modules.pop(name, None)
-        write_catalog_dump(name, tmp_path / f"{name}.npz", select(["residual_down.probe"]))
+        write_catalog_dump(
+            DumpRequest(name, tmp_path / f"{name}.npz", select(["residual_down.probe"]))
+        )
         names.append(name)
     out = tmp_path / "out"
     dumps = [str(reference_dump), *(str(tmp_path / f"{n}.npz") for n in names)]

@@ -19,18 +19,37 @@ TABLE = load_table(ROOT / "matrix.toml")
 
 def test_tox_ini_is_generated_from_the_table() -> None:
     current = (ROOT / "tox.ini").read_text(encoding="utf-8")
-    fix = "run `python -m wgan_parity.toxgen --write`"
+    fix = "run `wgan-parity regen tox-ini`"
     assert current == toxgen.render(TABLE), f"tox.ini drifted from matrix.toml: {fix}"
     for env in TABLE.envs:
         assert f"[testenv:dump-{env.id}]" in current
 
 
-def test_toxgen_check_flags_a_stale_tox_ini(tmp_path: Path) -> None:
+def test_regen_tox_ini_check_flags_a_stale_tox_ini(
+    tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
+    from wgan_parity.cli import main
+
     (tmp_path / "matrix.toml").write_bytes((ROOT / "matrix.toml").read_bytes())
     (tmp_path / "tox.ini").write_text("[tox]\n", encoding="utf-8")
-    assert toxgen.main(["--table", str(tmp_path / "matrix.toml"), "--check"]) == 1
-    assert toxgen.main(["--table", str(tmp_path / "matrix.toml"), "--write"]) == 0
-    assert toxgen.main(["--table", str(tmp_path / "matrix.toml"), "--check"]) == 0
+    table = ["--table", str(tmp_path / "matrix.toml")]
+    assert main(["regen", "tox-ini", "--check", *table]) == 1
+    assert "run `wgan-parity regen tox-ini`" in capsys.readouterr().err
+    assert main(["regen", "tox-ini", *table]) == 0
+    assert main(["regen", "tox-ini", "--check", *table]) == 0
+    assert (tmp_path / "tox.ini").read_text(encoding="utf-8") == toxgen.render(TABLE)
+
+
+def test_tox_and_nox_call_the_same_commands() -> None:
+    """tox.ini runs `wgan-parity run` and `lock` as noxfile.py does: one command line."""
+    text = (ROOT / "tox.ini").read_text(encoding="utf-8")
+    noxfile = (ROOT / "noxfile.py").read_text(encoding="utf-8")
+    assert "commands = python -m wgan_parity run {posargs}" in text
+    assert "commands = python -m wgan_parity lock {posargs}" in text
+    assert "commands = python -m wgan_parity run --dump-only --env reference {posargs}" in text
+    assert 'cli.main(["run", *session.posargs])' in noxfile
+    assert 'cli.main(["run", "--dump-only", "--env", env_id, *session.posargs])' in noxfile
+    assert 'cli.main(["lock", *session.posargs])' in noxfile
 
 
 @pytest.mark.parametrize("tag", [*sorted(TABLE.sets), "torch"])

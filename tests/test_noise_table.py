@@ -11,7 +11,7 @@ import pytest
 
 from wgan_parity.core.catalog import select
 from wgan_parity.dump import noise_table
-from wgan_parity.dump.catalog_dump import write_catalog_dump
+from wgan_parity.dump.catalog_dump import DumpRequest, write_catalog_dump
 from wgan_parity.dump.dumpfile import DumpReader
 from wgan_parity.dump.noise import NOISE_THREADS
 
@@ -99,12 +99,14 @@ def test_a_dump_takes_verified_figures_from_a_table_and_measures_when_a_canary_d
     tables = tmp_path / "tables"
     tables.mkdir()
     measured = tmp_path / "measured.npz"
-    write_catalog_dump("reference", measured, cases, noise_mode="measure", write_noise_table=tables)
+    write_catalog_dump(
+        DumpRequest("reference", measured, cases, noise_mode="measure", write_noise_table=tables)
+    )
     assert _source(measured)["measured"] == [c.name for c in cases]
     [written] = tables.iterdir()
 
     looked_up = tmp_path / "looked_up.npz"
-    write_catalog_dump("reference", looked_up, cases, noise_tables=tables)
+    write_catalog_dump(DumpRequest("reference", looked_up, cases, noise_tables=tables))
     source = _source(looked_up)
     assert source["table"] == written.name
     assert source["canaries"] == {name: "agrees" for name in noise_table.CANARIES}
@@ -117,7 +119,7 @@ def test_a_dump_takes_verified_figures_from_a_table_and_measures_when_a_canary_d
     figures["rel_l2"] *= 1.01  # a table that no longer matches what this stack computes
     written.write_bytes(gzip.compress(json.dumps(data).encode()))
     rejected = tmp_path / "rejected.npz"
-    write_catalog_dump("reference", rejected, cases, noise_tables=tables)
+    write_catalog_dump(DumpRequest("reference", rejected, cases, noise_tables=tables))
     source = _source(rejected)
     assert "rejected" in source["table"]
     assert source["canaries"]["conv2d.random"].startswith("out rel_l2: measured")
@@ -129,11 +131,13 @@ def test_a_dump_takes_verified_figures_from_a_table_and_measures_when_a_canary_d
 def test_writing_a_table_needs_a_measuring_dump(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="--noise measure"):
         write_catalog_dump(
-            "reference",
-            tmp_path / "d.npz",
-            select(["conv2d.random"]),
-            noise_tables=tmp_path,
-            write_noise_table=tmp_path,
+            DumpRequest(
+                "reference",
+                tmp_path / "d.npz",
+                select(["conv2d.random"]),
+                noise_tables=tmp_path,
+                write_noise_table=tmp_path,
+            )
         )
 
 
@@ -145,8 +149,8 @@ def test_committed_tables_are_for_the_current_code() -> None:
         data = json.loads(gzip.decompress(path.read_bytes()))
         assert data["fingerprint"]["code"] == current, (
             f"{path.name} was measured with other reference code ({data['fingerprint']['code']}, "
-            f"now {current}): delete it and run `wgan-parity dump --backend reference --noise "
-            f"measure --write-noise-table {noise_table.TABLE_DIR} --out /tmp/reference.npz`"
+            f"now {current}): run `wgan-parity regen noise-tables` (rewrites every committed "
+            "table, about 3 minutes)"
         )
         assert path.name == noise_table.table_name(data["fingerprint"])
         assert data["fingerprint"]["blas_threads"] == str(NOISE_THREADS)
@@ -178,11 +182,13 @@ def test_a_canary_that_cannot_run_leaves_the_table_unused_not_the_case_failed(
     cases = select(["conv_mean_pool.random"])
     tables = tmp_path / "tables"
     write_catalog_dump(
-        "reference",
-        tmp_path / "m.npz",
-        [*select(list(noise_table.CANARIES)), *cases],
-        noise_mode="measure",
-        write_noise_table=tables,
+        DumpRequest(
+            "reference",
+            tmp_path / "m.npz",
+            [*select(list(noise_table.CANARIES)), *cases],
+            noise_mode="measure",
+            write_noise_table=tables,
+        )
     )
     real_run_case = noise_source.run_case
 
@@ -193,7 +199,7 @@ def test_a_canary_that_cannot_run_leaves_the_table_unused_not_the_case_failed(
 
     monkeypatch.setattr(noise_source, "run_case", failing_canary)
     out = tmp_path / "d.npz"
-    meta = write_catalog_dump("reference", out, cases, noise_tables=tables)
+    meta = write_catalog_dump(DumpRequest("reference", out, cases, noise_tables=tables))
     assert meta.cases["conv_mean_pool.random"].ok
     source = _source(out)
     assert source["canaries"]["conv2d.random"].startswith("could not run: MemoryError")

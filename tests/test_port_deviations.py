@@ -15,7 +15,7 @@ import pytest
 from _ports import EXAMPLES, check_written_port
 from wgan_parity.core import blocks
 from wgan_parity.core.catalog import CATALOG
-from wgan_parity.dump.catalog_dump import backend_deviations, write_catalog_dump
+from wgan_parity.dump.catalog_dump import DumpRequest, backend_deviations, write_catalog_dump
 from wgan_parity.dump.dumpfile import DumpReader
 from wgan_parity.dump.meta import DumpMeta
 
@@ -119,7 +119,9 @@ def test_check_port_passes_with_a_bias_held_at_zero(biased, tmp_path, monkeypatc
 
 def test_the_dump_metadata_records_the_deviation(biased, tmp_path) -> None:
     out = tmp_path / "port.npz"
-    meta = write_catalog_dump("biased_port", out, [c for c in CATALOG if c.name == DOWN])
+    meta = write_catalog_dump(
+        DumpRequest("biased_port", out, [c for c in CATALOG if c.name == DOWN])
+    )
     assert meta.cases[DOWN].ok, meta.cases[DOWN].error
     assert meta.port_deviations == (HELD.format(0.0),)
     with DumpReader(out) as reader:

@@ -18,7 +18,7 @@ from conftest import CatalogDumps
 from toy_framework import ENTRY as TOY
 from wgan_parity import frameworks
 from wgan_parity.core.catalog import select
-from wgan_parity.dump.catalog_dump import write_catalog_dump
+from wgan_parity.dump.catalog_dump import DumpRequest, write_catalog_dump
 from wgan_parity.matrix import envtable
 
 HERE = Path(__file__).resolve().parent
@@ -67,7 +67,7 @@ def toy_dumps(tmp_path: Path):
     """Dumps of one small case by the truth and the toy, as the session fixture serves them."""
     with frameworks.registered(TOY):
         for name in (frameworks.truth().name, TOY.name):
-            write_catalog_dump(name, tmp_path / f"{name}.npz", select([SMALL_CASE]))
+            write_catalog_dump(DumpRequest(name, tmp_path / f"{name}.npz", select([SMALL_CASE])))
         dumps = CatalogDumps(tmp_path, reuse=True)
         yield dumps
 

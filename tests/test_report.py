@@ -298,17 +298,17 @@ def _synthetic_dumps(folder: Path) -> List[Path]:
             folder / "reference.npz",
             "reference",
             truth,
-            framework="reference",
-            dtype="float64",
-            noise=noise,
+            synthetic.FakeEnv(framework="reference", dtype="float64", noise=noise),
         )
     ]
     good = {k: v.astype(np.float32) for k, v in truth.items()}
     broken = dict(good)
     for key in ("residual_down.probe/tap/conv1", "residual_down.probe/out"):
         broken[key] = (truth[key] * 1.01).astype(np.float32)
-    paths.append(synthetic.write(folder / "good.npz", "torch-2.13.0", good, framework="torch"))
-    paths.append(synthetic.write(folder / "bad.npz", "tf-2.21.0", broken, framework="tensorflow"))
+    torch = synthetic.FakeEnv(framework="torch")
+    tensorflow = synthetic.FakeEnv(framework="tensorflow")
+    paths.append(synthetic.write(folder / "good.npz", "torch-2.13.0", good, torch))
+    paths.append(synthetic.write(folder / "bad.npz", "tf-2.21.0", broken, tensorflow))
     return paths
 
 

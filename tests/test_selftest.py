@@ -20,11 +20,12 @@ import pytest
 
 from wgan_parity import bugs
 from wgan_parity.cli import argv
+from wgan_parity.commands import selftest_dumps, selftest_plan
 from wgan_parity.core.catalog import CATALOG
 from wgan_parity.core.protocol import COMPOSITES, PRIMITIVES
 from wgan_parity.dump import synthetic
 from wgan_parity.dump.dumpfile import DumpReader
-from wgan_parity.report import selftest
+from wgan_parity.report import selftest, selftest_text
 
 try:
     import tomllib
@@ -54,13 +55,13 @@ def test_bug_module_plants_exactly_one_override(name: str) -> None:
     assert not foreign, f"{name} exposes {foreign}: the backend loader would take them as overrides"
 
 
-@pytest.mark.parametrize("bug", selftest.load_bugs(), ids=lambda b: b.name)
+@pytest.mark.parametrize("bug", selftest_plan.load_bugs(), ids=lambda b: b.name)
 def test_bug_declares_cases_and_first_taps(bug: selftest.Bug) -> None:
     for glob in bug.touches:
         assert any(fnmatch.fnmatchcase(c.name, glob) for c in CATALOG), f"{glob} matches no case"
-    cases = bug.cases()
+    cases = selftest_plan.cases(bug)
     assert cases, "a bug must touch at least one affordable case"
-    assert not any(selftest._match(c, selftest.EXPENSIVE) for c in cases)
+    assert not any(selftest_plan.match(c, selftest_plan.EXPENSIVE) for c in cases)
     composite = [c for c in cases if c.startswith(("residual_", "good_"))]
     for case in composite:
         assert bug.expected_tap(case), f"no FIRST_TAP for {case}"
@@ -68,7 +69,7 @@ def test_bug_declares_cases_and_first_taps(bug: selftest.Bug) -> None:
 
 
 def test_bugs_cover_both_frameworks_and_many_classes() -> None:
-    found = selftest.load_bugs()
+    found = selftest_plan.load_bugs()
     bases = [b.base for b in found]
     assert len(found) >= 14
     assert bases.count("torch") >= 5
@@ -78,15 +79,16 @@ def test_bugs_cover_both_frameworks_and_many_classes() -> None:
 def test_no_known_rule_excuses_a_bug_env() -> None:
     """Known rules match env ids by name (``*crd*``, ``*eps_outside*``): a bug env must not."""
     rules = [r for r in tomllib.loads(THRESHOLDS.read_text()).get("rule", []) if "env" in r]
-    for bug in selftest.load_bugs():
+    for bug in selftest_plan.load_bugs():
         for rule in rules:
             if not rule.get("known"):
                 continue
             envs = rule["env"] if isinstance(rule["env"], list) else [rule["env"]]
             cases = rule.get("case", "*")
             cases = cases if isinstance(cases, list) else [cases]
-            if selftest._match(bug.env_id, envs):
-                assert not any(selftest._match(c, cases) for c in bug.cases()), (
+            if selftest_plan.match(bug.env_id, envs):
+                planned = selftest_plan.cases(bug)
+                assert not any(selftest_plan.match(c, cases) for c in planned), (
                     f"{bug.env_id} is excused by the known rule on {envs}: rename the bug"
                 )
 
@@ -94,8 +96,8 @@ def test_no_known_rule_excuses_a_bug_env() -> None:
 def test_loading_the_bugs_imports_no_framework() -> None:
     code = (
         "import sys\n"
-        "from wgan_parity.report import selftest\n"
-        "assert len(selftest.load_bugs()) >= 14\n"
+        "from wgan_parity.commands import selftest_plan\n"
+        "assert len(selftest_plan.load_bugs()) >= 14\n"
         "bad = [m for m in ('torch', 'tensorflow', 'pandas') if m in sys.modules]\n"
         "assert not bad, bad\n"
     )
@@ -103,18 +105,20 @@ def test_loading_the_bugs_imports_no_framework() -> None:
 
 
 def test_plan_and_modes() -> None:
-    flip = selftest.load_bugs(["conv_kernel_flip"])[0]
-    assert selftest.plan([flip], ["residual_*.probe"]) == {
-        "conv_kernel_flip": ["residual_up.probe", "residual_down.probe"]
-    }
-    assert selftest.plan([flip], ["good_*"]) == {}
+    flip = selftest_plan.load_bugs(["conv_kernel_flip"])[0]
+    planned = selftest_plan.plan([flip], ["residual_*.probe"])
+    assert planned == {"conv_kernel_flip": ["residual_up.probe", "residual_down.probe"]}
+    assert selftest_plan.plan([flip], ["good_*"]) == {}
+    assert selftest_plan.union({"a": ["residual_down.probe"], **planned}) == planned[flip.name]
+    assert selftest_plan.backend(flip) == "wgan_parity.bugs.conv_kernel_flip"
+    assert flip.env_id == "bug-conv_kernel_flip"
     assert [selftest.mode_of(c) for c in ("conv2d.seed", "conv2d.random", "d.probe")] == [
         "seed",
         "random",
         "probe",
     ]
-    with pytest.raises(selftest.SelftestError, match="unknown bug"):
-        selftest.load_bugs(["no_such_bug"])
+    with pytest.raises(selftest_plan.SelftestError, match="unknown bug"):
+        selftest_plan.load_bugs(["no_such_bug"])
 
 
 # ---- scoring on a hand-made pairs frame ------------------------------------------------------
@@ -269,7 +273,7 @@ def test_score_counts_false_alarms_of_clean_envs_only() -> None:
     assert table.loc[("(clean torch-x)", "seed"), "hits"] == 0
     assert table.loc[("(clean torch-x)", "seed"), "excused"] == 1  # the known seed row
     assert table.loc[("(clean tf-x)", "random"), "hits"] == 0
-    lines = selftest.totals(table.reset_index())
+    lines = selftest_text.totals(table.reset_index())
     assert lines[0].startswith("random: detected 1/1 bugs")
     assert "false alarms 1" in lines[1]
     assert lines[1].startswith("probe:")
@@ -285,7 +289,7 @@ def test_score_names_a_bug_without_rows() -> None:
 
 def test_markdown_escapes_and_lists_lines() -> None:
     table = pd.DataFrame({"bug": ["a|b"], "worst": [float("nan")], "hits": [2]})
-    text = selftest.markdown(table, ["total"])
+    text = selftest_text.markdown(table, ["total"])
     assert "| a\\|b |  | 2 |" in text
     assert text.rstrip().endswith("- total")
 
@@ -299,16 +303,18 @@ def test_subset_dump_keeps_only_the_cases_and_their_noise(tmp_path: Path) -> Non
         for i, (c, t) in enumerate([("a.probe", "out"), ("a.probe", "grad/x"), ("b.probe", "out")])
     }
     noise = {k: {"rel_l2": 1e-7} for k in tensors}
-    source = synthetic.write(tmp_path / "full.npz", "reference", tensors, noise=noise)
-    meta = selftest.subset_dump(source, tmp_path / "part.npz", ["a.probe"])
+    source = synthetic.write(
+        tmp_path / "full.npz", "reference", tensors, synthetic.FakeEnv(noise=noise)
+    )
+    meta = selftest_dumps.subset_dump(source, tmp_path / "part.npz", ["a.probe"])
     with DumpReader(tmp_path / "part.npz") as reader:
         assert reader.keys() == ["a.probe/out", "a.probe/grad/x"]
         assert list(reader.meta["cases"]) == ["a.probe"]
         assert set(reader.meta["noise"]) == {"a.probe/out", "a.probe/grad/x"}
         assert reader.meta["catalog_hash"] == synthetic.FAKE_HASH == meta["catalog_hash"]
         np.testing.assert_array_equal(reader.get("a.probe/grad/x"), tensors["a.probe/grad/x"])
-    with pytest.raises(selftest.SelftestError, match="lacks"):
-        selftest.subset_dump(source, tmp_path / "none.npz", ["c.probe"])
+    with pytest.raises(selftest_plan.SelftestError, match="lacks"):
+        selftest_dumps.subset_dump(source, tmp_path / "none.npz", ["c.probe"])
 
 
 # ---- end to end, real frameworks ------------------------------------------------------------

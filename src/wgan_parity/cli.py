@@ -46,7 +46,22 @@ COMMANDS = {
         "wgan_parity.commands.calibrate",
         "keep the clean releases' errors per tensor and kernels (the clean limits' calibration)",
     ),
+    "run": (
+        "wgan_parity.commands.run",
+        "dump a set of matrix.toml's envs, each in its own venv, then aggregate "
+        "(--dump-only: the dumps only); what `nox -s compare` runs",
+    ),
+    "lock": ("wgan_parity.commands.lock", "re-resolve locks/<env_id>.txt with uv"),
     "matrix": ("wgan_parity.commands.matrix", "list the envs of a set (--json: CI matrix)"),
+    "regen": (
+        "wgan_parity.commands.regen",
+        "rewrite a generated file: tox.ini, the parity test ids or the noise tables "
+        "(--check: exit 1 when stale)",
+    ),
+    "repro": (
+        "wgan_parity.commands.repro",
+        "write a standalone script that reproduces one row, shrunk while it still diverges",
+    ),
     "selftest": (
         "wgan_parity.commands.selftest",
         "plant known bugs, compare, and score detection, blame and localization",

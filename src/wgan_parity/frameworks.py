@@ -5,7 +5,9 @@ exists, and every stage derives its framework lists from it (the env table's val
 built-in backends, env ids and their order in tables, the ISA cap variables, the calibration's
 clean set, the nox/tox test extras, the parity tests). Adding a framework means one adapter
 module under ``backends/``, one :class:`Framework` entry in :data:`BUILTIN_FRAMEWORKS` and its
-rows in ``matrix.toml``. Tests add a toy framework for a while with :func:`registered`.
+rows in ``matrix.toml``; adding a switch of one framework, one :class:`Switch` in its entry and
+the line of its adapter's ``configure`` that applies it. Tests add a toy framework for a while
+with :func:`registered`.
 """
 
 from __future__ import annotations
@@ -24,6 +26,28 @@ class FrameworkError(LookupError):
 
 
 @dataclass(frozen=True)
+class Switch:
+    """An on/off numeric switch of one framework, applied by its adapter's ``configure``.
+
+    ``key`` is recorded in the dump's ``flags`` (and matched by threshold rules); ``option`` is
+    ``wgan-parity dump``'s: a switch off by default is a plain flag (``--channels-last``), one on
+    by default takes 0 or 1 (``--onednn 0``), as ``matrix.toml`` rows spell them. Set to anything
+    but ``default``, it adds ``token`` to the env's kernel class (:mod:`compare.traits`); ""
+    when it leaves the kernels alone. ``leads``: the token goes before the common ones (``tf32``,
+    ``nondeterministic``), where ``onednn0`` has always been; the others follow them. The
+    switches every framework applies (deterministic, tf32, threads, device, max_isa) are
+    :class:`wgan_parity.core.flags.Flags` fields, not entries.
+    """
+
+    key: str
+    option: str
+    help: str
+    default: bool = False
+    token: str = ""
+    leads: bool = False
+
+
+@dataclass(frozen=True)
 class Framework:
     """One framework and everything the stages need to know about it.
 
@@ -35,6 +59,7 @@ class Framework:
     ``rank`` orders envs in tables and heatmaps. ``cap_variables`` are the environment variables
     that cap its kernels' instruction set. ``clean``: its built-in errors calibrate the clean
     limit. ``truth``: the float64 reference every other framework is compared with.
+    ``switches``: its own numeric switches (:class:`Switch`).
     """
 
     name: str
@@ -48,6 +73,7 @@ class Framework:
     clean: bool = False
     truth: bool = False
     variants: Tuple[Tuple[str, str], ...] = ()
+    switches: Tuple[Switch, ...] = ()
 
     @property
     def needs_pins(self) -> bool:
@@ -90,6 +116,22 @@ BUILTIN_FRAMEWORKS: Tuple[Framework, ...] = (
         distributions=("tensorflow-cpu", "tensorflow"),
         cap_variables=("ONEDNN_MAX_CPU_ISA", "DNNL_MAX_CPU_ISA"),
         clean=True,
+        switches=(
+            Switch(
+                "onednn",
+                "--onednn",
+                "TF_ENABLE_ONEDNN_OPTS for TensorFlow (default 1, TF's x86 default)",
+                default=True,
+                token="onednn0",
+                leads=True,
+            ),
+            Switch(
+                "graph",
+                "--tf-graph",
+                "TensorFlow: graph mode with tf.gradients in a Session (the seed's own path)",
+                token="graph",
+            ),
+        ),
     ),
     Framework(
         name="torch",
@@ -101,6 +143,14 @@ BUILTIN_FRAMEWORKS: Tuple[Framework, ...] = (
         distributions=("torch",),
         cap_variables=("ATEN_CPU_CAPABILITY", "ONEDNN_MAX_CPU_ISA", "DNNL_MAX_CPU_ISA"),
         clean=True,
+        switches=(
+            Switch(
+                "channels_last",
+                "--channels-last",
+                "torch: inputs and conv kernels in channels-last memory layout (values unchanged)",
+                token="channels_last",
+            ),
+        ),
     ),
     Framework(
         name="jax",
@@ -175,6 +225,17 @@ def framework_of_label(label: str) -> Optional[Tuple[Framework, str]]:
     return None
 
 
+def switches() -> Tuple[Switch, ...]:
+    """Every registered framework's switches, frameworks by rank."""
+    return tuple(sw for fw in all_frameworks() for sw in fw.switches)
+
+
+def switches_of(name: str) -> Tuple[Switch, ...]:
+    """The switches of framework ``name`` (none when the registry does not know it)."""
+    found = _REGISTRY.get(name)
+    return found.switches if found else ()
+
+
 def cap_variables(name: str) -> Tuple[str, ...]:
     """The ISA cap variables ``name``'s kernels honour (torch's and oneDNN's when unknown)."""
     found = _REGISTRY.get(name)
@@ -202,10 +263,12 @@ def registered(framework: Framework) -> Iterator[Framework]:
     """Register ``framework`` for the duration of a ``with`` block (tests, toy frameworks)."""
     taken = set(_REGISTRY) | set(backend_modules())
     clashes = sorted(taken & {framework.name, *framework.backends()})
+    keys = {sw.key for sw in switches()} | {sw.option for sw in switches()}
+    clashes += sorted(keys & {x for sw in framework.switches for x in (sw.key, sw.option)})
     if clashes:
         raise FrameworkError(
-            f"cannot register {framework.name!r}: {clashes} already name a framework or backend; "
-            "choose another name"
+            f"cannot register {framework.name!r}: {clashes} already name a framework, backend "
+            "or switch; choose another name"
         )
     _REGISTRY[framework.name] = framework
     try:

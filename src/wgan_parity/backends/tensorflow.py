@@ -11,7 +11,7 @@ takes there); 1.13 has no ``tf.function`` and uses ``tf.contrib.eager.defun``. A
 does not have is recorded as ``"unavailable"`` with its reason under ``unavailable``, never
 skipped silently (see :mod:`wgan_parity.backends.tfcompat`).
 
-``--tf-graph`` (``Flags.graph``) runs each case the seed's way instead: a fresh ``tf.Graph``,
+``--tf-graph`` (the ``graph`` switch) runs each case the seed's way instead: a fresh ``tf.Graph``,
 ``tf.gradients`` for every order and a ``tf.compat.v1.Session``; the flags record which ran.
 """
 
@@ -37,13 +37,13 @@ def configure(flags: Flags) -> Dict[str, Any]:
     """Set oneDNN, determinism, TF32 and threads; import TensorFlow; return what is in effect."""
     global tf, _graph
     imported_before = "tensorflow" in sys.modules
-    os.environ["TF_ENABLE_ONEDNN_OPTS"] = "1" if flags.onednn else "0"
+    os.environ["TF_ENABLE_ONEDNN_OPTS"] = "1" if flags.switch("onednn") else "0"
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     import tensorflow
 
     tf = tensorflow
-    _graph = tfcompat.session_config(tf, flags) if flags.graph else None
-    if flags.graph and not tfcompat.is_tf1(tf):
+    _graph = tfcompat.session_config(tf, flags) if flags.switch("graph") else None
+    if flags.switch("graph") and not tfcompat.is_tf1(tf):
         tf.compat.v1.disable_eager_execution()
     environment = {
         "TF_ENABLE_ONEDNN_OPTS": os.environ["TF_ENABLE_ONEDNN_OPTS"],

@@ -42,7 +42,7 @@ def _onednn(tf: Any, unavailable: Dict[str, str]) -> Dict[str, Any]:
 def execution(tf: Any, flags: Flags) -> str:
     """How the cases run, for the flags: graph mode, else eager under ``tf.function`` (its
     TF 1.13 stand-in, ``tf.contrib.eager.defun``)."""
-    if flags.graph:
+    if flags.switch("graph"):
         return GRAPH_EXECUTION
     return "eager+tf.function" if hasattr(tf, "function") else "eager+contrib.eager.defun"
 
@@ -71,11 +71,11 @@ GRAPH_EXECUTION = "graph+tf.gradients+Session"
 
 
 def configure_tf1(tf: Any, flags: Flags) -> Dict[str, Any]:
-    """TF 1.13 - 1.15: eager on (graph mode stays off with ``flags.graph``), with threads and
+    """TF 1.13 - 1.15: eager on (graph mode stays off with the ``graph`` switch), with threads and
     the CPU-only device count in its config."""
     v1 = _v1(tf)
     v1.logging.set_verbosity(v1.logging.ERROR)
-    if not flags.graph:
+    if not flags.switch("graph"):
         v1.enable_eager_execution(config=session_config(tf, flags))
     unavailable = {
         "deterministic": "no determinism switch before TF 2.1 (TF_DETERMINISTIC_OPS), "

@@ -35,7 +35,7 @@ def configure(flags: Flags) -> Dict[str, Any]:
     import torch.nn.functional as functional
 
     torch, F, _device = torch_module, functional, flags.device
-    _channels_last = flags.channels_last
+    _channels_last = flags.switch("channels_last")
     if flags.device.startswith("cuda") and not torch.cuda.is_available():
         raise RuntimeError(
             f"--device {flags.device} asked for, but this torch {torch.__version__} sees no CUDA "

@@ -117,7 +117,7 @@ def check(module: str, patterns: Sequence[str] = (), size: Optional[ModelSize] =
     """
     from wgan_parity.compare import calibration, thresholds
     from wgan_parity.compare.aggregate import aggregate
-    from wgan_parity.dump.catalog_dump import write_catalog_dump
+    from wgan_parity.dump.catalog_dump import DumpRequest, write_catalog_dump
 
     size = size or ModelSize()
     selected = check_cases(patterns, size)
@@ -140,8 +140,8 @@ def check(module: str, patterns: Sequence[str] = (), size: Optional[ModelSize] =
     with tempfile.TemporaryDirectory(prefix="check-port-") as folder:
         if cases:
             with contextlib.redirect_stdout(printed):
-                port = write_catalog_dump(module, Path(folder, "port.npz"), cases)
-            write_catalog_dump("reference", Path(folder, "reference.npz"), cases)
+                port = write_catalog_dump(DumpRequest(module, Path(folder, "port.npz"), cases))
+            write_catalog_dump(DumpRequest("reference", Path(folder, "reference.npz"), cases))
             th, calib = thresholds.load(None), calibration.optional(None)
             found = aggregate([folder], th, calibration=calib)
             names = [c.name for c in cases]

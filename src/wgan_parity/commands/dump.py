@@ -1,7 +1,11 @@
 """``wgan-parity dump``: run the case catalog on one backend and write one ``.npz``.
 
-Exit codes: 0 every case ran; 1 some case failed (recorded in the dump); 4 the backend could
-not be loaded (no dump written); 2 usage error.
+Exit codes: 0 every case ran; 4 some case failed (the dump is still written, the failures
+recorded in it) or the backend could not be loaded (no dump written); 2 usage error. Never 1:
+that means "diverged", which only a comparison can say.
+
+The framework switches (``--onednn``, ``--tf-graph``, ``--channels-last``, ...) come from the
+registry (:class:`wgan_parity.frameworks.Switch`); the options every framework has are here.
 """
 
 from __future__ import annotations
@@ -13,16 +17,23 @@ import time
 from pathlib import Path
 from typing import Dict, List
 
+from wgan_parity import frameworks
 from wgan_parity.atomic import writable_folder, write_json
 from wgan_parity.backends import BUILTIN, BackendError
 from wgan_parity.core.catalog import select
 from wgan_parity.core.compat import require_pcg64
 from wgan_parity.core.flags import Flags
 from wgan_parity.core.isa import CAP_SETTINGS
+from wgan_parity.exitcodes import ExitCode
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Declare the command's options."""
+    parser.epilog = (
+        "Exit codes: 0 every case ran; 4 some case failed (the dump is still written, with the "
+        "failures recorded in it) or the backend could not be loaded (no dump written); "
+        "2 usage error."
+    )
     parser.add_argument(
         "--backend",
         required=True,
@@ -43,29 +54,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="only cases matching these globs (default: the whole catalog)",
     )
     parser.add_argument(
-        "--onednn",
-        type=int,
-        choices=(0, 1),
-        default=1,
-        help="TF_ENABLE_ONEDNN_OPTS for TensorFlow (default 1, TF's x86 default)",
-    )
-    parser.add_argument(
         "--threads", type=int, default=None, help="intra-op threads (default: framework's)"
     )
     parser.add_argument(
         "--nondeterministic", action="store_true", help="do not request deterministic ops"
     )
     parser.add_argument("--tf32", action="store_true", help="allow TensorFloat-32 on NVIDIA GPUs")
-    parser.add_argument(
-        "--channels-last",
-        action="store_true",
-        help="torch: inputs and conv kernels in channels-last memory layout (values unchanged)",
-    )
-    parser.add_argument(
-        "--tf-graph",
-        action="store_true",
-        help="TensorFlow: graph mode with tf.gradients in a Session (the seed's own path)",
-    )
+    for switch in frameworks.switches():
+        _add_switch(parser, switch)
     parser.add_argument(
         "--device", default="cpu", help="device for torch, TF and JAX: cpu (default) or cuda"
     )
@@ -102,6 +98,29 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--quiet", action="store_true", help="no per-case progress lines")
 
 
+def _add_switch(parser: argparse.ArgumentParser, switch: frameworks.Switch) -> None:
+    """A framework switch's option: a flag when off by default, else ``--<option> 0|1``."""
+    dest = f"switch_{switch.key}"
+    if switch.default:
+        parser.add_argument(
+            switch.option, dest=dest, type=int, choices=(0, 1), default=1, help=switch.help
+        )
+    else:
+        parser.add_argument(switch.option, dest=dest, action="store_true", help=switch.help)
+
+
+def _flags(args: argparse.Namespace) -> Flags:
+    """The requested switches: the common options and every registered framework's own."""
+    return Flags(
+        deterministic=not args.nondeterministic,
+        tf32=args.tf32,
+        threads=args.threads,
+        device=args.device,
+        max_isa=args.max_isa,
+        switches={sw.key: bool(getattr(args, f"switch_{sw.key}")) for sw in frameworks.switches()},
+    )
+
+
 def _unusable_out(out: Path) -> str:
     """ "" when a dump can be written to ``out``, else what is wrong and what to do."""
     if out.is_dir():
@@ -116,18 +135,9 @@ def _terminated(signum: int, frame: object) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Write the dump; return the exit code."""
-    from wgan_parity.dump.catalog_dump import write_catalog_dump
+    from wgan_parity.dump.catalog_dump import DumpRequest, write_catalog_dump
 
-    flags = Flags(
-        deterministic=not args.nondeterministic,
-        onednn=bool(args.onednn),
-        tf32=args.tf32,
-        threads=args.threads,
-        device=args.device,
-        max_isa=args.max_isa,
-        channels_last=args.channels_last,
-        graph=args.tf_graph,
-    )
+    flags = _flags(args)
     try:
         cases = select(args.cases)
     except ValueError as exc:
@@ -178,16 +188,16 @@ def run(args: argparse.Namespace) -> int:
             )
 
     try:
-        meta = write_catalog_dump(
+        request = DumpRequest(
             args.backend,
             args.out,
             cases,
             args.env_id,
             flags,
-            progress,
             noise_mode=args.noise,
             write_noise_table=args.write_noise_table,
         )
+        meta = write_catalog_dump(request, progress)
     except BackendError as exc:
         print(f"wgan-parity dump: {exc}", file=sys.stderr)
         return 4
@@ -200,9 +210,9 @@ def run(args: argparse.Namespace) -> int:
     source = meta.flags.get("noise_source")
     if isinstance(source, dict) and not args.quiet:
         print(_noise_line(source), file=sys.stderr)
-    if failed:
+    if failed:  # an env problem (its framework cannot run them), not a divergence
         print(f"failed cases: {', '.join(failed)}", file=sys.stderr)
-    return 1 if failed else 0
+    return int(ExitCode.ENV_PROBLEM) if failed else int(ExitCode.OK)
 
 
 def _noise_line(source: Dict[str, object]) -> str:

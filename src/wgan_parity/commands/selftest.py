@@ -4,9 +4,11 @@ Dumps every planted-bug backend of ``wgan_parity.bugs`` on the cases it touches,
 dumps of its base framework and the float64 reference on the same cases (or subsets of full
 dumps given with ``--dumps``), aggregates them, and writes ``selftest.csv`` and ``selftest.md``
 into ``--out`` (the table is printed too). The rule of each column is in
-:mod:`wgan_parity.report.selftest`. Run it with a Python that has pandas; every dump runs in a
-subprocess of ``--torch-python``/``--tf-python``/``--reference-python`` (default: this one),
-with this process's ``wgan_parity`` first on PYTHONPATH.
+:mod:`wgan_parity.report.selftest`; the plan, the dumps and the run are
+:mod:`~wgan_parity.commands.selftest_plan`, :mod:`~wgan_parity.commands.selftest_dumps` and
+:mod:`~wgan_parity.commands.selftest_run`. Run it with a Python that has pandas; every dump
+runs in a subprocess of ``--torch-python``/``--tf-python``/``--reference-python`` (default:
+this one), with this process's ``wgan_parity`` first on PYTHONPATH.
 
 Exit codes: 0 every bug detected in some mode and no false alarm; 1 some bug escaped in every
 mode, or a clean env raised a false alarm; 4 a bug's dump failed (the rest is scored); 2 usage
@@ -67,7 +69,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Run the selftest; return the exit code described in the module docstring."""
-    from wgan_parity.report import selftest
+    from wgan_parity.commands.selftest_plan import SelftestError
+    from wgan_parity.commands.selftest_run import Options
+    from wgan_parity.commands.selftest_run import run as run_selftest
+    from wgan_parity.report.selftest_text import markdown
 
     def say(line: str) -> None:
         print(f"wgan-parity selftest: {line}", file=sys.stderr, flush=True)
@@ -77,7 +82,7 @@ def run(args: argparse.Namespace) -> int:
         for name in frameworks.names()
         if getattr(args, f"{name}_python")
     }
-    options = selftest.Options(
+    options = Options(
         out=args.out,
         bugs=args.bugs,
         cases=args.cases,
@@ -87,11 +92,11 @@ def run(args: argparse.Namespace) -> int:
         reuse=args.reuse,
     )
     try:
-        table, lines, failures = selftest.run(options, say)
-    except selftest.SelftestError as exc:
+        table, lines, failures = run_selftest(options, say)
+    except SelftestError as exc:
         say(str(exc))
         return USAGE_ERROR
-    print(selftest.markdown(table, lines))
+    print(markdown(table, lines))
     print(f"wrote {args.out / 'selftest.csv'}, {args.out / 'selftest.md'}")
     bugs = table[~table["bug"].str.startswith("(")]
     escaped = set(bugs["bug"]) - set(bugs[bugs["detected"] == "yes"]["bug"])

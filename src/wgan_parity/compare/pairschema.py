@@ -48,6 +48,7 @@ SCHEMA: Tuple[Column, ...] = (
     Column("max_ulp", "int", "metric"),
     *_cols("metric", "float", "abs_mean_a", "abs_mean_b"),
     *_cols("side", "float", "err_a", "err_b", "norm_ratio_a", "norm_ratio_b"),
+    *_cols("side", "float", "own_err_a", "own_err_b", "inherited_err_a", "inherited_err_b"),
     *_cols("verdict", "float", "limit_a", "limit_b", "noise_limit_a", "noise_limit_b"),
     *_cols("verdict", "float", "clean_limit_a", "clean_limit_b"),
     *_cols("noise", "float", "noise_rel_l2", "noise_max_abs"),

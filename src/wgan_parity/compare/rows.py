@@ -12,7 +12,7 @@ import dataclasses
 import math
 from typing import Any, Callable, Dict, Iterator, List, Optional, Sequence, Tuple
 
-from wgan_parity.compare import pairschema, traits
+from wgan_parity.compare import own_error, pairschema, traits
 from wgan_parity.compare.calibration import Calibration, run_errors, side_limit
 from wgan_parity.compare.calibration import none as no_calibration
 from wgan_parity.compare.engine import GroupResult, compare_group
@@ -54,6 +54,41 @@ def _open(env: Env, case: str, tensor: str) -> Tuple[Side, Optional[Member]]:
     except DumpError as exc:
         return Side(label, env.is_reference, error=str(exc)), None
     return Side(label, env.is_reference, shape=member.shape), member
+
+
+def _own_member(env: Env, case: str, tensor: str) -> Optional[Member]:
+    """The shadow replay ``own/<name>`` of tap ``tensor`` in ``env``'s dump, if it holds one."""
+    name = own_error.own_tensor(tensor)
+    record = (env.meta.get("cases") or {}).get(case) or {}
+    if name is None or env.dump is None:
+        return None
+    if name[len(own_error.OWN_PREFIX) :] not in (record.get("own") or []):
+        return None
+    try:
+        return env.dump.member(f"{case}/{name}")
+    except (DumpError, KeyError):
+        return None
+
+
+def _own_errors(
+    envs: List[Env], case: str, tensor: str, members: List[Optional[Member]], truth_index: int
+) -> Dict[int, own_error.OwnError]:
+    """Each side's own and inherited error at tap ``tensor`` (sides without a replay: none)."""
+    truth = members[truth_index]
+    found: Dict[int, own_error.OwnError] = {}
+    if truth is None or own_error.own_tensor(tensor) is None:
+        return found
+    for k, member in enumerate(members):
+        if k == truth_index:
+            found[k] = own_error.OwnError(0.0, 0.0)
+            continue
+        own = _own_member(envs[k], case, tensor) if member is not None else None
+        if own is not None and member is not None:
+            try:
+                found[k] = own_error.measure(member, own, truth)
+            except DumpError:
+                continue
+    return found
 
 
 def _shape_groups(
@@ -178,6 +213,7 @@ def _tensor_rows(
             errs[k] = to_truth.rel_err_a() if to_truth else math.nan
             ratios[k] = to_truth.norm_ratio_a() if to_truth else math.nan
     clean_run = run_errors((env_traits[k], e) for k, e in errs.items() if not nonfinite[k])
+    owns = _own_errors(envs, case, tensor, members, truth_index) if truth_index is not None else {}
     for k, side in enumerate(sides):
         if k in where:
             err = 0.0 if k == truth_index else errs.get(k, math.nan)
@@ -193,6 +229,8 @@ def _tensor_rows(
                 err=err,
                 limit=limit,
                 norm_ratio=ratio,
+                own_err=owns.get(k, own_error.NOT_MEASURED).own,
+                inherited_err=owns.get(k, own_error.NOT_MEASURED).inherited,
             )
     rows = []
     for i in range(len(envs)):
@@ -213,6 +251,8 @@ def _side_columns(side: Side, member: Optional[Member], suffix: str) -> Row:
     return {
         f"err_{suffix}": side.err,
         f"norm_ratio_{suffix}": side.norm_ratio,
+        f"own_err_{suffix}": side.own_err,
+        f"inherited_err_{suffix}": side.inherited_err,
         f"shape_{suffix}": _fmt_shape(side.shape),
         f"dtype_{suffix}": str(member.dtype) if member is not None else "",
     }

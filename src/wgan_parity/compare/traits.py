@@ -11,11 +11,12 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from typing import Any, Dict, Mapping, Tuple
+from typing import Any, Dict, Iterable, List, Mapping, Tuple
 
 from wgan_parity import frameworks
 
-_SWITCHES = ("onednn", "tf32", "device", "deterministic", "max_isa", "channels_last", "graph")
+# The recorded switches every framework has; each framework's own come from the registry.
+_COMMON_SWITCHES = ("tf32", "device", "deterministic", "max_isa")
 
 
 @dataclass(frozen=True)
@@ -23,8 +24,8 @@ class EnvTraits:
     """One env as the verdict sees it.
 
     ``lineage``: backend names, base first (``("torch",)``; ``("torch", "mypkg.port")`` for a user
-    backend over torch). ``switches``: the recorded numeric switches (``onednn``, ``tf32``,
-    ``device``, ``deterministic``, ``max_isa``).
+    backend over torch). ``switches``: the recorded numeric switches (``tf32``, ``device``,
+    ``deterministic``, ``max_isa`` and every registered framework's own: ``onednn``, ...).
     """
 
     label: str
@@ -47,21 +48,28 @@ class EnvTraits:
     def kernels(self) -> str:
         """The kernel configuration: framework, ISA, device and the switches that change kernels.
 
+        The framework's own switches (:class:`wgan_parity.frameworks.Switch`) add their token
+        when recorded as other than their default; a switch of another framework adds nothing.
         Envs with the same ``kernels`` run the same float32 kernels; the clean-release
         calibration (:mod:`wgan_parity.compare.calibration`) is keyed on it.
         """
+        own = frameworks.switches_of(self.framework)
         parts = [self.framework, self.isa or "isa?", str(self.flag("device") or "cpu")]
-        if self.framework == "tensorflow" and self.flag("onednn") is False:
-            parts.append("onednn0")
+        parts += self._tokens(sw for sw in own if sw.leads)
         if self.flag("tf32") is True:  # "unavailable" on releases without the switch
             parts.append("tf32")
         if self.flag("deterministic") is False:
             parts.append("nondeterministic")
-        if self.flag("channels_last") is True:
-            parts.append("channels_last")
-        if self.flag("graph") is True:
-            parts.append("graph")
+        parts += self._tokens(sw for sw in own if not sw.leads)
         return ":".join(parts)
+
+    def _tokens(self, switches: Iterable[frameworks.Switch]) -> List[str]:
+        """The kernel-class tokens of ``switches`` recorded as other than their default."""
+        return [
+            sw.token
+            for sw in switches
+            if sw.token and isinstance(self.flag(sw.key), bool) and self.flag(sw.key) != sw.default
+        ]
 
     def flag(self, name: str) -> Any:
         """A recorded switch (None when not recorded)."""
@@ -81,7 +89,8 @@ def lineage_of(meta: Mapping[str, Any]) -> Tuple[str, ...]:
 
 
 def _switches(flags: Mapping[str, Any]) -> Tuple[Tuple[str, Any], ...]:
-    return tuple((k, flags[k]) for k in _SWITCHES if k in flags and not isinstance(flags[k], list))
+    keys = (*_COMMON_SWITCHES, *(sw.key for sw in frameworks.switches()))
+    return tuple((k, flags[k]) for k in keys if k in flags and not isinstance(flags[k], list))
 
 
 def from_meta(label: str, meta: Mapping[str, Any]) -> EnvTraits:

@@ -88,6 +88,8 @@ class Side:
     err: float = math.nan
     limit: Optional[SideLimit] = None
     norm_ratio: float = math.nan  # ‖x‖ / ‖truth‖; NaN when unknown (no truth, or results before it)
+    own_err: float = math.nan  # at a tap: the error its layer adds alone (compare/own_error.py)
+    inherited_err: float = math.nan  # at a tap: the error its input carried in, as passed on
 
 
 @dataclass(frozen=True)

@@ -86,14 +86,43 @@ def discriminator_params(dim: int) -> Dict[str, ParamSpec]:
     return specs
 
 
+Apply = Callable[[Any, Mapping[str, Any], Config, Optional[Taps]], Any]
+#: A block's arguments to its op, from (tensors, config, taps).
+Arguments = Callable[[Mapping[str, Any], Config, Optional[Taps]], Tuple[Any, ...]]
+
+
 @dataclass(frozen=True)
 class Block:
-    """How to build and run one kind of catalog case."""
+    """How to build and run one kind of catalog case.
+
+    ``op``: the backend primitive or composite it applies, named as the block is ("" for none).
+    """
 
     params: Callable[[Config], Dict[str, ParamSpec]]
     input_shape: Callable[[Config], Shape]
     output_shape: Callable[[Config], Shape]
-    apply: Callable[[Any, Mapping[str, Any], Config, Optional[Taps]], Any]
+    apply: Apply
+    op: str = ""
+
+
+def _op_blocks(
+    *entries: Tuple[
+        str,
+        Callable[[Config], Dict[str, ParamSpec]],
+        Callable[[Config], Shape],
+        Callable[[Config], Shape],
+        Arguments,
+    ],
+) -> Dict[str, Block]:
+    """Blocks that apply the backend op of their own name: ``ops.<name>(*arguments(a, c, t))``."""
+
+    def calls(op: str, arguments: Arguments) -> Apply:
+        return lambda ops, a, c, t: getattr(ops, op)(*arguments(a, c, t))
+
+    return {
+        name: Block(params, input_shape, output_shape, calls(name, arguments), op=name)
+        for name, params, input_shape, output_shape, arguments in entries
+    }
 
 
 def _nchw(c: Config) -> Shape:
@@ -108,6 +137,18 @@ def _scaled(c: Config, factor: float) -> Shape:
     return (c["batch"], c["cout"], int(c["h"] * factor), int(c["w"] * factor))
 
 
+def _x_w_b(a: Mapping[str, Any], c: Config, t: Optional[Taps]) -> Tuple[Any, ...]:
+    return (a["x"], a["w"], a["b"])
+
+
+def _x_norm(a: Mapping[str, Any], c: Config, t: Optional[Taps]) -> Tuple[Any, ...]:
+    return (a["x"], a["scale"], a["offset"], 1e-5)
+
+
+def _x_model(a: Mapping[str, Any], c: Config, t: Optional[Taps]) -> Tuple[Any, ...]:
+    return (a["x"], a, c["dim"], t)
+
+
 BLOCKS: Dict[str, Block] = {
     "identity": Block(
         lambda c: {},
@@ -115,70 +156,47 @@ BLOCKS: Dict[str, Block] = {
         lambda c: tuple(c["shape"]),
         lambda ops, a, c, t: a["x"],
     ),
-    "depth_to_space": Block(
-        lambda c: {},
-        _nchw,
-        lambda c: (c["batch"], c["cin"] // 4, 2 * c["h"], 2 * c["w"]),
-        lambda ops, a, c, t: ops.depth_to_space(a["x"], 2),
-    ),
-    "conv2d": Block(
-        _conv,
-        _nchw,
-        lambda c: _scaled(c, 1),
-        lambda ops, a, c, t: ops.conv2d(a["x"], a["w"], a["b"]),
-    ),
-    "conv_mean_pool": Block(
-        _conv,
-        _nchw,
-        lambda c: _scaled(c, 0.5),
-        lambda ops, a, c, t: ops.conv_mean_pool(a["x"], a["w"], a["b"]),
-    ),
-    "mean_pool_conv": Block(
-        _conv,
-        _nchw,
-        lambda c: _scaled(c, 0.5),
-        lambda ops, a, c, t: ops.mean_pool_conv(a["x"], a["w"], a["b"]),
-    ),
-    "upsample_conv": Block(
-        _conv,
-        _nchw,
-        lambda c: _scaled(c, 2),
-        lambda ops, a, c, t: ops.upsample_conv(a["x"], a["w"], a["b"]),
-    ),
-    "residual_block": Block(
-        lambda c: residual_params("", c["cin"], c["cout"], c["resample"]),
-        _nchw,
-        lambda c: _scaled(c, 0.5 if c["resample"] == "down" else 2),
-        lambda ops, a, c, t: ops.residual_block(a["x"], a, "", c["resample"], c["norm"], t),
-    ),
-    "layer_norm": Block(
-        lambda c: norm_params("", c["cin"]),
-        _nchw,
-        _nchw,
-        lambda ops, a, c, t: ops.layer_norm(a["x"], a["scale"], a["offset"], 1e-5),
-    ),
-    "batch_norm": Block(
-        lambda c: norm_params("", c["cin"]),
-        _nchw,
-        _nchw,
-        lambda ops, a, c, t: ops.batch_norm(a["x"], a["scale"], a["offset"], 1e-5),
-    ),
-    "good_generator": Block(
-        lambda c: generator_params(c["dim"]),
-        lambda c: (c["batch"], 128),
-        lambda c: (c["batch"], 3 * 64 * 64),
-        lambda ops, a, c, t: ops.good_generator(a["x"], a, c["dim"], t),
-    ),
-    "good_discriminator": Block(
-        lambda c: discriminator_params(c["dim"]),
-        lambda c: (c["batch"], 3 * 64 * 64),
-        lambda c: (c["batch"],),
-        lambda ops, a, c, t: ops.good_discriminator(a["x"], a, c["dim"], t),
-    ),
-    "gradient_penalty": Block(
-        lambda c: discriminator_params(c["dim"]),
-        lambda c: (c["batch"], 3 * 64 * 64),
-        lambda c: (),
-        lambda ops, a, c, t: ops.gradient_penalty(a["x"], a, c["dim"], t),
+    **_op_blocks(
+        (
+            "depth_to_space",
+            lambda c: {},
+            _nchw,
+            lambda c: (c["batch"], c["cin"] // 4, 2 * c["h"], 2 * c["w"]),
+            lambda a, c, t: (a["x"], 2),
+        ),
+        ("conv2d", _conv, _nchw, lambda c: _scaled(c, 1), _x_w_b),
+        ("conv_mean_pool", _conv, _nchw, lambda c: _scaled(c, 0.5), _x_w_b),
+        ("mean_pool_conv", _conv, _nchw, lambda c: _scaled(c, 0.5), _x_w_b),
+        ("upsample_conv", _conv, _nchw, lambda c: _scaled(c, 2), _x_w_b),
+        (
+            "residual_block",
+            lambda c: residual_params("", c["cin"], c["cout"], c["resample"]),
+            _nchw,
+            lambda c: _scaled(c, 0.5 if c["resample"] == "down" else 2),
+            lambda a, c, t: (a["x"], a, "", c["resample"], c["norm"], t),
+        ),
+        ("layer_norm", lambda c: norm_params("", c["cin"]), _nchw, _nchw, _x_norm),
+        ("batch_norm", lambda c: norm_params("", c["cin"]), _nchw, _nchw, _x_norm),
+        (
+            "good_generator",
+            lambda c: generator_params(c["dim"]),
+            lambda c: (c["batch"], 128),
+            lambda c: (c["batch"], 3 * 64 * 64),
+            _x_model,
+        ),
+        (
+            "good_discriminator",
+            lambda c: discriminator_params(c["dim"]),
+            lambda c: (c["batch"], 3 * 64 * 64),
+            lambda c: (c["batch"],),
+            _x_model,
+        ),
+        (
+            "gradient_penalty",
+            lambda c: discriminator_params(c["dim"]),
+            lambda c: (c["batch"], 3 * 64 * 64),
+            lambda c: (),
+            _x_model,
+        ),
     ),
 }

@@ -2,34 +2,63 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
-from typing import Any, Dict, Optional
+from dataclasses import dataclass, field
+from types import MappingProxyType
+from typing import Any, Dict, Mapping, Optional
+
+from wgan_parity import frameworks
 
 
 @dataclass(frozen=True)
 class Flags:
     """Precision and determinism switches requested for one dump.
 
-    ``onednn`` maps to ``TF_ENABLE_ONEDNN_OPTS`` (TF's own default on x86 Linux is on);
-    ``tf32`` allows TensorFloat-32 matmuls/convs on NVIDIA GPUs (off: full float32);
-    ``threads`` of ``None`` keeps the framework's default thread count; ``max_isa`` (an
-    :data:`wgan_parity.core.isa.CLASSES` name) caps the CPU kernels through ``ATEN_CPU_CAPABILITY``
-    and ``ONEDNN_MAX_CPU_ISA``, set before the framework is imported; ``channels_last`` (torch)
-    gives every 4-D tensor the channels-last memory layout, as a port's ``permute`` or
-    ``model.to(memory_format=torch.channels_last)`` does: the same values, other kernels;
-    ``graph`` (TensorFlow) runs each case as the seed did, in graph mode with ``tf.gradients`` in
-    a ``tf.compat.v1.Session``, instead of eager with ``tf.function``.
+    The fields are the switches every framework applies: ``tf32`` allows TensorFloat-32
+    matmuls/convs on NVIDIA GPUs (off: full float32); ``threads`` of ``None`` keeps the
+    framework's default thread count; ``max_isa`` (an :data:`wgan_parity.core.isa.CLASSES` name)
+    caps the CPU kernels through ``ATEN_CPU_CAPABILITY`` and ``ONEDNN_MAX_CPU_ISA``, set before
+    the framework is imported. ``switches`` sets the frameworks' own switches by key
+    (:class:`wgan_parity.frameworks.Switch`: ``onednn``, ``graph``, ``channels_last``); one not
+    set keeps its registry default. Read one with :meth:`switch`.
     """
 
     deterministic: bool = True
-    onednn: bool = True
     tf32: bool = False
     threads: Optional[int] = None
     device: str = "cpu"
     max_isa: Optional[str] = None
-    channels_last: bool = False
-    graph: bool = False
+    switches: Mapping[str, bool] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        known = {sw.key for sw in frameworks.switches()}
+        unknown = sorted(set(self.switches) - known)
+        if unknown:
+            raise ValueError(
+                f"Flags: unknown framework switches {unknown}; expected keys of "
+                f"{sorted(known)} (declared in wgan_parity/frameworks.py)"
+            )
+        object.__setattr__(self, "switches", MappingProxyType(dict(self.switches)))
+
+    def switch(self, key: str) -> bool:
+        """The value of the framework switch ``key``: as set, else its registry default."""
+        if key in self.switches:
+            return bool(self.switches[key])
+        for sw in frameworks.switches():
+            if sw.key == key:
+                return sw.default
+        raise KeyError(
+            f"unknown framework switch {key!r}; expected one of "
+            f"{[sw.key for sw in frameworks.switches()]} (declared in wgan_parity/frameworks.py)"
+        )
 
     def as_dict(self) -> Dict[str, Any]:
-        """The requested switches, for the dump's metadata."""
-        return asdict(self)
+        """The requested switches, for the dump's metadata: the common ones, then every
+        registered framework's (so every dump records the same keys)."""
+        common = {
+            "deterministic": self.deterministic,
+            "tf32": self.tf32,
+            "threads": self.threads,
+            "device": self.device,
+            "max_isa": self.max_isa,
+        }
+        return {**common, **{sw.key: self.switch(sw.key) for sw in frameworks.switches()}}

@@ -47,8 +47,8 @@ CAP_SETTINGS: Dict[str, Dict[str, str]] = {
 }
 # NumPy and its OpenBLAS (the reference's float32 noise) read these when NumPy is imported, so they
 # hold only when set in the environment *before* a process starts (what `.ci/run` does for the
-# whole AVX2 run); `--max-isa` cannot set them. The AVX-512 targets of NumPy 2.x are named as
-# scripts/write_noise_tables.sh names them.
+# whole AVX2 run); `--max-isa` cannot set them. `wgan-parity regen noise-tables` measures the
+# committed noise tables on this stack too (dump/noise_regen.py).
 NUMPY_CAPS: Dict[str, Dict[str, str]] = {
     "avx2": {
         "OPENBLAS_CORETYPE": "Haswell",

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from typing import Any, Callable, Dict, Mapping, Optional, Tuple
 
-from wgan_parity.core.protocol import Ops
+from wgan_parity.core.protocol import COMPOSITES, Ops
 
 EPS = 1e-5
 Tensor = Any
@@ -30,16 +30,30 @@ class Taps:
     """Named intermediates in forward order: ``tap/<name>`` (first samples) and ``aux/<name>``.
 
     Local to one differentiated function, which returns ``tensors`` as its ``aux``.
+
+    **Shadow replay** (``shadow`` given: the truth's full-batch value of every tap, as this
+    backend's tensors): each tap records the layer's output as ``own/<name>`` and hands the
+    *truth's* value on to the next layer, so every layer runs on exactly the truth's input and
+    ``own/<name>`` holds the error that layer makes by itself. A replay is forward only: the
+    gradient penalty then runs just its critic (:func:`gradient_penalty`).
     """
 
-    def __init__(self, ops: Ops, samples: int) -> None:
+    def __init__(
+        self, ops: Ops, samples: int, shadow: Optional[Mapping[str, Tensor]] = None
+    ) -> None:
         self.ops = ops
         self.samples = samples
+        self.shadow = shadow
         self.tensors: Dict[str, Tensor] = {}
 
-    def tap(self, name: str, tensor: Tensor) -> None:
-        """Record the first ``samples`` items of the batch, without gradient."""
-        self.tensors[f"tap/{name}"] = self.ops.stop_gradient(tensor[: self.samples])
+    def tap(self, name: str, tensor: Tensor) -> Tensor:
+        """Record the first ``samples`` items of the batch, without gradient; return what the
+        next layer gets (``tensor``, or in a replay the truth's value)."""
+        if self.shadow is None:
+            self.tensors[f"tap/{name}"] = self.ops.stop_gradient(tensor[: self.samples])
+            return tensor
+        self.tensors[f"own/{name}"] = self.ops.stop_gradient(tensor[: self.samples])
+        return self.shadow[name]
 
     def aux(self, name: str, tensor: Tensor) -> None:
         """Record a full-size extra output, without gradient."""
@@ -51,12 +65,12 @@ class Taps:
 
     def child(self) -> Taps:
         """A fresh recorder for a nested differentiated function, with the same sample count."""
-        return Taps(self.ops, self.samples)
+        return Taps(self.ops, self.samples, self.shadow)
 
 
-def _tap(taps: Optional[Taps], name: str, tensor: Tensor) -> None:
-    if taps is not None and name:
-        taps.tap(name, tensor)
+def _tap(taps: Optional[Taps], name: str, tensor: Tensor) -> Tensor:
+    """Record ``tensor`` as tap ``name``; return the value the next layer gets."""
+    return taps.tap(name, tensor) if taps is not None and name else tensor
 
 
 def mean_pool(ops: Ops, x: Tensor) -> Tensor:
@@ -110,18 +124,16 @@ def residual_block(
     """tflib ResidualBlock: shortcut + conv2(relu(norm2(conv1(relu(norm1(x))))))."""
     shortcut_op, conv1_op, conv2_op = _resample_convs(ops, resample)
     shortcut = shortcut_op(x, p[join(scope, "shortcut.w")], p[join(scope, "shortcut.b")])
-    _tap(taps, join(scope, "shortcut"), shortcut)
+    shortcut = _tap(taps, join(scope, "shortcut"), shortcut)
     h = ops.normalize(x, p, join(scope, "norm1"), norm)
-    _tap(taps, join(scope, "norm1"), h)
+    h = _tap(taps, join(scope, "norm1"), h)
     h = conv1_op(ops.relu(h), p[join(scope, "conv1.w")], None)
-    _tap(taps, join(scope, "conv1"), h)
+    h = _tap(taps, join(scope, "conv1"), h)
     h = ops.normalize(h, p, join(scope, "norm2"), norm)
-    _tap(taps, join(scope, "norm2"), h)
+    h = _tap(taps, join(scope, "norm2"), h)
     h = conv2_op(ops.relu(h), p[join(scope, "conv2.w")], p[join(scope, "conv2.b")])
-    _tap(taps, join(scope, "conv2"), h)
-    out = shortcut + h
-    _tap(taps, scope, out)
-    return out
+    h = _tap(taps, join(scope, "conv2"), h)
+    return _tap(taps, scope, shortcut + h)
 
 
 def good_generator(
@@ -129,14 +141,14 @@ def good_generator(
 ) -> Tensor:
     """GoodGenerator: linear -> 4 up blocks (BatchNorm) -> BN -> relu -> conv -> tanh."""
     h = ops.linear(noise, p["input.w"], p["input.b"])
-    _tap(taps, "input", h)
+    h = _tap(taps, "input", h)
     h = ops.reshape(h, (-1, 8 * dim, 4, 4))
     for i in range(1, 5):
         h = ops.residual_block(h, p, f"res{i}", "up", "batch", taps)
     h = ops.normalize(h, p, "output_norm", "batch")
-    _tap(taps, "output_norm", h)
+    h = _tap(taps, "output_norm", h)
     h = ops.conv2d(ops.relu(h), p["output.w"], p["output.b"])
-    _tap(taps, "output_conv", h)
+    h = _tap(taps, "output_conv", h)
     return ops.reshape(ops.tanh(h), (-1, 3 * 64 * 64))
 
 
@@ -145,7 +157,7 @@ def good_discriminator(
 ) -> Tensor:
     """GoodDiscriminator: conv -> 4 down blocks (LayerNorm) -> linear -> 1 per sample."""
     h = ops.conv2d(ops.reshape(x, (-1, 3, 64, 64)), p["input.w"], p["input.b"])
-    _tap(taps, "input", h)
+    h = _tap(taps, "input", h)
     for i in range(1, 5):
         h = ops.residual_block(h, p, f"res{i}", "down", "layer", taps)
     out = ops.linear(ops.reshape(h, (-1, 4 * 4 * 8 * dim)), p["output.w"], p["output.b"])
@@ -155,7 +167,13 @@ def good_discriminator(
 def gradient_penalty(
     ops: Ops, x: Tensor, p: Params, dim: int, taps: Optional[Taps] = None
 ) -> Tensor:
-    """WGAN-GP penalty ``10 * mean((||grad_x D(x)||_2 - 1)^2)``, differentiable in p and x."""
+    """WGAN-GP penalty ``10 * mean((||grad_x D(x)||_2 - 1)^2)``, differentiable in p and x.
+
+    In a shadow replay (``taps.shadow``) only the critic's forward pass runs: its taps are the
+    penalty's, and a replay has no gradient to take. Its output is then the critic's.
+    """
+    if taps is not None and taps.shadow is not None:
+        return ops.good_discriminator(x, p, dim, taps)
 
     def critic(args: Mapping[str, Tensor]) -> Tuple[Tensor, Dict[str, Tensor]]:
         inner = taps.child() if taps is not None else None
@@ -171,15 +189,17 @@ def gradient_penalty(
     return 10.0 * ops.mean((slopes - 1.0) * (slopes - 1.0))
 
 
-#: Composite name -> implementation; the keys are ``protocol.COMPOSITES``.
-COMPOSITE_IMPLS: Dict[str, Callable[..., Tensor]] = {
-    "mean_pool": mean_pool,
-    "conv_mean_pool": conv_mean_pool,
-    "mean_pool_conv": mean_pool_conv,
-    "upsample_conv": upsample_conv,
-    "normalize": normalize,
-    "residual_block": residual_block,
-    "good_generator": good_generator,
-    "good_discriminator": good_discriminator,
-    "gradient_penalty": gradient_penalty,
-}
+def _implementations() -> Dict[str, Callable[..., Tensor]]:
+    """Each composite the protocol declares: the function of the same name in this module."""
+    found = {name: globals().get(name) for name in COMPOSITES}
+    missing = sorted(name for name, impl in found.items() if not callable(impl))
+    if missing:
+        raise ImportError(
+            f"core/model.py: the Composites protocol declares {missing}, which this module does "
+            "not define; write them here or remove them from core/protocol.py"
+        )
+    return {name: impl for name, impl in found.items() if callable(impl)}
+
+
+#: Composite name -> implementation, derived from ``protocol.Composites`` (its one list).
+COMPOSITE_IMPLS: Dict[str, Callable[..., Tensor]] = _implementations()

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import time
 import traceback
+from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Callable, Dict, Iterable, List, Optional
+from typing import Callable, Dict, List, Optional, Sequence
 
 import numpy as np
 
@@ -19,7 +20,7 @@ from wgan_parity.core.catalog import CATALOG, Case
 from wgan_parity.core.fixtures import catalog_hash, make_fixtures
 from wgan_parity.core.flags import Flags
 from wgan_parity.core.protocol import Ops
-from wgan_parity.dump import noise_table
+from wgan_parity.dump import noise_table, shadow
 from wgan_parity.dump.case_runner import run_case
 from wgan_parity.dump.dumpfile import DumpWriter
 from wgan_parity.dump.meta import CaseRecord, DumpMeta, catalog_info
@@ -31,27 +32,37 @@ from wgan_parity.dump.resources import peak_rss_mb, reset_peak_rss
 Progress = Callable[[str], None]
 
 
-def write_catalog_dump(
-    backend_name: str,
-    out: Path,
-    cases: Iterable[Case] = CATALOG,
-    env_id: Optional[str] = None,
-    flags: Optional[Flags] = None,
-    progress: Progress = lambda line: None,
-    noise_mode: str = "table",
-    noise_tables: Path = noise_table.TABLE_DIR,
-    write_noise_table: Optional[Path] = None,
-) -> DumpMeta:
-    """Run ``cases`` on ``backend_name``, write ``out`` atomically and return its metadata.
+@dataclass(frozen=True)
+class DumpRequest:
+    """What one dump runs: ``cases`` on ``backend``, written to ``out`` (atomically).
 
-    A case that raises is recorded with its error and the dump goes on. The catalog hash always
-    covers the full catalog, so dumps of different case selections remain comparable. The float64
-    reference also gives each case's float32 noise (:mod:`dump.noise_source`: ``noise_mode``
-    ``table`` reads a verified table in ``noise_tables`` where one fits, ``measure`` measures);
-    ``write_noise_table`` writes the measured figures as a table into that folder.
+    ``env_id`` labels it (default: :func:`default_env_id`); ``flags`` are the requested
+    switches. The float64 reference also gives each case's float32 noise
+    (:mod:`dump.noise_source`): ``noise_mode`` ``table`` reads a verified table in
+    ``noise_tables`` where one fits, ``measure`` measures; ``write_noise_table`` writes the
+    measured figures as a table into that folder.
     """
+
+    backend: str
+    out: Path
+    cases: Sequence[Case] = CATALOG
+    env_id: Optional[str] = None
+    flags: Flags = field(default_factory=Flags)
+    noise_mode: str = "table"
+    noise_tables: Path = noise_table.TABLE_DIR
+    write_noise_table: Optional[Path] = None
+
+
+def write_catalog_dump(request: DumpRequest, progress: Progress = lambda line: None) -> DumpMeta:
+    """Run the request's cases, write its dump atomically and return the dump's metadata.
+
+    A case that raises is recorded with its error and the dump goes on; ``progress`` gets one
+    line per finished case. The catalog hash always covers the full catalog, so dumps of
+    different case selections remain comparable.
+    """
+    backend_name, out, flags = request.backend, request.out, request.flags
+    noise_mode, write_noise_table = request.noise_mode, request.write_noise_table
     started = time.perf_counter()
-    flags = flags or Flags()
     if flags.max_isa:  # before the framework starts: its kernels are chosen then
         isa.apply_cap(flags.max_isa)
     backend = load_backend(backend_name, flags)
@@ -67,16 +78,19 @@ def write_catalog_dump(
             + (f"backend {backend_name}" if twin is None else f"--noise {noise_mode}")
         )
     noise_source = (
-        NoiseSource(backend, twin, noise_mode, noise_tables) if twin is not None else None
+        NoiseSource(backend, twin, noise_mode, request.noise_tables) if twin is not None else None
     )
+    truth_name = frameworks.truth().name
+    replayer = (
+        shadow.Replayer(backend, lambda: load_backend(truth_name, flags)) if twin is None else None
+    )
+    run = _CaseRun(backend, noise_source, replayer)
     platform = platform_info(list(backend.flags.get("gpus") or []), backend.framework)
     created = datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
     records: Dict[str, CaseRecord] = {}
-    noise: Dict[str, Dict[str, float]] = {}
-    digests: Dict[str, str] = {}
     with DumpWriter(out) as writer:
-        for case in cases:
-            record, tensors = _run_one(backend, noise_source, case, digests, noise)
+        for case in request.cases:
+            record, tensors = _run_one(run, case)
             records[case.name] = record
             for name, array in tensors.items():
                 writer.add(f"{case.name}/{name}", array)
@@ -89,7 +103,7 @@ def write_catalog_dump(
             )
         meta = DumpMeta(
             **base_metadata(),
-            env_id=env_id or default_env_id(backend),
+            env_id=request.env_id or default_env_id(backend),
             backend=backend_name,
             lineage=tuple(backend_lineage(backend)),
             framework=backend.framework,
@@ -106,14 +120,14 @@ def write_catalog_dump(
             import_s=round(import_s, 3),
             port_deviations=tuple(backend_deviations(backend)) or None,  # after the cases ran
             cases=records,
-            noise=noise,
-            catalog_hash=catalog_hash(CATALOG, digests),
+            noise=run.noise,
+            catalog_hash=catalog_hash(CATALOG, run.digests),
             catalog=catalog_info(CATALOG),
             wall_s=round(time.perf_counter() - started, 3),
         )
         writer.close(meta.to_json())
     if write_noise_table is not None and noise_source is not None:  # both checked above
-        _write_table(write_noise_table, noise_source, records, digests, noise)
+        _write_table(write_noise_table, noise_source, records, run.digests, run.noise)
     return meta
 
 
@@ -170,27 +184,36 @@ def default_env_id(backend: Ops) -> str:
     return release if backend.name in BUILTIN else f"{backend.name}@{release}"
 
 
-def _run_one(
-    backend: Ops,
-    noise_source: Optional[NoiseSource],
-    case: Case,
-    digests: Dict[str, str],
-    noise: Dict[str, Dict[str, float]],
-) -> tuple:
+@dataclass
+class _CaseRun:
+    """What running each case needs, and what it collects: fixture digests and noise figures."""
+
+    backend: Ops
+    noise_source: Optional[NoiseSource]
+    replayer: Optional[shadow.Replayer]
+    digests: Dict[str, str] = field(default_factory=dict)
+    noise: Dict[str, Dict[str, float]] = field(default_factory=dict)
+
+
+def _run_one(run: _CaseRun, case: Case) -> tuple:
+    """One case's record and tensors (its shadow replay's ``own/<name>`` among them)."""
     reset_peak_rss()
     started = time.perf_counter()
     tensors: Dict[str, np.ndarray] = {}
-    error = None
+    own: Dict[str, np.ndarray] = {}
+    error = own_error = None
     try:
         fixtures = make_fixtures(case)
-        digests[case.name] = fixtures.digest()
-        tensors = run_case(backend, case, fixtures)
-        if noise_source is not None:
-            figures = noise_source.figures(case, fixtures, digests[case.name], tensors)
-            noise.update({f"{case.name}/{k}": v for k, v in figures.items()})
+        run.digests[case.name] = fixtures.digest()
+        tensors = run_case(run.backend, case, fixtures)
+        if run.noise_source is not None:
+            figures = run.noise_source.figures(case, fixtures, run.digests[case.name], tensors)
+            run.noise.update({f"{case.name}/{k}": v for k, v in figures.items()})
+        if run.replayer is not None:
+            own, own_error = run.replayer.own(case, fixtures, tensors)
     except Exception as exc:  # a case a framework cannot run is recorded, not raised
         error = f"{type(exc).__name__}: {exc}".strip()
-        tensors = {}
+        tensors, own = {}, {}
         last = traceback.extract_tb(exc.__traceback__)[-1:]
         if last:
             error += f" [at {Path(last[0].filename).name}:{last[0].lineno}]"
@@ -200,5 +223,7 @@ def _run_one(
         wall_s=round(time.perf_counter() - started, 3),
         peak_rss_mb=round(peak_rss_mb(), 1),
         tensors=tuple(tensors),
+        own=tuple(name[len(shadow.OWN_PREFIX) :] for name in own),
+        own_error=own_error,
     )
-    return record, tensors
+    return record, {**tensors, **own}

@@ -36,6 +36,8 @@ class CaseRecord:
     wall_s: float = 0.0
     peak_rss_mb: float = 0.0
     tensors: Tuple[str, ...] = ()
+    own: Tuple[str, ...] = ()  # shadow-replayed taps, stored as ``own/<name>`` (dump/shadow.py)
+    own_error: Optional[str] = None  # why the shadow replay could not run, if it could not
 
     @property
     def ok(self) -> bool:
@@ -50,6 +52,8 @@ class CaseRecord:
             "wall_s": self.wall_s,
             "peak_rss_mb": self.peak_rss_mb,
             "tensors": list(self.tensors),
+            **({"own": list(self.own)} if self.own else {}),
+            **({"own_error": self.own_error} if self.own_error else {}),
         }
 
     @classmethod
@@ -61,6 +65,8 @@ class CaseRecord:
             wall_s=float(data.get("wall_s") or 0.0),
             peak_rss_mb=float(data.get("peak_rss_mb") or 0.0),
             tensors=tuple(str(t) for t in data.get("tensors") or ()),
+            own=tuple(str(t) for t in data.get("own") or ()),
+            own_error=None if data.get("own_error") is None else str(data["own_error"]),
         )
 
 

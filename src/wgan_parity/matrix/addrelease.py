@@ -111,5 +111,5 @@ def write(table: EnvTable, added: Sequence[Added]) -> Path:
     atomic.write_text(table.path, text)
     tox_ini = table.root / toxgen.TOX_INI
     if tox_ini.exists():  # tox.ini derives from the table (test_matrix_generated keeps them equal)
-        atomic.write_text(tox_ini, toxgen.render(load_table(table.path)))
+        toxgen.write(load_table(table.path))
     return table.path

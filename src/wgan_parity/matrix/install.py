@@ -1,4 +1,5 @@
-"""The install stage of one env: its lock, its dump's cache key and cache hit, its venv.
+"""The stages of one env around its dump: its lock, its dump's cache key and cache hit, its
+venv, and what the dump's exit means.
 
 Used by the runner in order (:mod:`~.pipeline`) and ahead of it (:mod:`~.prefetch`).
 """
@@ -9,12 +10,16 @@ import json
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterable, Mapping, Optional
+from typing import Any, Callable, Iterable, Mapping, Optional
 
 from wgan_parity.core import isa
+from wgan_parity.exitcodes import ExitCode
 from wgan_parity.matrix import cachekey, locks
 from wgan_parity.matrix.envtable import EnvSpec, EnvTable
 from wgan_parity.matrix.venvs import Builder, StageFailed, free_gb
+
+# The exit codes of a `wgan-parity dump` that may have written its dump with some cases failed.
+DUMP_WRITTEN_CODES = (int(ExitCode.DIVERGED), int(ExitCode.ENV_PROBLEM))
 
 
 class NotEnoughDisk(StageFailed):
@@ -129,3 +134,26 @@ def ensure_venv(
     start = time.monotonic()
     builder.install(env, lock_file, digest, log)
     progress.event(env.id, "installed", time.monotonic() - start)
+
+
+def run_dump(
+    builder: Builder,
+    env: EnvSpec,
+    npz: Path,
+    log: Path,
+    timeout_s: Optional[float],
+    report: Callable[[str], None],
+) -> str:
+    """Run the env's dump; a note ('' when clean). A dump written with some cases failed stands.
+
+    ``wgan-parity dump`` exits 1 or 4 when some case failed and still writes the dump, and 4 when
+    the backend could not load at all (no dump): the dump file tells the two apart, not the code.
+    """
+    try:
+        return builder.dump(env, npz, log, timeout_s, report=report)
+    except StageFailed as exc:
+        if exc.code not in DUMP_WRITTEN_CODES or not npz.is_file():
+            raise  # the env could not import or run: no dump
+        if "failed cases" in exc.reason:
+            return exc.reason
+        return f"some cases failed (dump exit {exc.code}): {exc.reason}"

@@ -6,11 +6,12 @@ else check free disk, (re)build the venv when its lock changed, import the frame
 one env dumps (:mod:`~.prefetch`); the dumps run one at a time.
 
 An env that fails leaves ``<dump_dir>/<env_id>.status.json`` (read by the
-aggregator into envs.csv) and no dump; a failure in one env never stops the others.
+aggregator into envs.csv) and no dump; a failure in one env never stops the others. A dump
+that was written stands even when some of its cases failed (the aggregator reports those): what
+tells "the env could not run" from "some cases failed" is whether the dump file exists.
 
-Exit codes (bits, shared with ``wgan-parity aggregate``): 0 = everything ran and nothing
-diverged, 1 = diverged or regressed, 4 = some env could not run, 5 = both; 2 = usage or
-configuration error; 3 = the aggregator crashed.
+Exit codes: :data:`wgan_parity.exitcodes.MEANINGS`; :func:`exit_code` combines the envs'
+failures (bit 4) with the aggregator's code.
 """
 
 from __future__ import annotations
@@ -30,7 +31,14 @@ from wgan_parity.core import hostinfo
 from wgan_parity.exitcodes import ExitCode
 from wgan_parity.matrix import cachekey, locks, pipbridge
 from wgan_parity.matrix.envtable import EnvSpec, EnvTable
-from wgan_parity.matrix.install import DumpCode, NotEnoughDisk, cache_hit, ensure_lock, ensure_venv
+from wgan_parity.matrix.install import (
+    DumpCode,
+    NotEnoughDisk,
+    cache_hit,
+    ensure_lock,
+    ensure_venv,
+    run_dump,
+)
 from wgan_parity.matrix.prefetch import Background, Installer, Prepare
 from wgan_parity.matrix.progress import Progress
 from wgan_parity.matrix.venvs import Builder, StageFailed, find_uv
@@ -105,22 +113,32 @@ def make_builder(table: EnvTable, opts: RunOptions) -> Builder:
     )
 
 
+@dataclass(frozen=True)
+class EnvRun:
+    """What every env of one run shares.
+
+    ``code``: the dump code hashed when the run began (the key's source and port hashes).
+    """
+
+    table: EnvTable
+    opts: RunOptions
+    builder: Builder
+    progress: Progress
+    code: DumpCode
+
+
 def run_env(
-    table: EnvTable,
+    run: EnvRun,
     env: EnvSpec,
-    opts: RunOptions,
-    builder: Builder,
-    progress: Progress,
-    code: DumpCode,
     keep: Set[Tuple[str, str]],
     ahead: Optional[Callable[[], Outcome]] = None,
 ) -> EnvResult:
     """Run one env to a status; never raises for a failure of the env itself.
 
-    ``code``: the dump code hashed when the run began (the key's source and port hashes).
     ``keep``: the (name, version) pins that later envs need, spared by ``--prune-cache``.
     ``ahead``: waits for the background install of this env (:class:`~.prefetch.Installer`).
     """
+    table, opts, builder, progress, code = run.table, run.opts, run.builder, run.progress, run.code
     start = time.monotonic()
     progress.start(env.id)
     npz, key_file = opts.dump_dir / f"{env.id}.npz", opts.dump_dir / f"{env.id}.key.json"
@@ -158,7 +176,7 @@ def run_env(
         def case_done(line: str) -> None:  # one permanent line per finished case
             progress.line(f"{env.id}: {line}")
 
-        note = builder.dump(env, npz, log, opts.timeout_s, report=case_done)
+        note = run_dump(builder, env, npz, log, opts.timeout_s, case_done)
         if not npz.is_file():
             raise StageFailed("dump", f"wgan-parity dump finished but wrote no {npz.name}")
         if code.changed(env):
@@ -223,9 +241,9 @@ def run_envs(
     ensure_ignored(opts.envs_dir.parent)
     builder = builder or make_builder(table, opts)
     progress = progress or Progress(len(envs))
-    code = DumpCode.of(table.root, envs)
+    run = EnvRun(table, opts, builder, progress, DumpCode.of(table.root, envs))
     results: List[EnvResult] = []
-    prepare = _prepare_ahead(table, opts, builder, progress, code)
+    prepare = _prepare_ahead(run)
     installer = Installer(envs, prepare, opts.install_ahead) if opts.install_ahead > 0 else None
     try:
         with installer or contextlib.nullcontext():
@@ -233,7 +251,7 @@ def run_envs(
                 later = _still_needed(table, envs[n + 1 :])
                 wait = functools.partial(installer.wait, n) if installer else None
                 try:
-                    result = run_env(table, env, opts, builder, progress, code, later, wait)
+                    result = run_env(run, env, later, wait)
                     results.append(result)
                 finally:
                     if installer:
@@ -247,15 +265,14 @@ def _start_log(log: Path, env: EnvSpec, builder: Builder) -> None:
     log.write_text(f"# {env.id}: {pipbridge.describe(builder.bridged)}\n", encoding="utf-8")
 
 
-def _prepare_ahead(
-    table: EnvTable, opts: RunOptions, builder: Builder, progress: Progress, code: DumpCode
-) -> Prepare:
+def _prepare_ahead(run: EnvRun) -> Prepare:
     """Lock env ``index`` and, unless its dump is cached, build its venv (on the install thread).
 
     With ``--delete-venvs``, a disk check that fails waits for the env before to be finished
     (its venv deleted) and checks once more: the overlap never fails an env that a run of one
     stage at a time would have installed.
     """
+    table, opts, builder, progress, code = run.table, run.opts, run.builder, run.progress, run.code
 
     def prepare(index: int, env: EnvSpec, wait_previous: Callable[[], None]) -> Outcome:
         began = False

@@ -1,24 +1,23 @@
 """Generate ``tox.ini`` from ``matrix.toml`` so that tox and nox run the same envs.
 
-    python -m wgan_parity.toxgen --write     # rewrite tox.ini after editing matrix.toml
-    python -m wgan_parity.toxgen --check     # exit 1 when tox.ini is out of date
+    wgan-parity regen tox-ini            # rewrite tox.ini after editing matrix.toml
+    wgan-parity regen tox-ini --check    # exit 1 when tox.ini is out of date
 
-Every tox env calls the same runner as nox (``python -m wgan_parity.matrixrun``); the tox
-envs themselves are bare (uv only), the framework venvs are built by the runner.
+Every tox env calls the same commands as nox (``wgan-parity run`` and ``wgan-parity lock``); the
+tox envs themselves are bare (uv only), the framework venvs are built by the runner.
 """
 
 from __future__ import annotations
 
-import argparse
-import sys
 from pathlib import Path
-from typing import Dict, List, Optional, Sequence
+from typing import Dict, List, Optional
 
-from wgan_parity import frameworks
-from wgan_parity.matrix.envtable import EnvTable, TableError, load_table
+from wgan_parity import atomic, frameworks
+from wgan_parity.matrix.envtable import EnvTable
 
 TOX_INI = "tox.ini"
-RUNNER = "python -m wgan_parity.matrixrun"
+RUNNER = "python -m wgan_parity"  # PYTHONPATH=src: the checkout, not installed
+REGEN = "wgan-parity regen tox-ini"
 PASS_ENV = "HOME, CI, TERM, PIP_*, UV_*, XDG_*, WGAN_PARITY_*, PYTHONDONTWRITEBYTECODE, SSL_CERT_*"
 
 
@@ -40,11 +39,11 @@ def render(table: EnvTable) -> str:
     """The full text of tox.ini for ``table``."""
     default_pins = [p for env in table.in_set("default") for p in env.requirements]
     lines = [
-        "# Generated from matrix.toml by `python -m wgan_parity.toxgen --write`: do not edit.",
+        f"# Generated from matrix.toml by `{REGEN}`: do not edit.",
         "# tests/test_matrix_generated.py fails when this file and matrix.toml drift.",
         "#",
         "#   tox -e compare                   dumps of the default set, then results/",
-        "#   tox -e compare -- --set releases (any `matrixrun compare` option after --)",
+        "#   tox -e compare -- --set releases (any `wgan-parity run` option after --)",
         "#   tox -m dump  /  tox p -m dump    every env's dump (p: in parallel)",
         "#   tox -m releases                  the dumps of one set (or of a framework: -m torch)",
         "#   tox -e tests                     pytest with the default set's frameworks",
@@ -66,7 +65,7 @@ def render(table: EnvTable) -> str:
         "[testenv:compare]",
         "description = dumps of a set (default: default), then aggregate into results/; "
         "exit 0 ok, 1 diverged, 4 env failed, 5 both",
-        f"commands = {RUNNER} compare {{posargs}}",
+        f"commands = {RUNNER} run {{posargs}}",
         "",
         "[testenv:lock]",
         "description = re-resolve locks/<env_id>.txt with uv",
@@ -88,41 +87,22 @@ def render(table: EnvTable) -> str:
             "",
             f"[testenv:{tox_env(env.id)}]",
             f"description = dump of {env.id} ({env.framework}; sets: {sets})",
-            f"commands = {RUNNER} dump --env {env.id} {{posargs}}",
+            f"commands = {RUNNER} run --dump-only --env {env.id} {{posargs}}",
         ]
     return "\n".join(lines) + "\n"
 
 
-def main(argv: Optional[Sequence[str]] = None) -> int:
-    """``--write`` or ``--check`` tox.ini next to matrix.toml."""
-    parser = argparse.ArgumentParser(prog="python -m wgan_parity.toxgen", description=__doc__)
-    parser.add_argument("--table", type=Path, default=None, help="matrix.toml to read")
-    mode = parser.add_mutually_exclusive_group(required=True)
-    mode.add_argument("--write", action="store_true", help="rewrite tox.ini")
-    mode.add_argument("--check", action="store_true", help="exit 1 when tox.ini is stale")
-    args = parser.parse_args(argv)
-    try:
-        table = load_table(args.table)
-    except TableError as exc:
-        print(f"toxgen: {exc}", file=sys.stderr)
-        return 2
-    path, text = table.root / TOX_INI, render(table)
-    if args.check:
-        current = path.read_text(encoding="utf-8") if path.exists() else ""
-        if current != text:
-            print(
-                f"{path} is out of date with {table.path}; run "
-                "`python -m wgan_parity.toxgen --write`",
-                file=sys.stderr,
-            )
-            return 1
-        return 0
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(text, encoding="utf-8")
-    tmp.replace(path)
-    print(f"wrote {path} ({len(table.envs)} dump envs)", file=sys.stderr)
-    return 0
+def stale(table: EnvTable) -> Optional[str]:
+    """Why ``tox.ini`` next to the table is out of date with it, or None when it is current."""
+    path = table.root / TOX_INI
+    current = path.read_text(encoding="utf-8") if path.exists() else ""
+    if current == render(table):
+        return None
+    return f"{path} is out of date with {table.path}; run `{REGEN}`"
 
 
-if __name__ == "__main__":
-    sys.exit(main())
+def write(table: EnvTable) -> Path:
+    """Rewrite ``tox.ini`` next to the table (atomically); its path."""
+    path = table.root / TOX_INI
+    atomic.write_text(path, render(table))
+    return path

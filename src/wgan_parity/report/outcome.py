@@ -50,6 +50,7 @@ class Cause:
     rows: int
     tensors: int
     worst: Worst
+    origin: str = ""  # where the worst env's error is made, from the taps' own error
 
 
 @dataclass(frozen=True)
@@ -202,10 +203,21 @@ def causes(res: Results) -> List[Cause]:
             g["rows"],
             len(g["tensors"]),
             g["worst"],
+            _origin(res, g["worst"]),
         )
         for (framework, where), g in groups.items()
     ]
     return sorted(found, key=lambda c: (-_rank(c.worst)[0], -c.rows, c.framework, c.where))
+
+
+def _origin(res: Results, worst: Worst) -> str:
+    """Where the worst env's error in the worst row's case is made (its taps' own error)."""
+    if not res.truth or "own_err_a" not in res.pairs.columns:
+        return ""
+    df = res.pairs
+    rows = df[(df["case"] == worst.case) & (df["env_a"] == worst.env) & (df["env_b"] == res.truth)]
+    found = localize.origin(rows.to_dict("records"), worst.env)
+    return found.describe() if found is not None else ""
 
 
 def env_problems(res: Results) -> List[EnvProblem]:

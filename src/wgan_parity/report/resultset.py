@@ -22,7 +22,7 @@ import pandas as pd
 
 from wgan_parity import frameworks
 from wgan_parity.compare import calibration as calibration_module
-from wgan_parity.compare import localize, pairschema, verdict
+from wgan_parity.compare import localize, own_error, pairschema, verdict
 from wgan_parity.compare import traits as traits_module
 from wgan_parity.compare.thresholds import SideLimit, Thresholds
 from wgan_parity.report import cases as cases_module
@@ -78,8 +78,8 @@ def normalize(pairs: pd.DataFrame) -> pd.DataFrame:
     for column in (localize.COLUMN, *localize.SIDE_COLUMNS.values()):
         if column not in df.columns:  # results older than the column
             df[column] = ""
-    for column in pairs_upgrade.RATIO_COLUMNS:
-        if column not in df.columns:  # not derivable (see pairs_upgrade): unknown
+    for column in (*pairs_upgrade.RATIO_COLUMNS, *own_error.COLUMNS):
+        if column not in df.columns:  # not derivable (see pairs_upgrade), or made without replay
             df[column] = math.nan
     for name in df.columns:
         if name in TEXT:

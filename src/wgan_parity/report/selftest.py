@@ -1,12 +1,12 @@
-"""The verdict's power: plant known bugs, run the comparison, score what it reports.
+"""The verdict's power, scored: what the comparison reported about each planted bug.
 
 Every module of :mod:`wgan_parity.bugs` is a user backend with one planted porting bug and the
 data of what a working comparison should say about it (``TOUCHES``, ``FIRST_TAP``,
-``SEED_FORWARD_VISIBLE``). :func:`run` dumps each bug on the cases it touches (in a subprocess,
-with the Python that has its framework), next to clean dumps of the base frameworks and the
-float64 reference on the same cases, aggregates them with ``wgan-parity aggregate``, and
-:func:`score` reads ``pairs.csv`` back. Per bug and weight mode (``seed``, ``random``,
-``probe``):
+``SEED_FORWARD_VISIBLE``). ``wgan-parity selftest`` (:mod:`wgan_parity.commands.selftest_run`)
+dumps each bug on the cases it touches (in a subprocess, with the Python that has its
+framework), next to clean dumps of the base frameworks and the float64 reference on the same
+cases, aggregates them with ``wgan-parity aggregate``, and :func:`score` reads ``pairs.csv``
+back. Per bug and weight mode (``seed``, ``random``, ``probe``):
 
 - **detected**: some row of a touched case, bug against the reference, is ``diverged``,
   ``shape-mismatch`` or ``non-finite`` and not excused by a ``known`` rule, and is the bug's own:
@@ -31,26 +31,18 @@ Only these ``pairs.csv`` columns are read: case, tensor, env_a, env_b, status, b
 first_divergent_tap, err_a and limit_a (the reference is always ``env_b``). ``unjudged`` counts the
 rows whose limit could not fail (never a detection, never a pass). ``worst`` is the
 largest ``err / limit`` of the mode's judged rows, excused ones included: how far over (or
-under) its tolerance the bug got. No framework is imported here; the dumps run in subprocesses
-and the aggregation never imports one.
+under) its tolerance the bug got. Nothing here imports a framework, the catalog or a bug
+module: the table is made from the aggregates alone.
 """
 
 from __future__ import annotations
 
 import fnmatch
 import math
-import os
-import subprocess
-import sys
-import time
-from dataclasses import dataclass, field, replace
-from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable, Dict, List, Mapping, Optional, Sequence, Tuple
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Dict, List, Mapping, Sequence, Tuple
 
-from wgan_parity import bugs as bug_package
 from wgan_parity.compare import verdict
-from wgan_parity.core.catalog import CATALOG
-from wgan_parity.frameworks import names as framework_names
 
 if TYPE_CHECKING:  # pandas only when scoring
     import pandas as pd
@@ -64,16 +56,9 @@ BROKEN = ("shape-mismatch", "non-finite")
 GROWTH = 4.0
 #: Weight modes, from the case name's suffix (``probe`` cases have random weights).
 MODES = ("random", "probe", "seed")
-#: Cases left out even when a bug touches them: the discriminator and the penalty's double
-#: backward take 30 s each in the float64 reference and 3-6 s per framework dump.
-EXPENSIVE = ("good_discriminator.*", "gradient_penalty.*")
 REFERENCE = "reference"
-#: Label prefix of the clean dumps' jobs; they keep their default env id (``torch-2.13.0``), which
-#: the known rules of the thresholds file are written for.
-CLEAN = "clean-"
 ENV_PREFIX = "bug-"
 FORWARD = ("out", "tap/")
-Say = Callable[[str], None]
 #: Columns of ``selftest.csv``.
 COLUMNS = (
     "bug",
@@ -96,13 +81,9 @@ COLUMNS = (
 )
 
 
-class SelftestError(RuntimeError):
-    """The selftest cannot run as asked; the message says why and what to do."""
-
-
 @dataclass(frozen=True)
 class Bug:
-    """One planted bug: its module and what the comparison should report about it."""
+    """One planted bug: its name, base framework and what the comparison should report."""
 
     name: str
     base: str
@@ -112,24 +93,9 @@ class Bug:
     summary: str
 
     @property
-    def module(self) -> str:
-        """The user backend's module path (``--backend``)."""
-        return f"{bug_package.PACKAGE}.{self.name}"
-
-    @property
     def env_id(self) -> str:
         """The env id its dump gets: ``bug-<name>``."""
         return f"{ENV_PREFIX}{self.name}"
-
-    def cases(self, only: Sequence[str] = ()) -> List[str]:
-        """Catalog cases it touches, in catalog order, cheap ones only, within ``only`` globs."""
-        return [
-            c.name
-            for c in CATALOG
-            if _match(c.name, self.touches)
-            and not _match(c.name, EXPENSIVE)
-            and (not only or _match(c.name, only))
-        ]
 
     def expected_tap(self, case: str) -> str:
         """The tap where it should first show in ``case``."""
@@ -138,39 +104,9 @@ class Bug:
         return next((t for g, t in self.first_tap.items() if fnmatch.fnmatchcase(case, g)), "")
 
 
-def _match(name: str, globs: Sequence[str]) -> bool:
-    return any(fnmatch.fnmatchcase(name, g) for g in globs)
-
-
 def mode_of(case: str) -> str:
     """``seed``, ``random`` or ``probe``: the weight mode a case name ends with."""
     return case.rsplit(".", 1)[-1]
-
-
-def load_bugs(names: Sequence[str] = ()) -> List[Bug]:
-    """The bug modules (all, or ``names``) as :class:`Bug` records; imports no framework."""
-    known = bug_package.names()
-    unknown = [n for n in names if n not in known]
-    if unknown:
-        raise SelftestError(f"unknown bug(s) {unknown}; known: {known}")
-    found = []
-    for name in names or known:
-        module = bug_package.load(name)
-        doc = (module.__doc__ or "").strip()
-        found.append(
-            Bug(
-                name=name,
-                base=module.BASE,
-                touches=tuple(module.TOUCHES),
-                first_tap=module.FIRST_TAP,
-                seed_forward_visible=bool(module.SEED_FORWARD_VISIBLE),
-                summary=doc.splitlines()[0] if doc else "",
-            )
-        )
-    return found
-
-
-# ---- scoring: pairs.csv -> the table -------------------------------------------------------
 
 
 def _num(value: Any) -> float:
@@ -348,281 +284,3 @@ def score(
             if not mode_rows.empty:
                 records.append(_clean_record(framework, label, mode, mode_rows))
     return pd.DataFrame.from_records(records, columns=list(COLUMNS))
-
-
-def totals(table: pd.DataFrame) -> List[str]:
-    """One line per mode: the mutation score and what went with it."""
-    lines = []
-    for mode in MODES:
-        rows = table[(table["mode"] == mode) & ~table["bug"].str.startswith("(")]
-        if rows.empty:
-            continue
-        clean = table[(table["mode"] == mode) & table["bug"].str.startswith("(")]
-        localizable = rows[rows["localized"] != "n/a"]
-        detected = rows[rows["detected"] == "yes"]
-        lines.append(
-            f"{mode}: detected {len(detected)}/{len(rows)} bugs "
-            f"(forward rows alone {int((rows['fwd'] == 'yes').sum())}), "
-            f"blamed right {int((detected['blamed'] == 'yes').sum())}/{len(detected)}, "
-            f"localized right {int((localizable['localized'] == 'yes').sum())}/"
-            f"{len(localizable)}, false alarms {int(clean['hits'].sum())}"
-        )
-    return lines
-
-
-def _cell(value: Any) -> str:
-    if isinstance(value, float):
-        return "" if math.isnan(value) else f"{value:.3g}"
-    return str(value).replace("|", "\\|")
-
-
-def markdown(table: pd.DataFrame, lines: Sequence[str] = ()) -> str:
-    """The table as GitHub Markdown, then ``lines`` as a list."""
-    columns = list(table.columns)
-    out = ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
-    for record in table.itertuples(index=False):
-        out.append("| " + " | ".join(_cell(v) for v in record) + " |")
-    return "\n".join([*out, "", *(f"- {line}" for line in lines), ""])
-
-
-# ---- running: dumps, aggregate, score ------------------------------------------------------
-
-
-@dataclass
-class Options:
-    """What :func:`run` does; ``pythons`` maps a framework (and ``reference``) to a Python."""
-
-    out: Path
-    bugs: Sequence[str] = ()
-    cases: Sequence[str] = ()
-    dumps: Optional[Path] = None
-    pythons: Mapping[str, str] = field(default_factory=dict)
-    jobs: int = 1
-    reuse: bool = False
-
-
-def plan(bugs: Sequence[Bug], only: Sequence[str] = ()) -> Dict[str, List[str]]:
-    """Bug name -> its cases (within ``only``); bugs without any are left out."""
-    return {b.name: b.cases(only) for b in bugs if b.cases(only)}
-
-
-def child_environ() -> Dict[str, str]:
-    """The environment of a dump subprocess: this very ``wgan_parity`` first on PYTHONPATH.
-
-    Framework envs may have the package installed from another checkout; the bug modules and
-    the code under test must be the ones of this process.
-    """
-    root = str(Path(__file__).resolve().parents[2])  # src/, holding wgan_parity/
-    rest = [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p and p != root]
-    return {**os.environ, "PYTHONPATH": os.pathsep.join([root, *rest])}
-
-
-@dataclass
-class Job:
-    """One dump to run in a subprocess."""
-
-    label: str
-    backend: str
-    python: str
-    cases: Sequence[str]
-    out: Path
-
-
-def run_dumps(jobs: Sequence[Job], parallel: int, say: Say) -> Dict[str, str]:
-    """Run the dumps, ``parallel`` at a time; return label -> failure message (exit not 0/1)."""
-    from wgan_parity.cli import argv
-
-    failures: Dict[str, str] = {}
-    pending = list(jobs)
-    running: List[Tuple[Job, subprocess.Popen, float]] = []
-    env = child_environ()
-    while pending or running:
-        while pending and len(running) < max(1, parallel):
-            job = pending.pop(0)
-            log = job.out.with_suffix(".log")
-            env_id = () if job.label.startswith(CLEAN) else ("--env-id", job.label)
-            command = argv(
-                "dump",
-                "--backend",
-                job.backend,
-                *env_id,
-                "--out",
-                job.out,
-                "--quiet",
-                "--cases",
-                *job.cases,
-                python=job.python,
-            )
-            with open(log, "w") as handle:
-                try:
-                    proc = subprocess.Popen(
-                        command, stdout=handle, stderr=subprocess.STDOUT, env=env
-                    )
-                except OSError as exc:  # no such interpreter
-                    failures[job.label] = f"could not start {job.python}: {exc}"
-                    say(f"dump of {job.label} failed: {failures[job.label]}")
-                    continue
-            running.append((job, proc, time.perf_counter()))
-        time.sleep(0.05)
-        for item in list(running):
-            job, proc, started = item
-            code = proc.poll()
-            if code is None:
-                continue
-            running.remove(item)
-            took = time.perf_counter() - started
-            if code in (0, 1):
-                say(f"dumped {job.label} ({len(job.cases)} cases, {took:.1f}s)")
-            else:
-                log = job.out.with_suffix(".log")
-                last = (log.read_text(errors="replace").strip().splitlines() or [""])[-1]
-                failures[job.label] = f"exit {code}: {last}"
-                say(f"dump of {job.label} failed ({failures[job.label]}); log: {log}")
-    return failures
-
-
-def subset_dump(source: Path, target: Path, cases: Sequence[str]) -> Dict[str, Any]:
-    """Copy ``cases`` of a full dump into ``target`` (metadata, noise and catalog hash kept)."""
-    from wgan_parity.dump.dumpfile import DumpReader, write_dump
-    from wgan_parity.dump.meta import DumpMeta
-
-    wanted = set(cases)
-    with DumpReader(source) as reader:
-        full = DumpMeta.from_json(reader.meta)
-        absent = sorted(wanted - set(full.cases))
-        if absent:
-            raise SelftestError(f"{source} lacks the cases {absent}: dump them or omit --dumps")
-        meta = replace(
-            full,
-            cases={c: r for c, r in full.cases.items() if c in wanted},
-            noise={k: v for k, v in full.noise.items() if k.split("/", 1)[0] in wanted},
-        ).to_json()
-        keys = [k for k in reader if k.split("/", 1)[0] in wanted]
-        write_dump(target, meta, ((k, reader.get(k)) for k in keys))
-    return meta
-
-
-def _clean_sources(folder: Path) -> Dict[str, Path]:
-    """Framework (``reference``, ``torch``, ``tensorflow``) -> a built-in backend's dump."""
-    from wgan_parity.dump.dumpfile import DumpError, DumpReader
-
-    found: Dict[str, Path] = {}
-    for path in sorted(folder.glob("*.npz")):
-        try:
-            with DumpReader(path) as reader:
-                meta = reader.meta
-        except DumpError:
-            continue
-        backend = meta.get("backend")
-        if backend in framework_names() and backend == meta.get("framework"):
-            found.setdefault(backend, path)
-    return found
-
-
-def _meta(path: Path) -> Dict[str, Any]:
-    from wgan_parity.dump.dumpfile import DumpReader
-
-    with DumpReader(path) as reader:
-        return reader.meta
-
-
-def run(options: Options, say: Say) -> Tuple[pd.DataFrame, List[str], Dict[str, str]]:
-    """Dump, aggregate and score; write ``selftest.csv`` and ``selftest.md`` into ``out``.
-
-    Returns the table, its summary lines and the failed dumps (label -> message).
-    """
-    import contextlib
-
-    import pandas as pd
-
-    from wgan_parity.cli import main as cli_main
-
-    timings: Dict[str, float] = {}
-    started = time.perf_counter()
-    bugs = load_bugs(options.bugs)
-    cases = plan(bugs, options.cases)
-    if not cases:
-        raise SelftestError(f"no bug touches a case matching {list(options.cases)}")
-    bugs = [b for b in bugs if b.name in cases]
-    union = [c.name for c in CATALOG if any(c.name in names for names in cases.values())]
-    frameworks = sorted({b.base for b in bugs})
-    dumps = options.out / "dumps"
-    dumps.mkdir(parents=True, exist_ok=True)
-    say(f"{len(bugs)} bugs on {len(union)} cases: {', '.join(union)}")
-
-    clean: Dict[str, Path] = {}
-    sources = _clean_sources(options.dumps) if options.dumps else {}
-    for framework in [REFERENCE, *frameworks]:
-        if framework in sources:
-            target = dumps / f"{CLEAN}{framework}.npz"
-            if not (options.reuse and target.exists()):
-                subset_dump(sources[framework], target, union)
-            clean[framework] = target
-    timings["subset clean dumps"] = time.perf_counter() - started
-    python = sys.executable
-    jobs = [
-        Job(f"{CLEAN}{f}", f, options.pythons.get(f) or python, union, dumps / f"{CLEAN}{f}.npz")
-        for f in [REFERENCE, *frameworks]
-        if f not in clean
-    ]
-    jobs += [
-        Job(
-            b.env_id,
-            b.module,
-            options.pythons.get(b.base) or python,
-            cases[b.name],
-            dumps / f"{b.env_id}.npz",
-        )
-        for b in bugs
-    ]
-    jobs = [j for j in jobs if not (options.reuse and j.out.exists())]
-    mark = time.perf_counter()
-    failures = run_dumps(jobs, options.jobs, say)
-    timings["dumps"] = time.perf_counter() - mark
-    for framework in [REFERENCE, *frameworks]:
-        clean.setdefault(framework, dumps / f"{CLEAN}{framework}.npz")
-    if any(f"{CLEAN}{f}" in failures for f in [REFERENCE, *frameworks]):
-        raise SelftestError(f"a clean dump failed: {failures}; see the logs in {dumps}")
-    inputs = [clean[f] for f in [REFERENCE, *frameworks]]
-    inputs += [p for b in bugs if b.env_id not in failures for p in [dumps / f"{b.env_id}.npz"]]
-    metas = {p: _meta(p) for p in inputs}
-    hashes = {str(m.get("catalog_hash")) for m in metas.values()}
-    if len(hashes) > 1:
-        listing = ", ".join(f"{p.name}={str(m.get('catalog_hash'))[:12]}" for p, m in metas.items())
-        raise SelftestError(
-            f"the dumps come from different catalogs ({listing}): the --dumps folder was made "
-            "by another wgan-parity; rerun without --dumps"
-        )
-    bases = {f: str(_meta(clean[f])["env_id"]) for f in frameworks}
-    reference = str(_meta(clean[REFERENCE])["env_id"])
-
-    mark = time.perf_counter()
-    results = options.out / "results"
-    done = results / "pairs.csv"
-    newest = max(p.stat().st_mtime for p in inputs)
-    if options.reuse and done.exists() and done.stat().st_mtime > newest:
-        say(f"{done} is newer than every dump: not aggregated again (--reuse)")
-    else:
-        with open(options.out / "aggregate.log", "w") as log, contextlib.redirect_stdout(log):
-            code = cli_main(["aggregate", *map(str, inputs), "--out", str(results), "--quiet"])
-        if code == 2:
-            raise SelftestError(f"wgan-parity aggregate refused the dumps; see {options.out}")
-    timings["aggregate"] = time.perf_counter() - mark
-
-    mark = time.perf_counter()
-    pairs = pd.read_csv(results / "pairs.csv", dtype=str, keep_default_na=False)
-    table = score(pairs, bugs, bases, cases, reference)
-    timings["score"] = time.perf_counter() - mark
-    timings["total"] = time.perf_counter() - started
-    lines = totals(table)
-    lines.append(
-        "runtime: " + ", ".join(f"{name} {seconds:.1f}s" for name, seconds in timings.items())
-    )
-    if failures:
-        lines.append("failed dumps: " + "; ".join(f"{k}: {v}" for k, v in failures.items()))
-    legend = [f"`{b.name}` ({b.base}): {b.summary}" for b in bugs]
-    table.to_csv(options.out / "selftest.csv", index=False, float_format="%.6e")
-    (options.out / "selftest.md").write_text(
-        markdown(table, lines) + "\nBugs:\n\n" + "".join(f"- {line}\n" for line in legend)
-    )
-    return table, lines, failures

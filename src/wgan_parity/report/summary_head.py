@@ -44,6 +44,15 @@ def _cause_row(index: int, cause: Cause) -> str:
     return "| " + " | ".join(c.replace("|", "\\|") for c in cells) + " |"
 
 
+def _origins(causes: Sequence[Cause]) -> List[str]:
+    """Where each cause's worst env makes its error: the first layer over its limit on its own."""
+    lines = [f"- #{i + 1}: {plain(c.origin)}" for i, c in enumerate(causes) if c.origin]
+    if not lines:
+        return []
+    head = "Where the error is made (each tap replayed on the truth's input: its own error):"
+    return [head, "", *lines, ""]
+
+
 def _counts(outcome: Outcome) -> str:
     parts = ", ".join(f"{k} {v}" for k, v in outcome.by_status.items()) or "none"
     truth = f" against the float64 truth {code(outcome.truth)}" if outcome.truth else ""
@@ -113,6 +122,7 @@ def lines(outcome: Outcome) -> List[str]:
             out.append("")
             out.append(f"… {len(outcome.causes) - MAX_CAUSES} more causes: `verdict.json`.")
         out.append("")
+        out += _origins(outcome.causes[:MAX_CAUSES])
     if outcome.failed:
         shown = "; ".join(
             f"{code(p.env)} ({plain(p.stage)}: {plain(p.error[:80])})" for p in outcome.failed[:4]

@@ -1,29 +1,27 @@
-"""``python -m wgan_parity.matrixrun``: the command line that nox and tox both call.
+"""The matrix runner behind ``wgan-parity run`` and ``wgan-parity lock`` (what nox and tox call).
 
-Subcommands: ``compare`` (dumps of a selection, then ``wgan-parity aggregate``), ``dump`` (the
-dumps only), ``lock`` (re-resolve ``locks/<id>.txt``). The dumps of every env live in one
-folder (``dumps/<id>.npz`` + ``.key.json``/``.status.json``/``.log``); a compare links the
-selected envs' files into ``dumps/sets/<selection>/`` and aggregates exactly that folder.
-Exit codes: see :mod:`wgan_parity.matrix.pipeline`; 3 = the aggregator itself crashed.
+``run`` dumps a selection of matrix.toml's envs, each in its own venv, then aggregates them
+(``--dump-only``: the dumps only); ``lock`` re-resolves ``locks/<id>.txt``. The dumps of every
+env live in one folder (``dumps/<id>.npz`` + ``.key.json``/``.status.json``/``.log``); a run
+links the selected envs' files into ``dumps/sets/<selection>/`` and aggregates exactly that
+folder. Exit codes: :data:`wgan_parity.exitcodes.MEANINGS` (8 when the aggregator crashed).
 """
 
 from __future__ import annotations
 
-import argparse
 import dataclasses
 import os
 import shutil
 import subprocess
 import sys
 import time
-from dataclasses import asdict
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import List, Optional, Sequence, Tuple
 
-from wgan_parity.core import isa
 from wgan_parity.exitcodes import ExitCode
 from wgan_parity.matrix import cachekey, locks, pipeline
-from wgan_parity.matrix.envtable import EnvSpec, EnvTable, TableError, load_table
+from wgan_parity.matrix.envtable import EnvSpec, EnvTable, TableError
 from wgan_parity.matrix.pipeline import EnvResult, RunOptions
 from wgan_parity.matrix.progress import Progress
 from wgan_parity.matrix.venvs import Builder, StageFailed
@@ -43,19 +41,45 @@ _AGGREGATE = (
 )
 
 
-def selection(table: EnvTable, args: argparse.Namespace) -> Tuple[str, Tuple[EnvSpec, ...]]:
-    """The chosen envs and a folder-safe name for the selection."""
-    tags = [t for group in args.tags for t in group.split(",") if t]
-    envs = table.select(args.set, tags, args.env)
-    if args.max_isa:
-        envs = tuple(capped(env, args.max_isa) for env in envs)
-    if args.env:
-        name = "envs-" + "+".join(args.env) if len(args.env) <= 3 else "envs-custom"
-    elif tags:
-        name = "tags-" + "+".join(sorted(tags))
-    else:
-        name = args.set or "default"
-    return name, envs
+@dataclass(frozen=True)
+class Selection:
+    """Which envs of the table to run: a named set, tags, env ids, and a cap on their kernels."""
+
+    set_name: Optional[str] = None
+    tags: Tuple[str, ...] = ()
+    env_ids: Tuple[str, ...] = ()
+    max_isa: Optional[str] = None
+
+    @property
+    def picked(self) -> bool:
+        """Whether anything narrows the table (else ``lock`` locks every env)."""
+        return bool(self.set_name or self.tags or self.env_ids)
+
+    def name(self) -> str:
+        """A folder-safe name for the selection (``dumps/sets/<name>/``)."""
+        if self.env_ids:
+            ids = self.env_ids
+            return "envs-" + "+".join(ids) if len(ids) <= 3 else "envs-custom"
+        if self.tags:
+            return "tags-" + "+".join(sorted(self.tags))
+        return self.set_name or "default"
+
+    def envs(self, table: EnvTable) -> Tuple[EnvSpec, ...]:
+        """The chosen envs, each capped at :attr:`max_isa` when set."""
+        envs = table.select(self.set_name, list(self.tags), list(self.env_ids))
+        if self.max_isa:
+            envs = tuple(capped(env, self.max_isa) for env in envs)
+        return envs
+
+
+@dataclass(frozen=True)
+class AggregateOptions:
+    """How ``run`` aggregates the selection's dumps: where, against which baseline, and the
+    extra arguments of ``wgan-parity aggregate``."""
+
+    out: Path
+    baseline: Optional[Path] = None
+    extra: Tuple[str, ...] = ()
 
 
 def capped(env: EnvSpec, max_isa: str) -> EnvSpec:
@@ -156,10 +180,15 @@ def aggregate(
     return done.returncode
 
 
-def cmd_run(table: EnvTable, args: argparse.Namespace, with_aggregate: bool) -> int:
-    """``dump`` and ``compare``."""
-    name, envs = selection(table, args)
-    opts = run_options(table, args)
+def run_selection(
+    table: EnvTable,
+    chosen: Selection,
+    opts: RunOptions,
+    then: Optional[AggregateOptions] = None,
+    plain: bool = False,
+) -> int:
+    """Dump the chosen envs, then aggregate them unless ``then`` is None; the exit code."""
+    name, envs = chosen.name(), chosen.envs(table)
     builder = pipeline.make_builder(table, opts)
     print(
         f"wgan-parity: {len(envs)} env(s) of selection {name!r}; dumps in {opts.dump_dir}/",
@@ -167,19 +196,19 @@ def cmd_run(table: EnvTable, args: argparse.Namespace, with_aggregate: bool) -> 
         flush=True,
     )
     started = time.monotonic()
-    progress = Progress(len(envs), bar=False if args.plain else None)
+    progress = Progress(len(envs), bar=False if plain else None)
     results = pipeline.run_envs(table, envs, opts, builder, progress)
     rc = 0
-    if with_aggregate:
+    if then is not None:
         set_dir = link_set(opts.dump_dir, name, results)
         try:
             python = ensure_report_env(table, opts, builder)
         except StageFailed as exc:
             print(f"aggregate: cannot prepare the report env: {exc}", file=sys.stderr)
             return pipeline.EXIT_ENV_FAILED
-        baseline = ["--baseline", str(Path(args.baseline).resolve())] if args.baseline else []
-        extra = [*baseline, *args.aggregate_args]
-        rc = aggregate(table, opts, set_dir, table.root / args.out, python, extra, results)
+        baseline = ["--baseline", str(then.baseline.resolve())] if then.baseline else []
+        extra = [*baseline, *then.extra]
+        rc = aggregate(table, opts, set_dir, table.root / then.out, python, extra, results)
     code = pipeline.exit_code(results, rc)
     lowest = builder.min_free_gb
     pipeline.write_json(
@@ -199,11 +228,10 @@ def cmd_run(table: EnvTable, args: argparse.Namespace, with_aggregate: bool) -> 
     return code
 
 
-def cmd_lock(table: EnvTable, args: argparse.Namespace) -> int:
-    """``lock``: re-resolve the selected envs (all envs and the report env by default)."""
-    picked = args.env or args.set or args.tags
-    envs: List[EnvSpec] = list(selection(table, args)[1] if picked else table.all_envs())
-    builder = pipeline.make_builder(table, run_options(table, args))
+def lock_envs(table: EnvTable, chosen: Selection, opts: RunOptions) -> int:
+    """Re-resolve the chosen envs' locks (every env and the report env when none is picked)."""
+    envs: List[EnvSpec] = list(chosen.envs(table) if chosen.picked else table.all_envs())
+    builder = pipeline.make_builder(table, opts)
     failed = 0
     for env in envs:
         try:
@@ -217,105 +245,3 @@ def cmd_lock(table: EnvTable, args: argparse.Namespace) -> int:
             failed += 1
             print(f"lock failed for {env.id}: {exc}", file=sys.stderr)
     return pipeline.EXIT_ENV_FAILED if failed else 0
-
-
-def run_options(table: EnvTable, args: argparse.Namespace) -> RunOptions:
-    """Options from the parsed command line (paths relative to the project root)."""
-    return RunOptions(
-        dump_dir=table.root / args.dump_dir,
-        envs_dir=table.root / args.envs_dir,
-        use_cache=not args.no_cache,
-        locked=args.locked,
-        delete_venvs=args.delete_venvs,
-        prune_cache=args.prune_cache,
-        min_free_gb=args.min_free_gb,
-        timeout_s=args.timeout_s,
-        install_ahead=args.install_ahead,
-    )
-
-
-def build_parser() -> argparse.ArgumentParser:
-    """The parser of ``python -m wgan_parity.matrixrun``."""
-    parser = argparse.ArgumentParser(
-        prog="python -m wgan_parity.matrixrun",
-        description=__doc__,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
-    sub = parser.add_subparsers(dest="command", required=True)
-    for name in ("compare", "dump", "lock"):
-        p = sub.add_parser(name)
-        p.add_argument("--set", default=None, help="named set from matrix.toml (default: default)")
-        p.add_argument("--tags", action="append", default=[], help="envs with any of these tags")
-        p.add_argument("--env", action="append", default=[], help="this env id (repeatable)")
-        p.add_argument("--table", type=Path, default=None, help="matrix.toml to use")
-        p.add_argument(
-            "--dump-dir",
-            default="dumps",
-            help="where dumps go, relative to the project root (default: dumps)",
-        )
-        p.add_argument("--envs-dir", default=".wgan-parity/envs", help="where venvs go")
-        p.add_argument("--no-cache", action="store_true", help="re-run dumps even if unchanged")
-        p.add_argument(
-            "--locked",
-            action="store_true",
-            help="fail an env whose lock is missing or stale instead of re-locking it",
-        )
-        p.add_argument(
-            "--delete-venvs", action="store_true", help="delete each venv right after its dump"
-        )
-        p.add_argument(
-            "--prune-cache",
-            action="store_true",
-            help="after each dump, drop from uv's cache what no later env needs",
-        )
-        p.add_argument(
-            "--min-free-gb",
-            type=float,
-            default=15.0,
-            help="free disk to keep on top of an env's size (default 15)",
-        )
-        p.add_argument("--timeout-s", type=float, default=None, help="per-dump time limit")
-        p.add_argument(
-            "--install-ahead",
-            type=int,
-            default=1,
-            help="envs locked and installed while one dumps (default 1; 0: one at a time)",
-        )
-        p.add_argument("--plain", action="store_true", help="no progress bar, plain lines only")
-        p.add_argument(
-            "--max-isa",
-            choices=sorted(isa.CAP_SETTINGS),
-            default=None,
-            help="cap every env's CPU kernels at this ISA (`wgan-parity dump --max-isa`) unless "
-            "its row sets its own: runners of different CPUs then compute the same thing (CI)",
-        )
-        if name == "compare":
-            p.add_argument(
-                "--out", default="results", help="aggregator output, relative to the project root"
-            )
-            p.add_argument("--baseline", default=None, help="baseline results folder to check")
-            p.add_argument(
-                "--aggregate-arg",
-                dest="aggregate_args",
-                action="append",
-                default=[],
-                help="extra argument passed to `wgan-parity aggregate` (repeatable)",
-            )
-    return parser
-
-
-def main(argv: Optional[Sequence[str]] = None) -> int:
-    """Parse ``argv`` and run; return the exit code."""
-    args = build_parser().parse_args(argv)
-    try:
-        table = load_table(args.table)
-        if args.command == "lock":
-            return cmd_lock(table, args)
-        return cmd_run(table, args, with_aggregate=args.command == "compare")
-    except (TableError, locks.LockError) as exc:
-        print(f"wgan-parity: {exc}", file=sys.stderr)
-        return pipeline.EXIT_USAGE
-
-
-if __name__ == "__main__":
-    sys.exit(main())

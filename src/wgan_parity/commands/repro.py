@@ -1,0 +1,217 @@
+"""``wgan-parity repro``: a standalone reproducer of one row, shrunk while it still diverges.
+
+From a results folder and a row (case, tensor, env), it finds the layer that makes the error (the
+tap itself for a tap row; for another row of a composite case the first layer whose own error is
+over its limit, else the first divergent tap), takes that layer's ops and the float64 truth's
+input to it, and writes a script that needs only NumPy and the framework
+(:mod:`~wgan_parity.dump.repro_script`). With the env's Python it then shrinks the script
+(:mod:`~wgan_parity.dump.repro_shrink`): one op, a drawn input, a smaller shape, fewer switches,
+printing each step. The gradient a script reports is its op's, under a drawn cotangent: for a
+gradient row it shows the op's backward accuracy, not the case's figure.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import sys
+from pathlib import Path
+from typing import Any, Dict, Mapping, Optional, Tuple
+
+import numpy as np
+
+from wgan_parity import frameworks
+from wgan_parity.exitcodes import ExitCode
+
+GLOBAL_SWITCHES = ("deterministic",)
+
+
+class ReproError(ValueError):
+    """A row or env the command cannot build a reproducer for; the message says why."""
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """Declare the options."""
+    parser.add_argument("results", type=Path, help="a results folder (pairs.csv(.gz), envs.csv)")
+    parser.add_argument("--case", required=True, help="the row's case, e.g. residual_up.random")
+    parser.add_argument("--tensor", required=True, help="the row's tensor, e.g. tap/norm1, out")
+    parser.add_argument("--env", required=True, help="the row's env (a label of envs.csv)")
+    parser.add_argument(
+        "--python",
+        help="the env's Python, which has its framework (default: .wgan-parity/envs/<env_id>/bin/"
+        "python when it exists)",
+    )
+    parser.add_argument("--out", type=Path, help="folder for the script (default: repro-<env>)")
+    parser.add_argument(
+        "--no-shrink", action="store_true", help="write the layer's script as found, unshrunk"
+    )
+
+
+def run(args: argparse.Namespace) -> int:
+    """Build, shrink and write the reproducer; 0 written, 1 it does not diverge, 2 bad input."""
+    from wgan_parity.dump import repro_shrink
+
+    try:
+        start, python, gradient = plan(args)
+    except (ReproError, FileNotFoundError) as exc:
+        print(f"wgan-parity repro: {exc}", file=sys.stderr)
+        return int(ExitCode.USAGE)
+    say = _say
+    if args.no_shrink or python is None:
+        if python is None:
+            say("no env Python found (--python): the script is written unshrunk and not run")
+        final, diverges = start, True
+    else:
+        runner = repro_shrink.Runner(python, gradient)
+        final = repro_shrink.shrink(start, runner, say)
+        diverges = runner(final).diverges
+    out = args.out or Path(f"repro-{args.env}")
+    script = repro_shrink.write(final, out)
+    say(f"wrote {script}" + (f" and {out / final.spec.inputs}" if final.arrays else ""))
+    if python:
+        say(f"run it: {python} {script}")
+    return 0 if diverges else int(ExitCode.DIVERGED)
+
+
+def _say(line: str) -> None:
+    print(line, flush=True)
+
+
+def plan(args: argparse.Namespace) -> Tuple[Any, Optional[str], bool]:
+    """The starting candidate, the env's Python (None if unknown) and whether the row is a
+    gradient."""
+    from wgan_parity.backends import load_backend
+    from wgan_parity.compare.thresholds import load as load_thresholds
+    from wgan_parity.core.catalog import select
+    from wgan_parity.core.fixtures import make_fixtures
+    from wgan_parity.dump import repro_plan, shadow
+    from wgan_parity.dump.repro_script import Spec
+    from wgan_parity.dump.repro_shrink import INPUTS_FILE, Candidate
+    from wgan_parity.report import resultset
+
+    res = resultset.load(args.results)
+    env = _env_row(res.envs, args.env)
+    framework = str(env.get("framework") or "")
+    if frameworks.find(framework) is None or frameworks.get(framework).truth:
+        raise ReproError(f"expected an env of a compared framework, found {framework!r}")
+    rows = res.pairs[(res.pairs["case"] == args.case) & (res.pairs["env_a"] == args.env)]
+    rows = rows[rows["env_b"] == res.truth]
+    row = rows[rows["tensor"] == args.tensor]
+    if row.empty:
+        raise ReproError(
+            f"no row {args.case} / {args.tensor} of {args.env} against the truth in "
+            f"{args.results}; pick one from pairs.csv (env_b = {res.truth})"
+        )
+    record = row.iloc[0].to_dict()
+    matches = select([args.case])
+    if not matches:
+        raise ReproError(f"unknown case {args.case!r}: `wgan-parity dump --list` lists them")
+    case = matches[0]
+    tap = _tap(args.tensor, record, rows.to_dict("records"), args.env, case, repro_plan)
+    segment = repro_plan.find(case, tap)
+    fixtures = make_fixtures(case)
+    truth = {}
+    if segment.source != repro_plan.INPUT:
+        truth = shadow.truth_taps(load_backend(frameworks.truth().name), case, fixtures)
+    x = repro_plan.segment_input(segment, fixtures, truth)
+    params = repro_plan.segment_params(segment, fixtures)
+    out = _numpy_chain(segment.ops, x, params)
+    g = np.random.default_rng(0).standard_normal(out.shape)
+    flags = json.loads(str(env.get("flags") or "{}"))
+    th = load_thresholds()
+    spec = Spec(
+        framework,
+        segment.ops,
+        tuple(x.shape),
+        tuple(p.shape for p in params),
+        inputs=INPUTS_FILE,
+        switches=_switches(framework, flags),
+        environment=_caps(env),
+        bound_factor=float(th.noise_factor),
+        bound_floor=float(th.rel_l2_floor),
+        title=f"{args.env}: {args.case} {args.tensor} ({segment.tap or case.block})",
+        row=_recorded(record, env),
+    )
+    arrays = {"x": x, "g": g, **{f"p{i}": p for i, p in enumerate(params)}}
+    _say(f"row: {args.case} {args.tensor} of {args.env}: err {_num(record.get('err_a'))} "
+         f"(limit {_num(record.get('limit_a'))}); layer {segment.tap or case.block}: "
+         f"{' -> '.join(segment.ops)}")  # fmt: skip
+    gradient = not (args.tensor == "out" or args.tensor.startswith("tap/"))
+    return Candidate(spec, arrays), _python(args, env), gradient
+
+
+def _env_row(envs: Any, label: str) -> Dict[str, Any]:
+    found = envs[envs["env"] == label] if "env" in envs.columns else envs.iloc[0:0]
+    if found.empty:
+        known = ", ".join(map(str, envs.get("env", [])))
+        raise ReproError(f"no env {label!r} in envs.csv; the envs are: {known}")
+    return dict(found.iloc[0].to_dict())
+
+
+def _tap(tensor: str, record: Mapping[str, Any], case_rows: Any, env: str, case: Any,
+         repro_plan: Any) -> str:  # fmt: skip
+    """The tap whose layer the reproducer runs."""
+    from wgan_parity.compare import localize
+
+    if tensor.startswith("tap/"):
+        return tensor[len("tap/") :]
+    if case.block not in repro_plan.COMPOSITE_BLOCKS:
+        return ""
+    found = localize.origin(case_rows, env)
+    if found is not None and found.tap:
+        return found.tap
+    tap = localize.side_tap(record, env)
+    if not tap or tap == localize.OUTPUT:
+        raise ReproError(
+            f"{case.name} {tensor}: no layer of it is over its limit on its own and no tap "
+            "diverges first: name a tap row (--tensor tap/<name>)"
+        )
+    return tap
+
+
+def _numpy_chain(ops: Tuple[str, ...], x: np.ndarray, params: list) -> np.ndarray:
+    from wgan_parity.dump import repro_numpy
+    from wgan_parity.dump.repro_script import NUMPY_OF, PARAMS
+
+    rest = list(params)
+    for op in ops:
+        x = getattr(repro_numpy, NUMPY_OF[op])(x, *[rest.pop(0) for _ in PARAMS[op]])
+    return x
+
+
+def _switches(framework: str, flags: Mapping[str, Any]) -> Tuple[Tuple[str, object], ...]:
+    keys = [*GLOBAL_SWITCHES, *(s.key for s in frameworks.get(framework).switches)]
+    return tuple((k, flags[k]) for k in keys if isinstance(flags.get(k), bool))
+
+
+def _caps(env: Mapping[str, Any]) -> Tuple[Tuple[str, str], ...]:
+    """The ISA cap variables the env's dump ran under (``VAR=value`` pairs of ``isa_caps``)."""
+    text = str(env.get("isa_caps") or "")
+    pairs = [p.split("=", 1) for p in text.replace(";", " ").split() if "=" in p]
+    return tuple((k, v) for k, v in pairs)
+
+
+def _recorded(record: Mapping[str, Any], env: Mapping[str, Any]) -> Dict[str, Any]:
+    keys = ("err_a", "limit_a", "own_err_a", "inherited_err_a")
+    found: Dict[str, Any] = {k: float(record[k]) for k in keys if _finite(record.get(k))}
+    found.update(version=str(env.get("framework_version") or ""), isa=str(env.get("isa") or ""))
+    return found
+
+
+def _finite(value: Any) -> bool:
+    try:
+        return math.isfinite(float(value))
+    except (TypeError, ValueError):
+        return False
+
+
+def _num(value: Any) -> str:
+    return f"{float(value):.2e}" if _finite(value) else "n/a"
+
+
+def _python(args: argparse.Namespace, env: Mapping[str, Any]) -> Optional[str]:
+    if args.python:
+        return str(args.python)
+    candidate = Path(".wgan-parity/envs") / str(env.get("env_id") or args.env) / "bin" / "python"
+    return str(candidate) if candidate.exists() else None

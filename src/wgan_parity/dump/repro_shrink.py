@@ -1,0 +1,210 @@
+"""Shrink a reproducer in the spirit of delta debugging, while it still diverges.
+
+A *candidate* is a :class:`~wgan_parity.dump.repro_script.Spec` and, when its inputs are a file,
+the arrays of that file. Each candidate is rendered, written to a scratch folder and run by the
+env's own Python (the framework the row was measured with); it *diverges* when its figure
+(``out``, or the worst gradient for a gradient row) exceeds the bound. Steps, each kept only if
+the result still diverges, in this order:
+
+1. **ops**: the segment's ops one at a time, each on its own float64 input (the chain before it
+   run in NumPy), first to last;
+2. **inputs**: the recorded input replaced by a seeded normal draw of the same shape;
+3. **shape**: batch, height and width halved while it still diverges (random inputs only);
+4. **switches**: each switch set away from its default is set back; one it cannot do without
+   is kept, and said to matter.
+
+Every attempt is reported through ``say``, so a user sees why the final reproducer is what it is.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import subprocess
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Dict, List
+
+import numpy as np
+
+from wgan_parity import frameworks
+from wgan_parity.dump import repro_numpy
+from wgan_parity.dump.repro_script import NUMPY_OF, PARAMS, Spec, render
+
+INPUTS_FILE = "inputs.npz"
+Say = Callable[[str], None]
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """A spec and, for file inputs, its arrays: ``x``, ``g`` and ``p0``, ``p1``, ..."""
+
+    spec: Spec
+    arrays: Dict[str, np.ndarray] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What one run of a candidate printed (``figures``), and whether it diverged."""
+
+    figures: Dict[str, Dict[str, float]]
+    ratio: float
+    error: str = ""
+
+    @property
+    def diverges(self) -> bool:
+        """Its figure exceeds the bound."""
+        return not self.error and self.ratio > 1.0
+
+
+def write(candidate: Candidate, folder: Path, name: str = "repro.py") -> Path:
+    """The candidate's script (and its inputs file) in ``folder``; the script's path."""
+    folder.mkdir(parents=True, exist_ok=True)
+    if candidate.spec.inputs != "random":
+        np.savez_compressed(folder / candidate.spec.inputs, **candidate.arrays)  # type: ignore[arg-type]
+    script = folder / name
+    script.write_text(render(candidate.spec), encoding="utf-8")
+    return script
+
+
+class Runner:
+    """Runs candidates with one Python; ``gradient`` rows judge the worst gradient figure."""
+
+    def __init__(self, python: str, gradient: bool, timeout_s: float = 600.0) -> None:
+        self.python, self.gradient, self.timeout_s = python, gradient, timeout_s
+
+    def __call__(self, candidate: Candidate) -> Outcome:
+        with tempfile.TemporaryDirectory(prefix="wgan-parity-repro-") as work:
+            script = write(candidate, Path(work))
+            try:
+                done = subprocess.run([self.python, str(script)], capture_output=True, text=True,
+                                      timeout=self.timeout_s, check=False)  # fmt: skip
+            except (OSError, subprocess.TimeoutExpired) as exc:
+                return Outcome({}, float("nan"), f"{type(exc).__name__}: {exc}")
+        line = next((x for x in done.stdout.splitlines() if x.startswith("REPRO ")), "")
+        if done.returncode != 0 or not line:
+            tail = (done.stderr or done.stdout).strip().splitlines()[-1:] or ["no output"]
+            return Outcome({}, float("nan"), f"exit {done.returncode}: {tail[0][:300]}")
+        figures = json.loads(line[len("REPRO ") :])["figures"]
+        return Outcome(figures, self.ratio(figures))
+
+    def ratio(self, figures: Dict[str, Dict[str, float]]) -> float:
+        """The judged figure over its bound."""
+        names = [n for n in figures if n.startswith("grad/")] if self.gradient else ["out"]
+        return max(figures[n]["err"] / figures[n]["bound"] for n in names)
+
+
+def shrink(start: Candidate, run: Callable[[Candidate], Outcome], say: Say) -> Candidate:
+    """The smallest candidate found that still diverges (``start`` itself if nothing smaller)."""
+    first = run(start)
+    say(f"start: {_describe(start)} -> {_result(first)}")
+    if not first.diverges:
+        say("start does not diverge here: nothing to shrink (see the figures above)")
+        return start
+    best = start
+    for step in (_ops, _inputs, _shape, _switches):
+        best = step(best, run, say)
+    say(f"final: {_describe(best)}")
+    return best
+
+
+def _try(label: str, candidate: Candidate, run: Callable[[Candidate], Outcome], say: Say) -> bool:
+    outcome = run(candidate)
+    say(f"  {label}: {_describe(candidate)} -> {_result(outcome)}")
+    return outcome.diverges
+
+
+def _ops(best: Candidate, run: Callable[[Candidate], Outcome], say: Say) -> Candidate:
+    ops = best.spec.ops
+    if len(ops) == 1 or best.spec.inputs == "random":
+        return best
+    say(f"step ops: which of {' -> '.join(ops)} diverges alone, on its own true input")
+    x, params = best.arrays["x"], _params(best)
+    for k, op in enumerate(ops):
+        mine = [params.pop(0) for _ in PARAMS[op]]
+        if op != "relu" and op != "tile4":
+            single = _single(best, op, x, mine, k)
+            if _try(op, single, run, say):
+                return single
+        x = getattr(repro_numpy, NUMPY_OF[op])(x, *mine)
+    say("  no op diverges alone: the chain is kept")
+    return best
+
+
+def _single(best: Candidate, op: str, x: np.ndarray, params: List[np.ndarray],
+            seed: int) -> Candidate:  # fmt: skip
+    out = getattr(repro_numpy, NUMPY_OF[op])(x, *params)
+    g = np.random.default_rng(seed).standard_normal(out.shape)
+    arrays = {"x": x, "g": g, **{f"p{i}": p for i, p in enumerate(params)}}
+    spec = dataclasses.replace(
+        best.spec, ops=(op,), shape=tuple(x.shape), params=tuple(p.shape for p in params)
+    )
+    return Candidate(spec, arrays)
+
+
+def _params(candidate: Candidate) -> List[np.ndarray]:
+    count = sum(len(PARAMS[op]) for op in candidate.spec.ops)
+    return [candidate.arrays[f"p{i}"] for i in range(count)]
+
+
+def _inputs(best: Candidate, run: Callable[[Candidate], Outcome], say: Say) -> Candidate:
+    if best.spec.inputs == "random":
+        return best
+    say("step inputs: does a seeded normal input of the same shape diverge too?")
+    drawn = Candidate(dataclasses.replace(best.spec, inputs="random", seed=0))
+    if _try("random input", drawn, run, say):
+        return drawn
+    say("  the recorded values matter: they stay (inputs.npz)")
+    return best
+
+
+def _shape(best: Candidate, run: Callable[[Candidate], Outcome], say: Say) -> Candidate:
+    if best.spec.inputs != "random" or len(best.spec.shape) != 4:
+        return best
+    say("step shape: halve batch, height and width while it diverges")
+    pools = "mean_pool" in best.spec.ops
+    for axis, name in ((0, "batch"), (2, "height"), (3, "width")):
+        while True:
+            shape = list(best.spec.shape)
+            smaller = shape[axis] // 2
+            if smaller < (2 if axis == 0 or pools else 1) or (pools and axis > 0 and smaller % 2):
+                break
+            shape[axis] = smaller
+            candidate = Candidate(dataclasses.replace(best.spec, shape=tuple(shape)))
+            if not _try(f"{name} {smaller}", candidate, run, say):
+                break
+            best = candidate
+    return best
+
+
+def _switches(best: Candidate, run: Callable[[Candidate], Outcome], say: Say) -> Candidate:
+    defaults = {s.key: s.default for s in frameworks.get(best.spec.framework).switches}
+    off_default = [(k, v) for k, v in best.spec.switches if k in defaults and v != defaults[k]]
+    if not off_default:
+        return best
+    say("step switches: set each non-default switch back to its default")
+    for key, value in off_default:
+        switches = tuple((k, defaults[k] if k == key else v) for k, v in best.spec.switches)
+        candidate = dataclasses.replace(
+            best, spec=dataclasses.replace(best.spec, switches=switches)
+        )
+        if _try(f"{key}={defaults[key]}", candidate, run, say):
+            best = candidate
+        else:
+            say(f"  {key}={value} matters: it stays")
+    return best
+
+
+def _describe(candidate: Candidate) -> str:
+    spec = candidate.spec
+    switches = {k: v for k, v in spec.switches if v}
+    shape = "x".join(map(str, spec.shape))
+    return f"{' -> '.join(spec.ops)} on {shape} ({spec.inputs} inputs), switches {switches}"
+
+
+def _result(outcome: Outcome) -> str:
+    if outcome.error:
+        return f"did not run ({outcome.error})"
+    verdict = "diverges" if outcome.diverges else "within the bound"
+    return f"{outcome.ratio:.2f} x bound, {verdict}"
