@@ -16,6 +16,7 @@ import argparse
 import json
 import math
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Dict, Mapping, Optional, Tuple
 
@@ -48,29 +49,38 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
 
 
+@dataclass(frozen=True)
+class Plan:
+    """Where shrinking starts: one layer's candidate, or (a gradient row of a composite case
+    whose forward pass is within tolerance) every layer's, searched in forward order."""
+
+    candidates: Tuple[Any, ...]
+    python: Optional[str]
+    gradient: bool
+
+
 def run(args: argparse.Namespace) -> int:
     """Build, shrink and write the reproducer; 0 written, 1 it does not diverge, 2 bad input."""
     from wgan_parity.dump import repro_shrink
 
     try:
-        start, python, gradient = plan(args)
-    except (ReproError, FileNotFoundError) as exc:
+        found = plan(args)
+    except (ReproError, FileNotFoundError, KeyError) as exc:
         print(f"wgan-parity repro: {exc}", file=sys.stderr)
         return int(ExitCode.USAGE)
-    say = _say
-    if args.no_shrink or python is None:
-        if python is None:
-            say("no env Python found (--python): the script is written unshrunk and not run")
-        final, diverges = start, True
-    else:
-        runner = repro_shrink.Runner(python, gradient)
-        final = repro_shrink.shrink(start, runner, say)
-        diverges = runner(final).diverges
+    final, diverges = found.candidates[0], True
+    if found.python is None:
+        _say("no env Python found (--python): the script is written unshrunk and not run")
+    elif not args.no_shrink:
+        runner = repro_shrink.Runner(found.python, found.gradient)
+        start = repro_shrink.first_diverging(found.candidates, runner, _say)
+        final = repro_shrink.shrink(start, runner, _say) if start is not None else final
+        diverges = start is not None and runner(final).diverges
     out = args.out or Path(f"repro-{args.env}")
     script = repro_shrink.write(final, out)
-    say(f"wrote {script}" + (f" and {out / final.spec.inputs}" if final.arrays else ""))
-    if python:
-        say(f"run it: {python} {script}")
+    _say(f"wrote {script}" + (f" and {out / final.spec.inputs}" if final.arrays else ""))
+    if found.python:
+        _say(f"run it: {found.python} {script}")
     return 0 if diverges else int(ExitCode.DIVERGED)
 
 
@@ -78,9 +88,8 @@ def _say(line: str) -> None:
     print(line, flush=True)
 
 
-def plan(args: argparse.Namespace) -> Tuple[Any, Optional[str], bool]:
-    """The starting candidate, the env's Python (None if unknown) and whether the row is a
-    gradient."""
+def plan(args: argparse.Namespace) -> Plan:
+    """The candidates to shrink from, the env's Python (None if unknown), the row's kind."""
     from wgan_parity.backends import load_backend
     from wgan_parity.compare.thresholds import load as load_thresholds
     from wgan_parity.core.catalog import select
@@ -108,37 +117,52 @@ def plan(args: argparse.Namespace) -> Tuple[Any, Optional[str], bool]:
     if not matches:
         raise ReproError(f"unknown case {args.case!r}: `wgan-parity dump --list` lists them")
     case = matches[0]
-    tap = _tap(args.tensor, record, rows.to_dict("records"), args.env, case, repro_plan)
-    segment = repro_plan.find(case, tap)
+    gradient = not (args.tensor == "out" or args.tensor.startswith("tap/"))
+    tap = _tap(args.tensor, record, rows.to_dict("records"), args.env, case, gradient)
+    chosen = repro_plan.segments(case) if tap is None else repro_plan.upstream(case, tap)
     fixtures = make_fixtures(case)
     truth = {}
-    if segment.source != repro_plan.INPUT:
+    if any(s.source != repro_plan.INPUT for s in chosen):
         truth = shadow.truth_taps(load_backend(frameworks.truth().name), case, fixtures)
-    x = repro_plan.segment_input(segment, fixtures, truth)
-    params = repro_plan.segment_params(segment, fixtures)
-    out = _numpy_chain(segment.ops, x, params)
-    g = np.random.default_rng(0).standard_normal(out.shape)
     flags = json.loads(str(env.get("flags") or "{}"))
     th = load_thresholds()
-    spec = Spec(
-        framework,
-        segment.ops,
-        tuple(x.shape),
-        tuple(p.shape for p in params),
-        inputs=INPUTS_FILE,
-        switches=_switches(framework, flags),
-        environment=_caps(env),
-        bound_factor=float(th.noise_factor),
-        bound_floor=float(th.rel_l2_floor),
-        title=f"{args.env}: {args.case} {args.tensor} ({segment.tap or case.block})",
-        row=_recorded(record, env),
+    candidates = []
+    for segment in chosen:
+        x = repro_plan.segment_input(segment, fixtures, truth)
+        params = repro_plan.segment_params(segment, fixtures)
+        out = _numpy_chain(segment.ops, x, params)
+        spec = Spec(
+            framework,
+            segment.ops,
+            tuple(x.shape),
+            tuple(p.shape for p in params),
+            inputs=INPUTS_FILE,
+            switches=_switches(framework, flags),
+            environment=_caps(env),
+            gradients=gradient,
+            bound_factor=float(th.noise_factor),
+            bound_floor=float(th.rel_l2_floor),
+            title=f"{args.env}: {args.case} {args.tensor} ({_from(segment, case)})",
+            row=_recorded(record, env),
+        )
+        g = np.random.default_rng(0).standard_normal(out.shape)
+        arrays = {"x": x, "g": g, **{f"p{i}": p for i, p in enumerate(params)}}
+        candidates.append(Candidate(spec, arrays))
+    where = (
+        "every layer, in forward order"
+        if tap is None
+        else f"layer {tap or case.block}, then with the layers before it"
     )
-    arrays = {"x": x, "g": g, **{f"p{i}": p for i, p in enumerate(params)}}
     _say(f"row: {args.case} {args.tensor} of {args.env}: err {_num(record.get('err_a'))} "
-         f"(limit {_num(record.get('limit_a'))}); layer {segment.tap or case.block}: "
-         f"{' -> '.join(segment.ops)}")  # fmt: skip
-    gradient = not (args.tensor == "out" or args.tensor.startswith("tap/"))
-    return Candidate(spec, arrays), _python(args, env), gradient
+         f"(limit {_num(record.get('limit_a'))}); starting from {where}")  # fmt: skip
+    return Plan(tuple(candidates), _python(args, env), gradient)
+
+
+def _from(segment: Any, case: Any) -> str:
+    """``"conv1 -> norm2"``-style: which layers a candidate runs (its source, then its tap)."""
+    tap = segment.tap or case.block
+    source = "" if segment.source == "x" else f"{segment.source} -> "
+    return f"{len(segment.ops)} ops from {source or 'the input -> '}{tap}"
 
 
 def _env_row(envs: Any, label: str) -> Dict[str, Any]:
@@ -150,9 +174,10 @@ def _env_row(envs: Any, label: str) -> Dict[str, Any]:
 
 
 def _tap(tensor: str, record: Mapping[str, Any], case_rows: Any, env: str, case: Any,
-         repro_plan: Any) -> str:  # fmt: skip
-    """The tap whose layer the reproducer runs."""
+         gradient: bool) -> Optional[str]:  # fmt: skip
+    """The tap whose layer the reproducer runs ("" a layer case's block; None: search them)."""
     from wgan_parity.compare import localize
+    from wgan_parity.dump import repro_plan
 
     if tensor.startswith("tap/"):
         return tensor[len("tap/") :]
@@ -162,12 +187,14 @@ def _tap(tensor: str, record: Mapping[str, Any], case_rows: Any, env: str, case:
     if found is not None and found.tap:
         return found.tap
     tap = localize.side_tap(record, env)
-    if not tap or tap == localize.OUTPUT:
-        raise ReproError(
-            f"{case.name} {tensor}: no layer of it is over its limit on its own and no tap "
-            "diverges first: name a tap row (--tensor tap/<name>)"
-        )
-    return tap
+    if tap and tap != localize.OUTPUT:
+        return tap
+    if gradient:
+        return None  # the forward pass is within tolerance: the backward of some layer is not
+    raise ReproError(
+        f"{case.name} {tensor}: no layer of it is over its limit on its own and no tap "
+        "diverges first: name a tap row (--tensor tap/<name>)"
+    )
 
 
 def _numpy_chain(ops: Tuple[str, ...], x: np.ndarray, params: list) -> np.ndarray:

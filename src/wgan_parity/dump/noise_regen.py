@@ -50,6 +50,8 @@ def runnable(stacks: Sequence[Stack], host: str) -> Tuple[Stack, ...]:
     """The stacks a CPU of class ``host`` can measure."""
     rank = isa.CLASSES.index
     return tuple(s for s in stacks if rank(host) >= rank(s.needs))
+
+
 Runner = Callable[..., "subprocess.CompletedProcess[str]"]
 
 

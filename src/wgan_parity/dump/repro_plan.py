@@ -134,6 +134,27 @@ def find(case: Case, tap: str) -> Segment:
     raise KeyError(f"{case.name}: no segment makes tap {tap!r}; its segments: {known}")
 
 
+def upstream(case: Case, tap: str) -> List[Segment]:
+    """``tap``'s segment, then it joined with 1, 2, ... segments upstream along its input.
+
+    A layer that is accurate on the truth's input can still diverge where its producer runs
+    with it (a compiler fuses them): the longer chains find that.
+    """
+    by_tap = {s.tap: s for s in segments(case)}
+    chain = [find(case, tap)]
+    while chain[0].source in by_tap:
+        chain.insert(0, by_tap[chain[0].source])
+    return [joined(chain[k:]) for k in range(len(chain) - 1, -1, -1)]
+
+
+def joined(chain: List[Segment]) -> Segment:
+    """Consecutive segments as one: the first's input, every op and parameter, the last's tap."""
+    first, last = chain[0], chain[-1]
+    ops = tuple(op for s in chain for op in s.ops)
+    params = tuple(p for s in chain for p in s.params)
+    return Segment(last.tap, ops, first.source, params, first.reshape)
+
+
 def segment_input(segment: Segment, fixtures: Fixtures, truth: Mapping[str, Any]) -> np.ndarray:
     """The segment's float64 input: the case's input or the truth's tap, reshaped like the model."""
     value = fixtures.args[INPUT] if segment.source == INPUT else truth[segment.source]

@@ -14,8 +14,10 @@ The framework calls mirror the built-in adapters (``backends/<framework>.py``) c
 
 from __future__ import annotations
 
+import ast
 import inspect
 import json
+import textwrap
 from dataclasses import dataclass, field
 from typing import Callable, Dict, List, Mapping, Tuple
 
@@ -142,7 +144,11 @@ ENV_SWITCHES = {"onednn": "TF_ENABLE_ONEDNN_OPTS"}
 class Spec:
     """What one reproducer runs: a chain of ops on an input, in one framework, with switches.
 
-    ``inputs`` is ``"random"`` (drawn in the script from ``seed``) or the name of a ``.npz``
+    ``gradients``: report the input's and parameters' gradients too (NumPy VJPs in the
+    script); without, only the output (the framework still runs its backward, as a dump does).
+    ``inputs`` is ``"random"`` (drawn in the script from ``seed``, the input with mean
+    ``x_loc`` and standard deviation ``x_scale``, or a rectified standard normal with
+    ``x_relu``, as a ReLU's output is) or the name of a ``.npz``
     beside the script holding ``x``, ``g`` (the cotangent) and ``p0``, ``p1``, ... (the ops'
     parameters in order). ``bound_factor`` and ``bound_floor`` turn NumPy float32's own error
     into the bound (the tool's noise limit: ``max(factor x noise, floor)``). ``row`` is what the
@@ -155,8 +161,12 @@ class Spec:
     params: Tuple[Tuple[int, ...], ...] = ()
     inputs: str = "random"
     seed: int = 0
+    x_loc: float = 0.0
+    x_scale: float = 1.0
+    x_relu: bool = False
     switches: Tuple[Tuple[str, object], ...] = ()
     environment: Tuple[Tuple[str, str], ...] = ()
+    gradients: bool = True
     bound_factor: float = 32.0
     bound_floor: float = 1e-6
     title: str = ""
@@ -170,7 +180,8 @@ class Spec:
 def render(spec: Spec) -> str:
     """The script's source."""
     imports, to_tensor, both = _TEMPLATES[spec.framework]
-    names = [f"p{i}" for i in range(sum(len(PARAMS[op]) for op in spec.ops))]
+    kinds = _param_kinds(spec.ops)
+    names = kinds if len(set(kinds)) == len(kinds) else [f"p{i}" for i in range(len(kinds))]
     environ = dict(spec.environment)
     for switch in frameworks.get(spec.framework).switches:  # as the dump set them: explicitly
         if switch.key in ENV_SWITCHES:
@@ -190,9 +201,9 @@ def render(spec: Spec) -> str:
         imports,
         f"CHANNELS_LAST = {bool(spec.switch('channels_last'))}",
         "EPS = 1e-5",
-        *_numpy_sources(spec.ops),
+        *_numpy_sources(spec.ops, spec.gradients),
         _chain("truth", spec.ops, names, numpy=True),
-        _chain_vjp(spec.ops, names),
+        *([_chain_vjp(spec.ops, names)] if spec.gradients else []),
         _chain("run", spec.ops, names, numpy=False, framework=spec.framework),
         to_tensor,
         both,
@@ -202,26 +213,35 @@ def render(spec: Spec) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _numpy_sources(ops: Tuple[str, ...]) -> List[str]:
+def _numpy_sources(ops: Tuple[str, ...], gradients: bool) -> List[str]:
     wanted: Dict[str, Callable] = {}
     for op in ops:
         name = NUMPY_OF[op]
-        for helper in _helpers(name):
+        for helper in _helpers(name, gradients):
             wanted[helper] = getattr(repro_numpy, helper)
-        for fn in (name, f"{name}_vjp"):
+        for fn in (name, f"{name}_vjp") if gradients else (name,):
             wanted[fn] = getattr(repro_numpy, fn)
     return [_plain(inspect.getsource(fn)) for fn in wanted.values()]
 
 
-def _helpers(name: str) -> Tuple[str, ...]:
+def _helpers(name: str, gradients: bool) -> Tuple[str, ...]:
     if name in ("batch_norm", "layer_norm"):
-        return ("_norm", "_norm_vjp")
+        return ("_norm", "_norm_vjp") if gradients else ("_norm",)
     return ("_patches",) if name == "conv2d" else ()
 
 
 def _plain(source: str) -> str:
-    """A function's source without annotations' typing names (``np.ndarray`` stays)."""
-    return source.replace("Optional[np.ndarray]", "np.ndarray").replace("-> Arrays", "-> tuple")
+    """A function's source without its annotations and docstring (the script stays short)."""
+    tree = ast.parse(textwrap.dedent(source))
+    fn = tree.body[0]
+    assert isinstance(fn, ast.FunctionDef)
+    fn.returns = None
+    for arg in [*fn.args.args, *fn.args.kwonlyargs]:
+        arg.annotation = None
+    first = fn.body[0]
+    if isinstance(first, ast.Expr) and isinstance(first.value, ast.Constant) and len(fn.body) > 1:
+        fn.body = fn.body[1:]
+    return ast.unparse(fn) + "\n"
 
 
 def _chain(name: str, ops: Tuple[str, ...], params: List[str], numpy: bool,
@@ -234,8 +254,8 @@ def _chain(name: str, ops: Tuple[str, ...], params: List[str], numpy: bool,
         if numpy:
             lines.append(f"    x = {NUMPY_OF[op]}({', '.join(['x', *mine])})")
             continue
-        if mine:
-            lines.append(f"    {', '.join(PARAMS[op])}, = {', '.join(mine)},")
+        if mine and tuple(mine) != PARAMS[op]:
+            lines.append(f"    {', '.join(PARAMS[op])} = {', '.join(mine)}")
         lines.append(f"    x = {CALLS[framework][op]}")
     lines.append("    return x")
     return "\n".join(lines) + "\n"
@@ -262,7 +282,7 @@ def _chain_vjp(ops: Tuple[str, ...], params: List[str]) -> str:
 
 def _inputs(spec: Spec, params: List[str]) -> str:
     if spec.inputs != "random":
-        listed = ", ".join(f"data[{p!r}]" for p in params)
+        listed = ", ".join(f"data['p{i}']" for i in range(len(params)))
         return (
             f"data = np.load(os.path.join(os.path.dirname(os.path.abspath(__file__)), "
             f"{spec.inputs!r}))\nARGS = [data['x'], {listed}]\nG = data['g']\n"
@@ -276,9 +296,18 @@ def _inputs(spec: Spec, params: List[str]) -> str:
         draws.append(f"{scale}rng.standard_normal({shape}){fan}")
     return (
         f"rng = np.random.default_rng({spec.seed})\n"
-        f"ARGS = [rng.standard_normal({tuple(spec.shape)}), {', '.join(draws)}]\n"
+        f"ARGS = [{_draw(spec)}, {', '.join(draws)}]\n"
         "G = rng.standard_normal(truth(*ARGS).shape)\n"
     )
+
+
+def _draw(spec: Spec) -> str:
+    """The input's draw: normal with mean ``x_loc`` and std ``x_scale``, rectified if ``x_relu``."""
+    normal = f"rng.standard_normal({tuple(spec.shape)})"
+    if spec.x_relu:
+        return f"np.maximum({normal}, 0)"
+    text = "" if spec.x_loc == 0.0 else f"{spec.x_loc:.3g} + "
+    return text + ("" if spec.x_scale == 1.0 else f"{spec.x_scale:.3g} * ") + normal
 
 
 def _param_kinds(ops: Tuple[str, ...]) -> List[str]:
@@ -287,17 +316,22 @@ def _param_kinds(ops: Tuple[str, ...]) -> List[str]:
 
 def _report(spec: Spec) -> str:
     kinds = _param_kinds(spec.ops)
-    names = ["out", "grad/x"]
-    names += [f"grad/{k}" if kinds.count(k) == 1 else f"grad/{k}{i}" for i, k in enumerate(kinds)]
+    names = ["out", "grad/x"] if spec.gradients else ["out"]
+    if spec.gradients:
+        names += [
+            f"grad/{k}" if kinds.count(k) == 1 else f"grad/{k}{i}" for i, k in enumerate(kinds)
+        ]
+    vjp = ", *truth_vjp(G, *ARGS)" if spec.gradients else ""
+    vjp32 = ", *truth_vjp(G.astype(np.float32), *a32)" if spec.gradients else ""
     return "\n".join(
         [
             "def err(a, t):",
             "    return float(np.linalg.norm(np.asarray(a, np.float64) - t) / np.linalg.norm(t))",
             "",
             "",
-            "t64 = [truth(*ARGS), *truth_vjp(G, *ARGS)]",
+            f"t64 = [truth(*ARGS){vjp}]",
             "a32 = [a.astype(np.float32) for a in ARGS]",
-            "t32 = [truth(*a32), *truth_vjp(G.astype(np.float32), *a32)]",
+            f"t32 = [truth(*a32){vjp32}]",
             "got = framework(ARGS, G)",
             f"NAMES = {names!r}",
             "figures = {}",
