@@ -3,7 +3,8 @@
 - Each NumPy op of :mod:`wgan_parity.dump.repro_numpy` and its VJP equal the float64 reference
   backend (autograd) on the same inputs.
 - Each segment of every composite case, run as a NumPy chain on the truth's input, gives the
-  truth's tap: the segment table is the model, not a copy that can drift from it.
+  truth's tap (both rounded to float32, as a replay stores them; a wrong op or order is off by
+  far more): the segment table is the model, not a copy that can drift from it.
 - A rendered script, run by a real framework, reports the error that the built-in adapter's
   op has on the same inputs: the script's calls are the adapter's.
 """
@@ -106,7 +107,7 @@ def test_every_segment_rebuilds_the_truths_tap(case: Case) -> None:
             x = getattr(repro_numpy, NUMPY_OF[op])(x, *mine)
         want = np.asarray(truth[segment.tap], np.float64).reshape(x.shape)
         rel = float(np.linalg.norm(x - want) / np.linalg.norm(want))
-        assert rel < 1e-12, f"{case.name}: segment {segment.tap!r} {segment.ops} is off by {rel}"
+        assert rel < 1e-5, f"{case.name}: segment {segment.tap!r} {segment.ops} is off by {rel}"
 
 
 def _reference_block(case: Case, fixtures: Any) -> np.ndarray:

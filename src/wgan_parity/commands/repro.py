@@ -47,6 +47,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--no-shrink", action="store_true", help="write the layer's script as found, unshrunk"
     )
+    parser.add_argument(
+        "--max-isa",
+        choices=("avx2", "avx512"),
+        help="the script caps the framework's and NumPy's kernels at this instruction set, so "
+        "it computes the same on a newer CPU (the env's own caps are always kept)",
+    )
 
 
 @dataclass(frozen=True)
@@ -138,7 +144,7 @@ def plan(args: argparse.Namespace) -> Plan:
             tuple(p.shape for p in params),
             inputs=INPUTS_FILE,
             switches=_switches(framework, flags),
-            environment=_caps(env),
+            environment=_caps(env, args.max_isa),
             gradients=gradient,
             bound_factor=float(th.noise_factor),
             bound_floor=float(th.rel_l2_floor),
@@ -212,11 +218,16 @@ def _switches(framework: str, flags: Mapping[str, Any]) -> Tuple[Tuple[str, obje
     return tuple((k, flags[k]) for k in keys if isinstance(flags.get(k), bool))
 
 
-def _caps(env: Mapping[str, Any]) -> Tuple[Tuple[str, str], ...]:
-    """The ISA cap variables the env's dump ran under (``VAR=value`` pairs of ``isa_caps``)."""
+def _caps(env: Mapping[str, Any], max_isa: Optional[str]) -> Tuple[Tuple[str, str], ...]:
+    """The ISA cap variables the env's dump ran under (``isa_caps``: ``VAR=value, ...``), and
+    those of ``max_isa`` (:func:`wgan_parity.core.isa.stack_env`)."""
+    from wgan_parity.core import isa
+
     text = str(env.get("isa_caps") or "")
-    pairs = [p.split("=", 1) for p in text.replace(";", " ").split() if "=" in p]
-    return tuple((k, v) for k, v in pairs)
+    found = dict(p.strip().split("=", 1) for p in text.split(",") if "=" in p)
+    if max_isa:
+        found.update(isa.stack_env(max_isa))
+    return tuple(sorted(found.items()))
 
 
 def _recorded(record: Mapping[str, Any], env: Mapping[str, Any]) -> Dict[str, Any]:

@@ -35,15 +35,21 @@ class Taps:
     backend's tensors): each tap records the layer's output as ``own/<name>`` and hands the
     *truth's* value on to the next layer, so every layer runs on exactly the truth's input and
     ``own/<name>`` holds the error that layer makes by itself. A replay is forward only: the
-    gradient penalty then runs just its critic (:func:`gradient_penalty`).
+    gradient penalty then runs just its critic (:func:`gradient_penalty`), as it does with
+    ``forward_only``.
     """
 
     def __init__(
-        self, ops: Ops, samples: int, shadow: Optional[Mapping[str, Tensor]] = None
+        self,
+        ops: Ops,
+        samples: int,
+        shadow: Optional[Mapping[str, Tensor]] = None,
+        forward_only: bool = False,
     ) -> None:
         self.ops = ops
         self.samples = samples
         self.shadow = shadow
+        self.forward_only = forward_only or shadow is not None
         self.tensors: Dict[str, Tensor] = {}
 
     def tap(self, name: str, tensor: Tensor) -> Tensor:
@@ -65,7 +71,7 @@ class Taps:
 
     def child(self) -> Taps:
         """A fresh recorder for a nested differentiated function, with the same sample count."""
-        return Taps(self.ops, self.samples, self.shadow)
+        return Taps(self.ops, self.samples, self.shadow, self.forward_only)
 
 
 def _tap(taps: Optional[Taps], name: str, tensor: Tensor) -> Tensor:
@@ -169,10 +175,11 @@ def gradient_penalty(
 ) -> Tensor:
     """WGAN-GP penalty ``10 * mean((||grad_x D(x)||_2 - 1)^2)``, differentiable in p and x.
 
-    In a shadow replay (``taps.shadow``) only the critic's forward pass runs: its taps are the
-    penalty's, and a replay has no gradient to take. Its output is then the critic's.
+    With ``taps.forward_only`` (a shadow replay, or the truth's taps for one) only the critic's
+    forward pass runs: its taps are the penalty's, and no gradient is wanted. Its output is then
+    the critic's.
     """
-    if taps is not None and taps.shadow is not None:
+    if taps is not None and taps.forward_only:
         return ops.good_discriminator(x, p, dim, taps)
 
     def critic(args: Mapping[str, Tensor]) -> Tuple[Tensor, Dict[str, Tensor]]:

@@ -36,17 +36,21 @@ def wanted(case: Case, tensors: Mapping[str, Any]) -> bool:
 
 
 def truth_taps(truth: Ops, case: Case, fixtures: Fixtures) -> Dict[str, Any]:
-    """The truth's value of every tap of ``case``, whole batch, as the truth backend's arrays."""
+    """The truth's value of every tap of ``case``, whole batch, rounded to float32."""
     args = {name: truth.asarray(value) for name, value in fixtures.args.items()}
-    taps = Taps(truth, WHOLE_BATCH)
+    taps = Taps(truth, WHOLE_BATCH, forward_only=True)
     _forward_only(truth, case, args, taps)
-    return {k[len(TAP_PREFIX) :]: v for k, v in taps.tensors.items() if k.startswith(TAP_PREFIX)}
+    found: Dict[str, Any] = {}
+    for key in [k for k in taps.tensors if k.startswith(TAP_PREFIX)]:
+        # float32, as the backend gets them anyway; one at a time, so memory does not double
+        found[key[len(TAP_PREFIX) :]] = np.asarray(taps.tensors.pop(key), np.float32)
+    return found
 
 
 def replay(ops: Ops, case: Case, fixtures: Fixtures, truth: Mapping[str, Any]) -> Dict[str, Any]:
     """``own/<name>`` of every tap: ``ops`` running each layer on the truth's input."""
     args = {name: ops.asarray(value) for name, value in fixtures.args.items()}
-    shadow = {name: ops.asarray(np.asarray(value, np.float64)) for name, value in truth.items()}
+    shadow = {name: ops.asarray(value) for name, value in truth.items()}
 
     def forward(arguments: Mapping[str, Any], inputs: Mapping[str, Any]) -> Dict[str, Any]:
         taps = Taps(ops, case.tap_samples, shadow=inputs)
