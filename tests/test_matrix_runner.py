@@ -203,6 +203,27 @@ def test_a_dump_that_wrote_nothing_fails_the_env(project: Path, code: int, stage
     assert pipeline.exit_code(results) == 4
 
 
+class _StaleDumpImportFails(FakeBuilder):
+    """tf-a's backend cannot load (exit 4, nothing written) beside an earlier run's dump."""
+
+    def dump(
+        self, env: EnvSpec, out: Path, log: Path, timeout_s: Optional[float] = None, report=None
+    ) -> str:
+        if env.id != "tf-a":
+            return super().dump(env, out, log, timeout_s, report)
+        raise StageFailed("import", "ModuleNotFoundError: tensorflow", 4)
+
+
+def test_an_earlier_runs_dump_is_not_taken_for_this_runs(project: Path) -> None:
+    """Exit 4 with a dump file on disk that this run did not write is an env that failed."""
+    stale = project / "dumps" / "tf-a.npz"
+    stale.parent.mkdir(parents=True, exist_ok=True)
+    stale.write_bytes(b"an earlier run's dump")
+    results = run(project, _StaleDumpImportFails(project))
+    assert (results[1].status, results[1].stage) == ("failed", "import")
+    assert pipeline.exit_code(results) == 4
+
+
 def test_too_little_disk_fails_the_install_stage_clearly(project: Path) -> None:
     table = load_table(project / "matrix.toml")
     opts = RunOptions(dump_dir=project / "dumps", envs_dir=project / "envs", min_free_gb=1e9)

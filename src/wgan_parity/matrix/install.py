@@ -149,11 +149,13 @@ def run_dump(
     ``wgan-parity dump`` exits 1 or 4 when some case failed and still writes the dump, and 4 when
     the backend could not load at all (no dump): the dump file tells the two apart, not the code.
     """
+    before = npz.stat().st_mtime_ns if npz.is_file() else None  # an earlier run's dump
     try:
         return builder.dump(env, npz, log, timeout_s, report=report)
     except StageFailed as exc:
-        if exc.code not in DUMP_WRITTEN_CODES or not npz.is_file():
-            raise  # the env could not import or run: no dump
+        written = npz.is_file() and npz.stat().st_mtime_ns != before
+        if exc.code not in DUMP_WRITTEN_CODES or not written:
+            raise  # the env could not import or run: no dump of this run
         if "failed cases" in exc.reason:
             return exc.reason
         return f"some cases failed (dump exit {exc.code}): {exc.reason}"

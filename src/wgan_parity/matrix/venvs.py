@@ -214,8 +214,8 @@ class Builder:
     ) -> str:
         """Run ``wgan-parity dump`` in the env, writing ``out``; return a note ('' when clean).
 
-        Exit 1 means some cases failed but the dump was written (the aggregator reports those
-        cases); exit 4 means the backend could not be loaded (the 'import' stage). ``report``
+        Exit 4 is reported as the 'import' stage; it also means some cases failed while the
+        dump was written, which :func:`~.install.run_dump` tells apart by the dump file. ``report``
         gets a line per finished case while the dump runs (:mod:`~.dumpwatch`); each case's time
         is kept in ``<env>.times.json`` beside the dump for the next run's estimate.
         """
