@@ -215,7 +215,8 @@ class _StaleDumpImportFails(FakeBuilder):
 
 
 def test_an_earlier_runs_dump_is_not_taken_for_this_runs(project: Path) -> None:
-    """Exit 4 with a dump file on disk that this run did not write is an env that failed."""
+    """Exit 4 beside a dump file this run did not write is an env that failed (the pipeline
+    removes an older dump before it dumps, and run_dump checks the file is this run's)."""
     stale = project / "dumps" / "tf-a.npz"
     stale.parent.mkdir(parents=True, exist_ok=True)
     stale.write_bytes(b"an earlier run's dump")
