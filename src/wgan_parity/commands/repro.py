@@ -78,7 +78,7 @@ def run(args: argparse.Namespace) -> int:
     if found.python is None:
         _say("no env Python found (--python): the script is written unshrunk and not run")
     elif not args.no_shrink:
-        runner = repro_shrink.Runner(found.python, found.gradient)
+        runner = repro_shrink.Runner(found.python, _judged(args.tensor))
         start = repro_shrink.first_diverging(found.candidates, runner, _say)
         final = repro_shrink.shrink(start, runner, _say) if start is not None else final
         diverges = start is not None and runner(final).diverges
@@ -88,6 +88,14 @@ def run(args: argparse.Namespace) -> int:
     if found.python:
         _say(f"run it: {found.python} {script}")
     return 0 if diverges else int(ExitCode.DIVERGED)
+
+
+def _judged(tensor: str) -> Tuple[str, ...]:
+    """The script figures that stand for the row: its output, its input's gradient, or (for a
+    parameter's gradient, named differently in a script) every gradient."""
+    if tensor == "out" or tensor.startswith("tap/"):
+        return ("out",)
+    return ("grad/x",) if tensor.rsplit("/", 1)[-1] == "x" else ()
 
 
 def _say(line: str) -> None:
@@ -125,7 +133,11 @@ def plan(args: argparse.Namespace) -> Plan:
     case = matches[0]
     gradient = not (args.tensor == "out" or args.tensor.startswith("tap/"))
     tap = _tap(args.tensor, record, rows.to_dict("records"), args.env, case, gradient)
-    chosen = repro_plan.segments(case) if tap is None else repro_plan.upstream(case, tap)
+    if tap is None:  # each layer alone, then ever longer chains ending at the last one
+        layers = repro_plan.segments(case)
+        chosen = layers + repro_plan.upstream(case, layers[-1].tap)[1:]
+    else:
+        chosen = repro_plan.upstream(case, tap)
     fixtures = make_fixtures(case)
     truth = {}
     if any(s.source != repro_plan.INPUT for s in chosen):
@@ -155,7 +167,7 @@ def plan(args: argparse.Namespace) -> Plan:
         arrays = {"x": x, "g": g, **{f"p{i}": p for i, p in enumerate(params)}}
         candidates.append(Candidate(spec, arrays))
     where = (
-        "every layer, in forward order"
+        "every layer, then longer chains of them"
         if tap is None
         else f"layer {tap or case.block}, then with the layers before it"
     )

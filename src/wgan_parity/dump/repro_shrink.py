@@ -75,10 +75,11 @@ def write(candidate: Candidate, folder: Path, name: str = "repro.py") -> Path:
 
 
 class Runner:
-    """Runs candidates with one Python; ``gradient`` rows judge the worst gradient figure."""
+    """Runs candidates with one Python. ``judged``: the figures whose worst decides (``out`` for
+    a forward row, ``grad/x`` for an input gradient); empty: every gradient's (a parameter's)."""
 
-    def __init__(self, python: str, gradient: bool, timeout_s: float = 600.0) -> None:
-        self.python, self.gradient, self.timeout_s = python, gradient, timeout_s
+    def __init__(self, python: str, judged: Sequence[str], timeout_s: float = 600.0) -> None:
+        self.python, self.judged, self.timeout_s = python, tuple(judged), timeout_s
 
     def __call__(self, candidate: Candidate) -> Outcome:
         with tempfile.TemporaryDirectory(prefix="wgan-parity-repro-") as work:
@@ -97,7 +98,7 @@ class Runner:
 
     def ratio(self, figures: Dict[str, Dict[str, float]]) -> float:
         """The judged figure over its bound."""
-        names = [n for n in figures if n.startswith("grad/")] if self.gradient else ["out"]
+        names = [n for n in figures if n in self.judged or (not self.judged and "/" in n)]
         return max(figures[n]["err"] / figures[n]["bound"] for n in names)
 
 
