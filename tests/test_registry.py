@@ -153,7 +153,7 @@ def test_a_case_that_cannot_run_fails_its_test_not_the_collection(
         raise ValueError("model bug")
 
     monkeypatch.setattr(_parity, "recorded_tensor_names", dict)
-    monkeypatch.setattr(_parity, "run_tensor_names", broken)
+    monkeypatch.setattr(_parity.names, "run_tensor_names", broken)
     _parity.tensor_names.cache_clear()
     try:
         params = _parity.parity_params(select([SMALL_CASE]))
