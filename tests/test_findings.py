@@ -1,9 +1,10 @@
 """The committed reproducers (docs/findings/) still print the figures their pages state.
 
 Each folder's ``expected.json`` names the framework and, per release, the figure its script
-printed when it was written. A script runs here when the test venv has one of those releases;
-its error must be within the stated tolerance of the stated figure, and on the side of the bound
-it was (over it for an affected release, under it for a fixed one).
+printed when it was written. A script runs here when the test venv has one of those releases:
+an affected release must be over the bound, at the stated figure within the stated tolerance (the
+script pins its kernels' ISA); a fixed one must be under the bound (a compiler that reads no ISA
+cap, XLA's, computes other figures on another CPU).
 """
 
 from __future__ import annotations
@@ -72,6 +73,7 @@ def test_the_script_prints_the_stated_figure(
     assert done.returncode == 0, done.stderr[-3000:]
     line = next(x for x in done.stdout.splitlines() if x.startswith("REPRO "))
     found = json.loads(line[len("REPRO ") :])["figures"][figure["figure"]]
-    tolerance = _expected(folder)["tolerance"]
-    assert found["err"] == pytest.approx(figure["err"], rel=tolerance), done.stdout
     assert (found["err"] > found["bound"]) is affected, done.stdout
+    if affected:  # the script pins the kernels it was measured with (--max-isa)
+        tolerance = _expected(folder)["tolerance"]
+        assert found["err"] == pytest.approx(figure["err"], rel=tolerance), done.stdout
