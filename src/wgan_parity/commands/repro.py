@@ -62,11 +62,11 @@ class Plan:
 
     candidates: Tuple[Any, ...]
     python: Optional[str]
-    gradient: bool
 
 
 def run(args: argparse.Namespace) -> int:
-    """Build, shrink and write the reproducer; 0 written, 1 it does not diverge, 2 bad input."""
+    """Build, shrink and write the reproducer. Exit codes as every command's: 1 its script
+    diverges (the row is reproduced), 0 it does not or was not run, 2 bad input."""
     from wgan_parity.dump import repro_shrink
 
     try:
@@ -74,7 +74,7 @@ def run(args: argparse.Namespace) -> int:
     except (ReproError, FileNotFoundError, KeyError) as exc:
         print(f"wgan-parity repro: {exc}", file=sys.stderr)
         return int(ExitCode.USAGE)
-    final, diverges = found.candidates[0], True
+    final, diverges = found.candidates[0], False
     if found.python is None:
         _say("no env Python found (--python): the script is written unshrunk and not run")
     elif not args.no_shrink:
@@ -87,7 +87,7 @@ def run(args: argparse.Namespace) -> int:
     _say(f"wrote {script}" + (f" and {out / final.spec.inputs}" if final.arrays else ""))
     if found.python:
         _say(f"run it: {found.python} {script}")
-    return 0 if diverges else int(ExitCode.DIVERGED)
+    return int(ExitCode.DIVERGED) if diverges else int(ExitCode.OK)
 
 
 def _judged(tensor: str) -> Tuple[str, ...]:
@@ -103,7 +103,7 @@ def _say(line: str) -> None:
 
 
 def plan(args: argparse.Namespace) -> Plan:
-    """The candidates to shrink from, the env's Python (None if unknown), the row's kind."""
+    """The candidates to shrink from and the env's Python (None if unknown)."""
     from wgan_parity.backends import load_backend
     from wgan_parity.compare.thresholds import load as load_thresholds
     from wgan_parity.core.catalog import select
@@ -173,7 +173,7 @@ def plan(args: argparse.Namespace) -> Plan:
     )
     _say(f"row: {args.case} {args.tensor} of {args.env}: err {_num(record.get('err_a'))} "
          f"(limit {_num(record.get('limit_a'))}); starting from {where}")  # fmt: skip
-    return Plan(tuple(candidates), _python(args, env), gradient)
+    return Plan(tuple(candidates), _python(args, env))
 
 
 def _from(segment: Any, case: Any) -> str:
