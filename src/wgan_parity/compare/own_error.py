@@ -21,14 +21,13 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Optional
+from typing import NamedTuple, Optional, Tuple
 
 import numpy as np
 
 from wgan_parity.compare.member_reader import Member
+from wgan_parity.core.model import OWN_PREFIX, TAP_PREFIX
 
-TAP_PREFIX = "tap/"
-OWN_PREFIX = "own/"
 #: The pairs table's columns (``side`` group): NaN on rows that are not taps, or without a replay.
 COLUMNS = ("own_err_a", "own_err_b", "inherited_err_a", "inherited_err_b")
 
@@ -49,25 +48,38 @@ def own_tensor(tensor: str) -> Optional[str]:
     return OWN_PREFIX + tensor[len(TAP_PREFIX) :] if tensor.startswith(TAP_PREFIX) else None
 
 
+class TruthTap(NamedTuple):
+    """The truth's tap, read once for every side: its shape, values (float64) and norm."""
+
+    shape: Tuple[int, ...]
+    values: np.ndarray
+    norm: float
+
+
+def truth_tap(member: Member) -> TruthTap:
+    """Read the truth's tap whole (taps hold a few samples)."""
+    values = _whole(member)
+    return TruthTap(tuple(member.shape), values, float(np.linalg.norm(values)))
+
+
 def _whole(member: Member) -> np.ndarray:
     return np.asarray(member.read(0, int(member.size)), dtype=np.float64)
 
 
-def measure(tap: Member, own: Member, truth: Member) -> OwnError:
+def measure(tap: Member, own: Member, truth: TruthTap) -> OwnError:
     """Own and inherited error of one side from its tap, its shadow replay and the truth's tap.
 
     NaN when the shapes differ or the truth is all zeros (no scale); infinite when the side's
     values are not finite.
     """
-    if tap.shape != own.shape or tap.shape != truth.shape:
+    if tuple(tap.shape) != truth.shape or tuple(own.shape) != truth.shape:
         return NOT_MEASURED
-    t, x, o = _whole(truth), _whole(tap), _whole(own)
-    scale = float(np.linalg.norm(t))
-    if not math.isfinite(scale) or scale == 0.0:
+    if not math.isfinite(truth.norm) or truth.norm == 0.0:
         return NOT_MEASURED
+    x, o = _whole(tap), _whole(own)
     if not (np.isfinite(x).all() and np.isfinite(o).all()):
         return OwnError(math.inf, math.inf)
-    return OwnError(_distance(o, t) / scale, _distance(x, o) / scale)
+    return OwnError(_distance(o, truth.values) / truth.norm, _distance(x, o) / truth.norm)
 
 
 def _distance(a: np.ndarray, b: np.ndarray) -> float:

@@ -74,9 +74,13 @@ def _own_errors(
     envs: List[Env], case: str, tensor: str, members: List[Optional[Member]], truth_index: int
 ) -> Dict[int, own_error.OwnError]:
     """Each side's own and inherited error at tap ``tensor`` (sides without a replay: none)."""
-    truth = members[truth_index]
     found: Dict[int, own_error.OwnError] = {}
-    if truth is None or own_error.own_tensor(tensor) is None:
+    truth_member = members[truth_index]
+    if truth_member is None or own_error.own_tensor(tensor) is None:
+        return found
+    try:
+        truth = own_error.truth_tap(truth_member)
+    except DumpError:
         return found
     for k, member in enumerate(members):
         if k == truth_index:

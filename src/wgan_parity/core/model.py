@@ -17,6 +17,9 @@ from typing import Any, Callable, Dict, Mapping, Optional, Tuple
 from wgan_parity.core.protocol import COMPOSITES, Ops
 
 EPS = 1e-5
+TAP_PREFIX = "tap/"  # a tap's tensor name: ``tap/<name>``
+OWN_PREFIX = "own/"  # its shadow replay's: ``own/<name>``
+AUX_PREFIX = "aux/"
 Tensor = Any
 Params = Mapping[str, Tensor]
 
@@ -56,14 +59,14 @@ class Taps:
         """Record the first ``samples`` items of the batch, without gradient; return what the
         next layer gets (``tensor``, or in a replay the truth's value)."""
         if self.shadow is None:
-            self.tensors[f"tap/{name}"] = self.ops.stop_gradient(tensor[: self.samples])
+            self.tensors[f"{TAP_PREFIX}{name}"] = self.ops.stop_gradient(tensor[: self.samples])
             return tensor
-        self.tensors[f"own/{name}"] = self.ops.stop_gradient(tensor[: self.samples])
+        self.tensors[f"{OWN_PREFIX}{name}"] = self.ops.stop_gradient(tensor[: self.samples])
         return self.shadow[name]
 
     def aux(self, name: str, tensor: Tensor) -> None:
         """Record a full-size extra output, without gradient."""
-        self.tensors[f"aux/{name}"] = self.ops.stop_gradient(tensor)
+        self.tensors[f"{AUX_PREFIX}{name}"] = self.ops.stop_gradient(tensor)
 
     def merge(self, tensors: Mapping[str, Tensor]) -> None:
         """Add taps a nested function returned (already cut from the gradient)."""

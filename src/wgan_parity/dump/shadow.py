@@ -20,12 +20,8 @@ import numpy as np
 from wgan_parity.core.blocks import BLOCKS
 from wgan_parity.core.catalog import Case
 from wgan_parity.core.fixtures import Fixtures
-from wgan_parity.core.model import Taps
+from wgan_parity.core.model import OWN_PREFIX, TAP_PREFIX, Taps
 from wgan_parity.core.protocol import Ops
-
-TAP_PREFIX = "tap/"
-OWN_PREFIX = "own/"
-
 
 WHOLE_BATCH = 1 << 62  # a tap's sample count that keeps every sample
 
