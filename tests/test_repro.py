@@ -27,7 +27,7 @@ from wgan_parity.backends import load_backend
 from wgan_parity.core.catalog import CATALOG, Case
 from wgan_parity.core.fixtures import make_fixtures
 from wgan_parity.dump import repro_numpy, repro_plan, shadow
-from wgan_parity.dump.repro_script import CALLS, NUMPY_OF, PARAMS, Spec, render
+from wgan_parity.dump.repro_script import CALLS, NUMPY_OF, PARAMS, Spec, numpy_chain, render
 
 RNG = np.random.default_rng(7)
 SHAPE = (3, 8, 6, 10)
@@ -101,10 +101,7 @@ def test_every_segment_rebuilds_the_truths_tap(case: Case) -> None:
     )
     for segment in repro_plan.segments(small):
         x = repro_plan.segment_input(segment, fixtures, truth)
-        params = repro_plan.segment_params(segment, fixtures)
-        for op in segment.ops:
-            mine = [params.pop(0) for _ in PARAMS[op]]
-            x = getattr(repro_numpy, NUMPY_OF[op])(x, *mine)
+        x = numpy_chain(segment.ops, x, repro_plan.segment_params(segment, fixtures))[-1]
         want = np.asarray(truth[segment.tap], np.float64).reshape(x.shape)
         rel = float(np.linalg.norm(x - want) / np.linalg.norm(want))
         assert rel < 1e-5, f"{case.name}: segment {segment.tap!r} {segment.ops} is off by {rel}"

@@ -109,7 +109,7 @@ def plan(args: argparse.Namespace) -> Plan:
     from wgan_parity.core.catalog import select
     from wgan_parity.core.fixtures import make_fixtures
     from wgan_parity.dump import repro_plan, shadow
-    from wgan_parity.dump.repro_script import Spec
+    from wgan_parity.dump.repro_script import Spec, numpy_chain
     from wgan_parity.dump.repro_shrink import INPUTS_FILE, Candidate
     from wgan_parity.report import resultset
 
@@ -148,7 +148,7 @@ def plan(args: argparse.Namespace) -> Plan:
     for segment in chosen:
         x = repro_plan.segment_input(segment, fixtures, truth)
         params = repro_plan.segment_params(segment, fixtures)
-        out = _numpy_chain(segment.ops, x, params)
+        out = numpy_chain(segment.ops, x, params)[-1]
         spec = Spec(
             framework,
             segment.ops,
@@ -213,16 +213,6 @@ def _tap(tensor: str, record: Mapping[str, Any], case_rows: Any, env: str, case:
         f"{case.name} {tensor}: no layer of it is over its limit on its own and no tap "
         "diverges first: name a tap row (--tensor tap/<name>)"
     )
-
-
-def _numpy_chain(ops: Tuple[str, ...], x: np.ndarray, params: list) -> np.ndarray:
-    from wgan_parity.dump import repro_numpy
-    from wgan_parity.dump.repro_script import NUMPY_OF, PARAMS
-
-    rest = list(params)
-    for op in ops:
-        x = getattr(repro_numpy, NUMPY_OF[op])(x, *[rest.pop(0) for _ in PARAMS[op]])
-    return x
 
 
 def _switches(framework: str, flags: Mapping[str, Any]) -> Tuple[Tuple[str, object], ...]:

@@ -19,7 +19,7 @@ import inspect
 import json
 import textwrap
 from dataclasses import dataclass, field
-from typing import Callable, Dict, List, Mapping, Tuple
+from typing import Callable, Dict, List, Mapping, Sequence, Tuple
 
 import numpy as np
 
@@ -138,6 +138,23 @@ _TEMPLATES: Dict[str, Tuple[str, str, str]] = {
 }
 #: Framework switch -> environment variable set before the import (``None``: a script flag).
 ENV_SWITCHES = {"onednn": "TF_ENABLE_ONEDNN_OPTS"}
+
+
+def split_params(ops: Tuple[str, ...], params: Sequence[np.ndarray]) -> List[List[np.ndarray]]:
+    """The chain's flat parameter list, per op (:data:`PARAMS` says how many each takes)."""
+    rest, found = list(params), []
+    for op in ops:
+        found.append([rest.pop(0) for _ in PARAMS[op]])
+    return found
+
+
+def numpy_chain(ops: Tuple[str, ...], x: np.ndarray,
+                params: Sequence[np.ndarray]) -> List[np.ndarray]:  # fmt: skip
+    """The chain run in NumPy: its input, then each op's output (the last is the chain's)."""
+    values = [x]
+    for op, mine in zip(ops, split_params(ops, params)):
+        values.append(getattr(repro_numpy, NUMPY_OF[op])(values[-1], *mine))
+    return values
 
 
 @dataclass(frozen=True)

@@ -29,8 +29,7 @@ from typing import Callable, Dict, List, Optional, Sequence
 import numpy as np
 
 from wgan_parity import frameworks
-from wgan_parity.dump import repro_numpy
-from wgan_parity.dump.repro_script import NUMPY_OF, PARAMS, Spec, render
+from wgan_parity.dump.repro_script import PARAMS, Spec, numpy_chain, render, split_params
 
 INPUTS_FILE = "inputs.npz"
 #: A shrinking step keeps a candidate only while it diverges by this much (or by as much as the
@@ -156,12 +155,8 @@ def _ops(best: Candidate, run: Callable[[Candidate], Outcome], say: Say) -> Cand
     if len(ops) == 1 or best.spec.inputs == "random":
         return best
     say(f"step ops: which of {' -> '.join(ops)} diverges alone, on its own true input")
-    inputs, params = [best.arrays["x"]], _params(best)
-    per_op = []
-    for op in ops:
-        mine = [params.pop(0) for _ in PARAMS[op]]
-        per_op.append(mine)
-        inputs.append(getattr(repro_numpy, NUMPY_OF[op])(inputs[-1], *mine))
+    params = _params(best)
+    inputs, per_op = numpy_chain(ops, best.arrays["x"], params), split_params(ops, params)
     for k, op in enumerate(ops):
         if op not in EXACT:
             single = _sub(best, k, k + 1, inputs, per_op)
