@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
+from typing import Callable, Optional
 
 from wgan_parity.exitcodes import ExitCode
 from wgan_parity.matrix.envtable import EnvTable, TableError, load_table
@@ -79,25 +80,30 @@ def run(args: argparse.Namespace) -> int:
 def _tox_ini(table: EnvTable, check: bool) -> int:
     from wgan_parity.matrix import toxgen
 
-    if check:
-        why = toxgen.stale(table)
-        if why:
-            print(why, file=sys.stderr)
-        return STALE if why else 0
-    path = toxgen.write(table)
-    print(f"wrote {path} ({len(table.envs)} dump envs)", file=sys.stderr)
-    return 0
+    def write() -> str:
+        return f"wrote {toxgen.write(table)} ({len(table.envs)} dump envs)"
+
+    return _check_or_write(check, lambda: toxgen.stale(table), write)
 
 
 def _parity_tensors(root: Path, check: bool) -> int:
     from wgan_parity.dump import tensor_names
 
     path = root / tensor_names.TENSORS_FILE
+
+    def write() -> str:
+        return f"wrote {path} ({len(tensor_names.write(path))} cases)"
+
+    return _check_or_write(check, lambda: tensor_names.drift(path), write)
+
+
+def _check_or_write(check: bool, stale: Callable[[], Optional[str]],
+                    write: Callable[[], str]) -> int:  # fmt: skip
+    """``--check``: say why the file is stale (exit :data:`STALE`) or exit 0; else rewrite it."""
     if check:
-        why = tensor_names.drift(path)
+        why = stale()
         if why:
             print(why, file=sys.stderr)
         return STALE if why else 0
-    written = tensor_names.write(path)
-    print(f"wrote {path} ({len(written)} cases)", file=sys.stderr)
+    print(write(), file=sys.stderr)
     return 0
