@@ -84,6 +84,9 @@ def test_a_switch_of_another_framework_leaves_the_kernel_class_alone(
             "tensorflow:avx512:cpu:onednn0:tf32:nondeterministic:graph",
         ),
         ("tensorflow", {"onednn": "unavailable", "tf32": "unavailable"}, "tensorflow:avx512:cpu"),
+        ("torch", {"precision": "bfloat16"}, "torch:avx512:cpu:bf16"),
+        ("jax", {"precision": "float16", "tf32": True}, "jax:avx512:cpu:tf32:fp16"),
+        ("tensorflow", {"precision": "float32"}, "tensorflow:avx512:cpu"),
     ],
 )
 def test_builtin_switches_keep_their_kernel_tokens(framework, flags, kernels) -> None:
@@ -92,7 +95,9 @@ def test_builtin_switches_keep_their_kernel_tokens(framework, flags, kernels) ->
 
 
 def test_flags_record_the_same_keys_as_before() -> None:
+    """The keys before issue 29, plus ``precision`` (float32 unless asked)."""
     assert Flags().as_dict() == {
+        "precision": "float32",
         "deterministic": True,
         "onednn": True,
         "tf32": False,

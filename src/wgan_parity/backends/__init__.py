@@ -15,6 +15,7 @@ from types import ModuleType
 from typing import TYPE_CHECKING, Any, Dict, Mapping, Optional, cast
 
 from wgan_parity import frameworks
+from wgan_parity.core import precision
 from wgan_parity.core.flags import Flags
 from wgan_parity.core.model import COMPOSITE_IMPLS
 from wgan_parity.core.protocol import COMPOSITES, CONSTANTS, PRIMITIVES, Ops, Primitives
@@ -97,7 +98,26 @@ def _module_chain(name: str, seen: Optional[list] = None) -> list:
 
 
 def load_backend(name: str, flags: Optional[Flags] = None) -> Ops:
-    """Resolve ``name``, import its modules, apply ``flags`` via ``configure`` and return it."""
-    backend = cast(Ops, Backend(name, _module_chain(name)))
-    backend.flags = dict(backend.configure(flags or Flags()))
+    """Resolve ``name``, import its modules, apply ``flags`` via ``configure`` (and the
+    precision policy, :mod:`wgan_parity.core.precision`) and return it."""
+    flags = flags or Flags()
+    modules = _module_chain(name)
+    backend = cast(Ops, Backend(name, modules))
+    backend.flags = dict(backend.configure(flags))
+    if flags.precision != precision.FLOAT32 and backend.DTYPE == "float64":
+        raise BackendError(
+            f"--precision {flags.precision}: backend {name!r} is the float64 truth, which never "
+            "runs reduced; run it without --precision (its --noise-precision measures the limits)"
+        )
+    hooks = {hook: _last(modules, hook) for hook in ("cast", "autocast")}
+    try:
+        backend.flags.update(precision.apply(backend, flags.precision, **hooks))
+    except ValueError as exc:
+        raise BackendError(str(exc)) from exc
     return backend
+
+
+def _last(modules: list, attr: str) -> Any:
+    """``attr`` of the last module of the chain that defines it (None if none does)."""
+    found = [getattr(m, attr) for m in modules if hasattr(m, attr)]
+    return found[-1] if found else None

@@ -134,6 +134,11 @@ def to_numpy(tensor: Any) -> np.ndarray:
     return np.asarray(tensor)
 
 
+def cast(tensor: Any, dtype: str) -> Any:
+    """``astype`` to ``dtype`` (a precision name): the mixed-precision policy's casts."""
+    return tensor.astype(getattr(jnp, dtype))
+
+
 def stop_gradient(tensor: Any) -> Any:
     """``jax.lax.stop_gradient``."""
     return jax.lax.stop_gradient(tensor)

@@ -19,6 +19,7 @@ from autograd.tracer import getval
 
 from wgan_parity.core.allocator import keep_freed_memory
 from wgan_parity.core.flags import Flags
+from wgan_parity.core.precision import round_to
 from wgan_parity.core.protocol import Aux, Differentiable
 
 FRAMEWORK = "reference"
@@ -59,6 +60,18 @@ def asarray(value: np.ndarray) -> np.ndarray:
 def to_numpy(tensor: Any) -> np.ndarray:
     """Unbox and return a NumPy array."""
     return np.asarray(getval(tensor))
+
+
+@primitive
+def cast(tensor: Any, dtype: str) -> Any:
+    """Round to ``dtype`` (a precision name), kept in the array's own dtype: how the float32
+    reference emulates a reduced-precision run (the cotangent is rounded alike)."""
+    if dtype in ("float32", "float64"):
+        return tensor
+    return round_to(tensor, dtype).astype(tensor.dtype, copy=False)
+
+
+defvjp(cast, lambda ans, tensor, dtype: lambda g: cast(g, dtype))
 
 
 def stop_gradient(tensor: Any) -> Any:

@@ -92,6 +92,11 @@ def to_numpy(tensor: Any) -> np.ndarray:
     return np.asarray(tensor) if _graph is not None else tensor.numpy()
 
 
+def cast(tensor: Any, dtype: str) -> Any:
+    """``tf.cast`` to ``dtype`` (a precision name): the mixed-precision policy's casts."""
+    return tf.cast(tensor, getattr(tf, dtype))
+
+
 def stop_gradient(tensor: Any) -> Any:
     """``tf.stop_gradient``."""
     return tf.stop_gradient(tensor)

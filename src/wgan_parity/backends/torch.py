@@ -133,8 +133,21 @@ def asarray(value: Any) -> Any:
 
 
 def to_numpy(tensor: Any) -> np.ndarray:
-    """Detach, move to CPU, convert."""
-    return tensor.detach().cpu().numpy()
+    """Detach, move to CPU, convert (a bfloat16 or float16 tensor to float32 first)."""
+    tensor = tensor.detach().cpu()
+    if tensor.dtype in (torch.bfloat16, torch.float16):
+        tensor = tensor.float()
+    return tensor.numpy()
+
+
+def autocast(precision: str) -> Any:
+    """``torch.autocast`` on the dump's device at ``precision`` (torch >= 1.10 on CPU)."""
+    if not hasattr(torch, "autocast"):
+        raise ValueError(
+            f"--precision {precision}: torch {torch.__version__} has no torch.autocast "
+            "(torch >= 1.10); run this release at float32"
+        )
+    return torch.autocast(device_type=_device.split(":")[0], dtype=getattr(torch, precision))
 
 
 def stop_gradient(tensor: Any) -> Any:

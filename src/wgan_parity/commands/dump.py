@@ -20,6 +20,7 @@ from typing import Dict, List
 from wgan_parity import frameworks
 from wgan_parity.atomic import writable_folder, write_json
 from wgan_parity.backends import BUILTIN, BackendError
+from wgan_parity.core import precision
 from wgan_parity.core.catalog import select
 from wgan_parity.core.compat import require_pcg64
 from wgan_parity.core.flags import Flags
@@ -60,6 +61,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--nondeterministic", action="store_true", help="do not request deterministic ops"
     )
     parser.add_argument("--tf32", action="store_true", help="allow TensorFloat-32 on NVIDIA GPUs")
+    parser.add_argument(
+        "--precision",
+        choices=precision.PRECISIONS,
+        default=precision.FLOAT32,
+        help="run under a mixed-precision policy: torch's autocast, the others' ops cast as "
+        "Keras' mixed policy does (parameters, norm statistics and reductions stay float32; "
+        "docs/precision.md); not for the float64 reference",
+    )
     for switch in frameworks.switches():
         _add_switch(parser, switch)
     parser.add_argument(
@@ -86,6 +95,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="reference only: take the float32 noise figures from the committed table for this "
         "computing stack, after re-measuring its canary cases (default; measures where none "
         "fits), or measure every case",
+    )
+    parser.add_argument(
+        "--noise-precision",
+        action="append",
+        choices=precision.PRECISIONS[1:],
+        default=[],
+        help="reference only: also measure each case's noise at this precision (the float32 "
+        "reference under the same mixed-precision policy, rounding to it): the limits of envs "
+        "dumped with --precision; repeatable",
     )
     parser.add_argument(
         "--write-noise-table",
@@ -117,6 +135,7 @@ def _flags(args: argparse.Namespace) -> Flags:
         threads=args.threads,
         device=args.device,
         max_isa=args.max_isa,
+        precision=args.precision,
         switches={sw.key: bool(getattr(args, f"switch_{sw.key}")) for sw in frameworks.switches()},
     )
 
@@ -196,6 +215,7 @@ def run(args: argparse.Namespace) -> int:
             flags,
             noise_mode=args.noise,
             write_noise_table=args.write_noise_table,
+            noise_precisions=tuple(dict.fromkeys(args.noise_precision)),
         )
         meta = write_catalog_dump(request, progress)
     except BackendError as exc:

@@ -113,13 +113,21 @@ def side_limit(
     tensor: str,
     env: traits.EnvTraits,
     run: Sequence[Tuple[traits.EnvTraits, float]],
+    precision_noise: float = math.nan,
 ) -> SideLimit:
     """The rules' limits for ``env`` on ``case/tensor`` with its clean limit: the largest clean
     error from ``calibration`` and the run's other clean sides ``run`` (see
-    :meth:`Calibration.largest_for`). The aggregator and ``report --thresholds`` both use it."""
+    :meth:`Calibration.largest_for`). The aggregator and ``report --thresholds`` both use it.
+    ``precision_noise``: the tensor's noise at ``env``'s precision, if it ran reduced."""
     largest = calibration.largest_for(case, tensor, env, run)
     limit = th.side(case, tensor, env)
-    return replace(limit, clean=th.clean_limit(largest), largest_clean=largest)
+    return replace(
+        limit,
+        clean=th.clean_limit(largest),
+        largest_clean=largest,
+        precision=env.precision,
+        precision_noise=precision_noise if env.precision != "float32" else math.nan,
+    )
 
 
 def run_errors(

@@ -52,6 +52,7 @@ SCHEMA: Tuple[Column, ...] = (
     *_cols("verdict", "float", "limit_a", "limit_b", "noise_limit_a", "noise_limit_b"),
     *_cols("verdict", "float", "clean_limit_a", "clean_limit_b"),
     *_cols("noise", "float", "noise_rel_l2", "noise_max_abs"),
+    *_cols("noise", "float", "precision_noise_a", "precision_noise_b"),
     *_cols("metric", "int", "nan_mismatch", "inf_mismatch", "size"),
     *_cols("shape", "text", "shape_a", "shape_b", "dtype_a", "dtype_b"),
     Column("note", "text", "verdict"),

@@ -128,13 +128,18 @@ def compare(
     env_traits = [traits.from_meta(env.label, env.meta) for env in envs]
     truth_index = len(envs) - 1 if dumps.reference is not None else None
     noise_table = dumps.reference.meta.get("noise", {}) if dumps.reference is not None else {}
+    reduced = (dumps.reference.meta.get("precision_noise") if dumps.reference else None) or {}
     for case, tensors in case_order(envs):
         if cases is not None and case not in cases:
             continue
         if progress:
             progress(f"{case}: {len(tensors)} tensors x {len(envs)} dumps")
         for tensor in tensors:
-            noise = noise_table.get(f"{case}/{tensor}") or {}
+            noise = dict(noise_table.get(f"{case}/{tensor}") or {})
+            noise["by_precision"] = {
+                name: float((table.get(f"{case}/{tensor}") or {}).get("rel_l2", math.nan))
+                for name, table in reduced.items()
+            }
             judging = (th, calibration, env_traits)
             yield _tensor_rows(envs, case, tensor, truth_index, noise, judging, jobs)
 
@@ -224,7 +229,11 @@ def _tensor_rows(
             ratio = 1.0 if k == truth_index else ratios.get(k, math.nan)
             limit = None
             if not side.is_truth:
-                limit = side_limit(th, calibration, case, tensor, env_traits[k], clean_run)
+                precision = env_traits[k].precision
+                at_precision = noise["by_precision"].get(precision, math.nan)
+                limit = side_limit(
+                    th, calibration, case, tensor, env_traits[k], clean_run, at_precision
+                )
             sides[k] = Side(
                 side.label,
                 side.is_truth,
@@ -257,6 +266,7 @@ def _side_columns(side: Side, member: Optional[Member], suffix: str) -> Row:
         f"norm_ratio_{suffix}": side.norm_ratio,
         f"own_err_{suffix}": side.own_err,
         f"inherited_err_{suffix}": side.inherited_err,
+        f"precision_noise_{suffix}": side.limit.precision_noise if side.limit else math.nan,
         f"shape_{suffix}": _fmt_shape(side.shape),
         f"dtype_{suffix}": str(member.dtype) if member is not None else "",
     }

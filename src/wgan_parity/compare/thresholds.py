@@ -144,6 +144,9 @@ class SideLimit:
 
     ``clean``: ``clean_factor`` x the largest error of the clean built-in releases with the same
     kernels (:mod:`wgan_parity.compare.calibration`), NaN when none was measured.
+    ``precision``: the side ran reduced (``bfloat16``, ``float16``); its noise limit then scales
+    ``precision_noise``, what the float32 reference scores under that precision's policy, never
+    the float32 noise, and is infinite (unjudged) where the reference did not measure it.
     """
 
     noise_factor: float
@@ -153,9 +156,21 @@ class SideLimit:
     known_rule: Optional[Rule] = None
     clean: float = math.nan
     largest_clean: float = math.nan
+    precision: str = "float32"
+    precision_noise: float = math.nan
+
+    @property
+    def reduced(self) -> bool:
+        """The side ran at a precision below float32."""
+        return self.precision != "float32"
 
     def limit(self, noise_rel_l2: float) -> float:
-        """``max(noise_factor · noise, floor)``; the floor alone where the noise is unknown."""
+        """``max(noise_factor · noise, floor)``; the floor alone where the noise is unknown.
+
+        A reduced side's noise is its ``precision_noise`` (infinite when unmeasured)."""
+        if self.reduced:
+            measured = self.precision_noise == self.precision_noise
+            noise_rel_l2 = self.precision_noise if measured else math.inf
         scaled = self.noise_factor * noise_rel_l2
         return max(scaled, self.rel_l2_floor) if scaled == scaled else self.rel_l2_floor
 
@@ -258,6 +273,15 @@ def _rule(where: str, entry: Any) -> Rule:
             raise ThresholdsError(
                 f"{where}.flags: expected a table of recorded switches, e.g. "
                 f"{{onednn = false}} or {{tf32 = true}}, found {flags!r}"
+            )
+        precision = flags.get("precision")
+        if precision is not None and (
+            not isinstance(precision, str) or fnmatch.fnmatchcase("float32", precision)
+        ):
+            raise ThresholdsError(
+                f"{where}.flags.precision: a precision rule describes a reduced precision and "
+                f"never excuses a float32 env; expected a glob that float32 does not match "
+                f"(bfloat16, float16, *16), found {precision!r}"
             )
         kwargs["flags"] = tuple(sorted(flags.items()))
     for key in ("reference", "name"):

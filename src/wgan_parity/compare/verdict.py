@@ -219,6 +219,14 @@ def judge(a: Side, b: Side, pair_rel_l2: float, truth: Optional[Truth], th: Thre
     ]
     if noise != noise:
         notes.append("no noise entry in the reference: the limit is the floor")
+    notes += [
+        f"{s.label} ran at {s.limit.precision}, and the reference measured no {s.limit.precision} "
+        f"noise: unjudged; dump the reference with --noise-precision {s.limit.precision}"
+        for s in sides
+        if s.limit is not None
+        and s.limit.reduced
+        and s.limit.precision_noise != s.limit.precision_noise
+    ]
     for s, nl, cl in zip(sides, noise_limits, clean_limits):
         if s in off and s.err <= nl and cl == cl:
             notes.append(

@@ -7,6 +7,7 @@ from types import MappingProxyType
 from typing import Any, Dict, Mapping, Optional
 
 from wgan_parity import frameworks
+from wgan_parity.core import precision as precisions
 
 
 @dataclass(frozen=True)
@@ -17,9 +18,11 @@ class Flags:
     matmuls/convs on NVIDIA GPUs (off: full float32); ``threads`` of ``None`` keeps the
     framework's default thread count; ``max_isa`` (an :data:`wgan_parity.core.isa.CLASSES` name)
     caps the CPU kernels through ``ATEN_CPU_CAPABILITY`` and ``ONEDNN_MAX_CPU_ISA``, set before
-    the framework is imported. ``switches`` sets the frameworks' own switches by key
-    (:class:`wgan_parity.frameworks.Switch`: ``onednn``, ``graph``, ``channels_last``); one not
-    set keeps its registry default. Read one with :meth:`switch`.
+    the framework is imported. ``precision`` (:data:`wgan_parity.core.precision.PRECISIONS`) runs
+    the backend under a mixed-precision policy (:mod:`wgan_parity.core.precision`).
+    ``switches`` sets the frameworks' own switches by key (:class:`wgan_parity.frameworks.Switch`:
+    ``onednn``, ``graph``, ``channels_last``); one not set keeps its registry default. Read one
+    with :meth:`switch`.
     """
 
     deterministic: bool = True
@@ -27,9 +30,11 @@ class Flags:
     threads: Optional[int] = None
     device: str = "cpu"
     max_isa: Optional[str] = None
+    precision: str = precisions.FLOAT32
     switches: Mapping[str, bool] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
+        precisions.check(self.precision)
         known = {sw.key for sw in frameworks.switches()}
         unknown = sorted(set(self.switches) - known)
         if unknown:
@@ -60,5 +65,6 @@ class Flags:
             "threads": self.threads,
             "device": self.device,
             "max_isa": self.max_isa,
+            "precision": self.precision,
         }
         return {**common, **{sw.key: self.switch(sw.key) for sw in frameworks.switches()}}

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, Dict, List, Mapping, Tuple
+from typing import Any, Dict, List, Mapping, Optional, Tuple
 
 import numpy as np
 
@@ -10,12 +10,17 @@ from wgan_parity.core.blocks import BLOCKS
 from wgan_parity.core.catalog import Case
 from wgan_parity.core.fixtures import Fixtures
 from wgan_parity.core.model import Taps
+from wgan_parity.core.precision import dtype_name
 from wgan_parity.core.protocol import Ops
 
 
-def run_case(ops: Ops, case: Case, fixtures: Fixtures) -> Dict[str, np.ndarray]:
+def run_case(
+    ops: Ops, case: Case, fixtures: Fixtures, dtypes: Optional[Dict[str, str]] = None
+) -> Dict[str, np.ndarray]:
     """All tensors of ``case`` in dump order: out, aux/*, tap/*, grad/*, seedgrad/*.
 
+    ``dtypes``, if given, receives each tensor's dtype in the framework where it is neither
+    float32 nor float64 (a reduced-precision run: the dump stores every tensor as float32).
     ``grad/<arg>`` is the gradient of ``sum(out * R)``; ``seedgrad/<arg>`` (cases with
     ``seed_cost``) the gradient of ``mean(out**2)``. Both cover the input and every parameter.
     """
@@ -58,7 +63,11 @@ def run_case(ops: Ops, case: Case, fixtures: Fixtures) -> Dict[str, np.ndarray]:
         tensors.update({f"seedgrad/{k}": seed_results[f"seedgrad/{k}"] for k in wrt})
 
     wanted = set(case.compare)
-    return {k: ops.to_numpy(v) for k, v in tensors.items() if k.split("/", 1)[0] in wanted}
+    kept = {k: v for k, v in tensors.items() if k.split("/", 1)[0] in wanted}
+    if dtypes is not None:
+        names = {k: dtype_name(v) for k, v in kept.items()}
+        dtypes.update({k: d for k, d in names.items() if d not in ("float32", "float64")})
+    return {k: ops.to_numpy(v) for k, v in kept.items()}
 
 
 def _with_order(taps: Mapping[str, Any]) -> Dict[str, Any]:

@@ -2,19 +2,20 @@
 
 from __future__ import annotations
 
+import dataclasses
 import time
 import traceback
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Callable, Dict, List, Optional, Sequence
+from typing import Callable, Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 
 from wgan_parity import frameworks
 from wgan_parity.backends import BUILTIN, load_backend
 from wgan_parity.backends.module_port import ModulePort
-from wgan_parity.core import isa
+from wgan_parity.core import isa, precision
 from wgan_parity.core.allocator import release_freed_memory
 from wgan_parity.core.catalog import CATALOG, Case
 from wgan_parity.core.fixtures import catalog_hash, make_fixtures
@@ -25,6 +26,7 @@ from wgan_parity.dump.case_runner import run_case
 from wgan_parity.dump.dumpfile import DumpWriter
 from wgan_parity.dump.meta import CaseRecord, DumpMeta, catalog_info
 from wgan_parity.dump.noise import blas_threads
+from wgan_parity.dump.noise import measure as measure_noise
 from wgan_parity.dump.noise_source import NoiseSource
 from wgan_parity.dump.provenance import base_metadata, platform_info
 from wgan_parity.dump.resources import peak_rss_mb, reset_peak_rss
@@ -51,6 +53,7 @@ class DumpRequest:
     noise_mode: str = "table"
     noise_tables: Path = noise_table.TABLE_DIR
     write_noise_table: Optional[Path] = None
+    noise_precisions: Tuple[str, ...] = ()
 
 
 def write_catalog_dump(request: DumpRequest, progress: Progress = lambda line: None) -> DumpMeta:
@@ -77,14 +80,25 @@ def write_catalog_dump(request: DumpRequest, progress: Progress = lambda line: N
             "--write-noise-table: expected a float64 reference dump with --noise measure; found "
             + (f"backend {backend_name}" if twin is None else f"--noise {noise_mode}")
         )
+    if request.noise_precisions and twin is None:
+        raise ValueError(
+            f"--noise-precision: expected the float64 reference, found backend {backend_name}; "
+            "the reference dump measures every precision's limits"
+        )
     noise_source = (
         NoiseSource(backend, twin, noise_mode, request.noise_tables) if twin is not None else None
     )
     truth_name = frameworks.truth().name
     replayer = (
-        shadow.Replayer(backend, lambda: load_backend(truth_name, flags)) if twin is None else None
+        shadow.Replayer(backend, lambda: load_backend(truth_name, flags))
+        if twin is None and flags.precision == precision.FLOAT32
+        else None
     )
     run = _CaseRun(backend, noise_source, replayer)
+    run.reduced = {
+        p: load_backend("reference32", dataclasses.replace(flags, precision=p))
+        for p in request.noise_precisions
+    }
     platform = platform_info(list(backend.flags.get("gpus") or []), backend.framework)
     created = datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
     records: Dict[str, CaseRecord] = {}
@@ -121,6 +135,7 @@ def write_catalog_dump(request: DumpRequest, progress: Progress = lambda line: N
             port_deviations=tuple(backend_deviations(backend)) or None,  # after the cases ran
             cases=records,
             noise=run.noise,
+            precision_noise=run.precision_noise if run.reduced else None,
             catalog_hash=catalog_hash(CATALOG, run.digests),
             catalog=catalog_info(CATALOG),
             wall_s=round(time.perf_counter() - started, 3),
@@ -193,6 +208,8 @@ class _CaseRun:
     replayer: Optional[shadow.Replayer]
     digests: Dict[str, str] = field(default_factory=dict)
     noise: Dict[str, Dict[str, float]] = field(default_factory=dict)
+    reduced: Dict[str, Ops] = field(default_factory=dict)  # precision -> float32 reference under it
+    precision_noise: Dict[str, Dict[str, Dict[str, float]]] = field(default_factory=dict)
 
 
 def _run_one(run: _CaseRun, case: Case) -> tuple:
@@ -201,14 +218,19 @@ def _run_one(run: _CaseRun, case: Case) -> tuple:
     started = time.perf_counter()
     tensors: Dict[str, np.ndarray] = {}
     own: Dict[str, np.ndarray] = {}
+    dtypes: Dict[str, str] = {}
     error = own_error = None
     try:
         fixtures = make_fixtures(case)
         run.digests[case.name] = fixtures.digest()
-        tensors = run_case(run.backend, case, fixtures)
+        tensors = run_case(run.backend, case, fixtures, dtypes)
         if run.noise_source is not None:
             figures = run.noise_source.figures(case, fixtures, run.digests[case.name], tensors)
             run.noise.update({f"{case.name}/{k}": v for k, v in figures.items()})
+        for name, reduced in run.reduced.items():
+            figures = measure_noise(reduced, case, fixtures, tensors)
+            table = run.precision_noise.setdefault(name, {})
+            table.update({f"{case.name}/{k}": v for k, v in figures.items()})
         if run.replayer is not None:
             own, own_error = run.replayer.own(case, fixtures, tensors)
     except Exception as exc:  # a case a framework cannot run is recorded, not raised
@@ -225,5 +247,6 @@ def _run_one(run: _CaseRun, case: Case) -> tuple:
         tensors=tuple(tensors),
         own=tuple(name[len(shadow.OWN_PREFIX) :] for name in own),
         own_error=own_error,
+        dtypes=dtypes,
     )
     return record, {**tensors, **own}

@@ -24,7 +24,16 @@ from wgan_parity import SCHEMA_VERSION
 
 SeedRows = Tuple[Tuple[str, str], ...]
 # Top-level keys written only when set: synthetic dumps (and dumps older than the keys) lack them.
-_OPTIONAL = ("lineage", "python_implementation", "numpy_simd", "port_deviations")
+_OPTIONAL = (
+    "lineage",
+    "python_implementation",
+    "numpy_simd",
+    "port_deviations",
+    "precision_noise",
+)
+#: ``precision_noise``: precision -> ``case/tensor`` -> {rel_l2, max_abs}, what the float32
+#: reference scores under that precision's policy (``--noise-precision``; reference dumps only).
+PrecisionNoise = Mapping[str, Mapping[str, Mapping[str, float]]]
 
 
 @dataclass(frozen=True)
@@ -38,6 +47,8 @@ class CaseRecord:
     tensors: Tuple[str, ...] = ()
     own: Tuple[str, ...] = ()  # shadow-replayed taps, stored as ``own/<name>`` (dump/shadow.py)
     own_error: Optional[str] = None  # why the shadow replay could not run, if it could not
+    # tensor -> dtype it had in the framework, where not float32 (a reduced-precision dump)
+    dtypes: Mapping[str, str] = field(default_factory=dict)
 
     @property
     def ok(self) -> bool:
@@ -54,6 +65,7 @@ class CaseRecord:
             "tensors": list(self.tensors),
             **({"own": list(self.own)} if self.own else {}),
             **({"own_error": self.own_error} if self.own_error else {}),
+            **({"dtypes": dict(self.dtypes)} if self.dtypes else {}),
         }
 
     @classmethod
@@ -67,6 +79,7 @@ class CaseRecord:
             tensors=tuple(str(t) for t in data.get("tensors") or ()),
             own=tuple(str(t) for t in data.get("own") or ()),
             own_error=None if data.get("own_error") is None else str(data["own_error"]),
+            dtypes={str(k): str(v) for k, v in (data.get("dtypes") or {}).items()},
         )
 
 
@@ -140,6 +153,7 @@ class DumpMeta:
     numpy_simd: Optional[Tuple[str, ...]] = None
     port_deviations: Optional[Tuple[str, ...]] = None  # what a port declares it does not match
     catalog: Optional[Tuple[CaseInfo, ...]] = None
+    precision_noise: Optional[PrecisionNoise] = None
     extra: Mapping[str, Any] = field(default_factory=dict)
 
     def to_json(self) -> Dict[str, Any]:
@@ -212,5 +226,17 @@ class DumpMeta:
             numpy_simd=names("numpy_simd"),
             port_deviations=names("port_deviations"),
             catalog=catalog_of(data),
+            precision_noise=_precision_noise(data.get("precision_noise")),
             extra={k: v for k, v in data.items() if k not in known},
         )
+
+
+def _precision_noise(value: Any) -> Optional[PrecisionNoise]:
+    """A recorded ``precision_noise`` (None when absent or not a JSON object)."""
+    if not isinstance(value, dict):
+        return None
+    return {
+        str(p): {str(k): dict(v) for k, v in table.items() if isinstance(v, dict)}
+        for p, table in value.items()
+        if isinstance(table, dict)
+    }

@@ -33,6 +33,7 @@ FLAGS = pairschema.FLAGS
 JUDGED = verdict.JUDGED
 LIMIT_COLUMNS = ("noise_limit_a", "noise_limit_b", "clean_limit_a", "clean_limit_b")
 VERDICT_COLUMNS = pairschema.names(group="verdict")  # the fields of compare.verdict.Verdict
+PRECISION_NOISE = ("precision_noise_a", "precision_noise_b")
 
 
 @dataclass
@@ -78,8 +79,9 @@ def normalize(pairs: pd.DataFrame) -> pd.DataFrame:
     for column in (localize.COLUMN, *localize.SIDE_COLUMNS.values()):
         if column not in df.columns:  # results older than the column
             df[column] = ""
-    for column in (*pairs_upgrade.RATIO_COLUMNS, *own_error.COLUMNS):
-        if column not in df.columns:  # not derivable (see pairs_upgrade), or made without replay
+    for column in (*pairs_upgrade.RATIO_COLUMNS, *own_error.COLUMNS, *PRECISION_NOISE):
+        if column not in df.columns:  # not derivable (see pairs_upgrade), made without replay,
+            # or before reduced-precision envs
             df[column] = math.nan
     for name in df.columns:
         if name in TEXT:
@@ -230,11 +232,19 @@ def rejudge(
     updates: Dict[str, List[Any]] = {k: [] for k in VERDICT_COLUMNS}
 
     @functools.cache  # each env meets every other env on a tensor: reuse
-    def limit_of(case: str, tensor: str, label: str) -> Optional[SideLimit]:
+    def limit_of(
+        case: str, tensor: str, label: str, reduced_noise: Optional[float]
+    ) -> Optional[SideLimit]:
         if label == res.truth:
             return None
         run = calibration_module.run_errors(clean_run.get((case, tensor), []))
-        return calibration_module.side_limit(th, calibration, case, tensor, traits_of(label), run)
+        noise = math.nan if reduced_noise is None else reduced_noise
+        env = traits_of(label)
+        return calibration_module.side_limit(th, calibration, case, tensor, env, run, noise)
+
+    def reduced_noise(value: Any) -> Optional[float]:
+        """A side's recorded noise at its precision (None: float32, or before the column)."""
+        return None if value is None or value != value else float(value)
 
     for r in df.itertuples(index=False):
         values: Tuple[Any, ...]
@@ -253,12 +263,12 @@ def rejudge(
                     label,
                     label == res.truth,
                     err=err,
-                    limit=limit_of(r.case, r.tensor, label),
+                    limit=limit_of(r.case, r.tensor, label, reduced_noise(noise)),
                     norm_ratio=ratio,
                 )
-                for label, err, ratio in (
-                    (r.env_a, r.err_a, r.norm_ratio_a),
-                    (r.env_b, r.err_b, r.norm_ratio_b),
+                for label, err, ratio, noise in (
+                    (r.env_a, r.err_a, r.norm_ratio_a, getattr(r, "precision_noise_a", None)),
+                    (r.env_b, r.err_b, r.norm_ratio_b, getattr(r, "precision_noise_b", None)),
                 )
             ]
             v = verdict.judge(sides[0], sides[1], r.rel_l2, truth, th)

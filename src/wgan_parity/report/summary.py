@@ -22,6 +22,7 @@ from wgan_parity import atomic
 from wgan_parity.compare.thresholds import Thresholds
 from wgan_parity.compare.traits import EnvTraits
 from wgan_parity.report import outcome as outcomes
+from wgan_parity.report import precision as precision_table
 from wgan_parity.report import summary_head, summary_power, summary_rows
 from wgan_parity.report.mdtext import code
 from wgan_parity.report.outcome import Outcome
@@ -175,6 +176,7 @@ def render(
         *summary_rows.not_run(df),
         *_regressions(outcome, extras.regressions),
         *_releases(extras),
+        *precision_table.lines(res),
         *(summary_rows.worst_pairs(df) if outcome.pairs_kept == "all" else []),
         *summary_power.seed_only(df),
         *body,

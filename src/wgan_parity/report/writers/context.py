@@ -13,9 +13,11 @@ from wgan_parity.compare.aggregate import Aggregate
 from wgan_parity.compare.thresholds import Thresholds
 from wgan_parity.report import baseline as baselines
 from wgan_parity.report import csvfiles, outcome, regress
+from wgan_parity.report import precision as precision_table
 from wgan_parity.report.resultset import Results
 
 STEPS, BISECT, REGRESSIONS = "steps.csv", "bisect.csv", "regressions.csv"
+PRECISION = "precision.csv"
 STAMP = "stamp.json"
 PAIRS_FILES = ("pairs.csv", "pairs.csv.gz")
 
@@ -117,5 +119,6 @@ class Context:
         names += [n for n in (STEPS, BISECT) if self.pairs_kept == "all" or there(n)]
         if self.check is not None:
             names += [REGRESSIONS, baselines.CHECK]
+        names += [PRECISION] if precision_table.has_precisions(self.res) else []
         names += [n for n in (STAMP,) if self.judged or there(n)]
         return [*names, "verdict.json", "report.html", *(p.name for p in self.pictures)]

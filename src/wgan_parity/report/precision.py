@@ -1,0 +1,166 @@
+"""What reduced precision loses: per framework, block and precision, the error against the truth.
+
+Built from the rows against the truth (``err_a``) when the run holds envs at more than one
+precision (``compare --set precision``). One row of :func:`table` per (framework, precision,
+block, direction): how many tensors, the median and worst error against the float64 truth, the
+worst tensor, the median limit that judged them and how many diverged. ``direction`` is
+``forward`` (out, taps) or ``backward`` (gradients, the penalty's ``aux/``). :func:`lines` draws
+the summary's section: the worst error per block, float32 next to each reduced precision, the
+factor lost, and how far apart the frameworks are at the same precision.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Dict, List
+
+import pandas as pd
+
+from wgan_parity.compare import verdict
+from wgan_parity.report.mdtext import code
+from wgan_parity.report.resultset import Results
+
+ORDER = ("float32", "bfloat16", "float16")
+COLUMNS = (
+    "framework",
+    "precision",
+    "block",
+    "direction",
+    "tensors",
+    "median_err",
+    "max_err",
+    "worst",
+    "median_limit",
+    "diverged",
+)
+
+
+def _annotated(res: Results) -> pd.DataFrame:
+    """The truth's rows with each env's framework, precision, block and direction."""
+    traits = res.traits()
+    df = res.pairs
+    rows = df[(df["env_b"] == res.truth) & df["status"].isin(verdict.MEASURED)].copy()
+    if rows.empty:
+        return rows
+    rows["framework"] = rows["env_a"].map(lambda e: traits[e].framework if e in traits else "")
+    rows["precision"] = rows["env_a"].map(
+        lambda e: traits[e].precision if e in traits else "float32"
+    )
+    rows["block"] = rows["case"].str.split(".").str[0]
+    kind = rows["tensor"].str.split("/").str[0]
+    rows["direction"] = kind.map(lambda k: "forward" if k in ("out", "tap") else "backward")
+    return rows
+
+
+def has_precisions(res: Results) -> bool:
+    """True when the run holds envs at a reduced precision."""
+    return any(t.precision != "float32" for t in res.traits().values())
+
+
+def table(res: Results) -> pd.DataFrame:
+    """One row per (framework, precision, block, direction); empty without reduced envs."""
+    rows = _annotated(res)
+    if rows.empty or not has_precisions(res):
+        return pd.DataFrame(columns=list(COLUMNS))
+    found = []
+    keys = ["framework", "precision", "block", "direction"]
+    for key, group in rows.groupby(keys, sort=False):
+        worst = group.loc[group["err_a"].idxmax()] if group["err_a"].notna().any() else None
+        found.append(
+            {
+                **dict(zip(keys, key)),
+                "tensors": len(group),
+                "median_err": float(group["err_a"].median()),
+                "max_err": float(group["err_a"].max()),
+                "worst": "" if worst is None else f"{worst['case']} {worst['tensor']}",
+                "median_limit": float(group["limit_a"].median()),
+                "diverged": int((group["status"] == verdict.DIVERGED).sum()),
+            }
+        )
+    out = pd.DataFrame(found, columns=list(COLUMNS))
+    rank = {p: i for i, p in enumerate(ORDER)}
+    out["_p"] = out["precision"].map(lambda p: rank.get(p, len(ORDER)))
+    out = out.sort_values(["framework", "block", "direction", "_p"], kind="stable")
+    return out.drop(columns="_p").reset_index(drop=True)
+
+
+def spread(res: Results) -> pd.DataFrame:
+    """Per precision and block: the median ``rel_l2`` between envs of different frameworks
+    at that precision (how far apart the frameworks are when they round alike)."""
+    traits = res.traits()
+    df = res.pairs
+    truth = res.truth
+
+    def info(env: str) -> tuple:
+        t = traits.get(env)
+        return (t.framework, t.precision) if t else ("", "")
+
+    mask = (df["env_a"] != truth) & (df["env_b"] != truth) & df["rel_l2"].notna()
+    rows = df[mask]
+    if rows.empty:
+        return pd.DataFrame(columns=["precision", "block", "pairs", "median_rel_l2"])
+    a = rows["env_a"].map(info)
+    b = rows["env_b"].map(info)
+    same = [x[1] == y[1] and x[0] != y[0] for x, y in zip(a, b)]
+    rows = rows[same].assign(precision=[x[1] for x, s in zip(a, same) if s])
+    rows = rows.assign(block=rows["case"].str.split(".").str[0])
+    out = (
+        rows.groupby(["precision", "block"], sort=False)["rel_l2"]
+        .agg(pairs="count", median_rel_l2="median")
+        .reset_index()
+    )
+    return out
+
+
+def lines(res: Results) -> List[str]:
+    """The summary's section (empty without reduced envs)."""
+    found = table(res)
+    if found.empty:
+        return []
+    reduced = [p for p in ORDER[1:] if p in set(found["precision"])]
+    head = ["framework", "block", "float32", *[f"{p} (x float32)" for p in reduced], "diverged"]
+    out = [
+        "## Precision: worst error against the truth, per framework and block",
+        "",
+        "The worst relative error over each block's outputs, taps and gradients; beside each "
+        "reduced precision, how many times float32's it is. `diverged` counts rows over "
+        "their limit (a reduced env's limit scales the reference's noise at its precision). "
+        "All rows: precision.csv.",
+        "",
+        "| " + " | ".join(head) + " |",
+        "|" + "---|" * len(head),
+    ]
+    worst: Dict[tuple, float] = {}
+    diverged: Dict[tuple, int] = {}
+    for r in found.itertuples(index=False):
+        key = (r.framework, r.block, r.precision)
+        worst[key] = max(worst.get(key, 0.0), r.max_err)
+        diverged[key] = diverged.get(key, 0) + int(r.diverged)
+    for framework, block in dict.fromkeys((r.framework, r.block) for r in found.itertuples()):
+        base = worst.get((framework, block, "float32"), math.nan)
+        cells = [code(framework), code(block), _fmt(base)]
+        for p in reduced:
+            value = worst.get((framework, block, p), math.nan)
+            ratio = value / base if base and base == base and value == value else math.nan
+            cells.append(f"{_fmt(value)} ({ratio:.0f}x)" if ratio == ratio else _fmt(value))
+        counts = [f"{p}: {diverged[(framework, block, p)]}" for p in ORDER
+                  if diverged.get((framework, block, p))]  # fmt: skip
+        cells.append(", ".join(counts) or "0")
+        out.append("| " + " | ".join(cells) + " |")
+    apart = spread(res)
+    if not apart.empty:
+        out += [
+            "",
+            "Frameworks apart at the same precision (median rel_l2 between frameworks):",
+            "",
+        ]
+        for precision, group in apart.groupby("precision", sort=False):
+            text = ", ".join(
+                f"{code(b)} {v:.2g}" for b, v in zip(group["block"], group["median_rel_l2"])
+            )
+            out.append(f"- {precision}: {text}")
+    return [*out, ""]
+
+
+def _fmt(value: float) -> str:
+    return "—" if value != value else f"{value:.2e}"
