@@ -180,3 +180,17 @@ def test_a_precision_rule_cannot_excuse_a_float32_env() -> None:
         assert (v.status == DIVERGED and not v.known) is not expected, (env, v)
     old = traits.EnvTraits("tf-old", "tensorflow", ("tensorflow",), "avx2")  # before the switch
     assert th.side("conv2d.probe", "grad/x", old).known_rule is None
+
+
+def test_a_tensor_its_precision_cannot_resolve_is_unjudged_not_diverged() -> None:
+    th = thresholds.load()
+    truth = Truth(6e-5, (2, 2))  # float32 resolves it
+    reference = Side("reference", True, err=0.0)
+    bf16 = _traits("tf-bf16", "bfloat16")
+    blurred = Side("tf-bf16", False, err=1.08, limit=_limit(th, bf16, 1.09), norm_ratio=2.08)
+    v = judge(blurred, reference, 1.08, truth, th)
+    assert v.status == UNJUDGED, v
+    assert "bfloat16 does not resolve this tensor" in v.note, v
+    f32 = _traits("tf", "float32")
+    same = Side("tf", False, err=1.08, limit=_limit(th, f32, 1.09), norm_ratio=2.08)
+    assert judge(same, reference, 1.08, truth, th).status == DIVERGED

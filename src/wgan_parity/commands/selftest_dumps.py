@@ -43,6 +43,7 @@ class Job:
     python: str
     cases: Sequence[str]
     out: Path
+    args: Tuple[str, ...] = ()  # more `dump` options (--precision, --noise-precision)
 
 
 def _command(job: Job) -> List[str]:
@@ -55,6 +56,7 @@ def _command(job: Job) -> List[str]:
         "--out",
         job.out,
         "--quiet",
+        *job.args,
         "--cases",
         *job.cases,
         python=job.python,

@@ -40,12 +40,22 @@ class Options:
     pythons: Mapping[str, str] = field(default_factory=dict)
     jobs: int = 1
     reuse: bool = False
+    precision: str = "float32"  # every dump's, bug and clean: the reference measures its noise
+
+    def dump_args(self, framework: str) -> Tuple[str, ...]:
+        """The ``dump`` options that put ``framework``'s dump at :attr:`precision`."""
+        if self.precision == "float32":
+            return ()
+        if framework == REFERENCE:
+            return ("--noise-precision", self.precision)
+        return ("--precision", self.precision)
 
 
 def _subset_clean(options: Options, envs: Sequence[str], cases: Sequence[str]) -> Dict[str, Path]:
     """Framework -> its clean dump cut out of ``--dumps`` (those it holds)."""
     clean: Dict[str, Path] = {}
-    sources = clean_sources(options.dumps) if options.dumps else {}
+    reusable = options.dumps and options.precision == "float32"  # --dumps are float32 runs
+    sources = clean_sources(options.dumps) if reusable and options.dumps else {}
     for framework in envs:
         if framework in sources:
             target = options.out / "dumps" / f"{CLEAN}{framework}.npz"
@@ -66,7 +76,14 @@ def _jobs(
     dumps = options.out / "dumps"
     python = sys.executable
     jobs = [
-        Job(f"{CLEAN}{f}", f, options.pythons.get(f) or python, cases, dumps / f"{CLEAN}{f}.npz")
+        Job(
+            f"{CLEAN}{f}",
+            f,
+            options.pythons.get(f) or python,
+            cases,
+            dumps / f"{CLEAN}{f}.npz",
+            options.dump_args(f),
+        )
         for f in missing
     ]
     jobs += [
@@ -76,6 +93,7 @@ def _jobs(
             options.pythons.get(b.base) or python,
             planned[b.name],
             dumps / f"{b.env_id}.npz",
+            options.dump_args(b.base),
         )
         for b in bugs
     ]

@@ -134,6 +134,15 @@ def norm_is_off(ratio: float, most: float) -> bool:
     return ratio == ratio and (ratio >= most or ratio * most <= 1.0)
 
 
+def _unresolved(side: Side, th: Thresholds) -> bool:
+    """A reduced-precision side on a tensor its precision cannot resolve: its noise there is
+    what makes a float32 truth degenerate (``degenerate_noise_rel_l2``)."""
+    limit = side.limit
+    return bool(
+        limit is not None and limit.reduced and limit.precision_noise >= th.degenerate_noise_rel_l2
+    )
+
+
 def _names(sides: Sequence[Side]) -> str:
     return ";".join(s.label for s in sides)
 
@@ -196,12 +205,21 @@ def judge(a: Side, b: Side, pair_rel_l2: float, truth: Optional[Truth], th: Thre
     ]
     clean_limits = [math.nan if s.limit is None else s.limit.clean for s in sides]
     limits = [math.nan if s.is_truth or s.limit is None else s.limit.applied(noise) for s in sides]
-    norm_off = [s for s in sides if not s.is_truth and norm_is_off(s.norm_ratio, th.norm_ratio_max)]
-    off = [s for s, lim in zip(sides, limits) if not s.is_truth and (s in norm_off or s.err > lim)]
+    unresolved = [s for s in sides if _unresolved(s, th)]
+    norm_off = [
+        s
+        for s in sides
+        if not s.is_truth and s not in unresolved and norm_is_off(s.norm_ratio, th.norm_ratio_max)
+    ]
+    off = [
+        s
+        for s, lim in zip(sides, limits)
+        if not s.is_truth and s not in unresolved and (s in norm_off or s.err > lim)
+    ]
     powerless = [
         s
         for s, lim in zip(sides, limits)
-        if not s.is_truth and s not in off and lim >= th.unjudged_rel_err
+        if not s.is_truth and s not in off and (lim >= th.unjudged_rel_err or s in unresolved)
     ]
     closer = ""
     if not (a.is_truth or b.is_truth) and math.isfinite(a.err) and math.isfinite(b.err):
@@ -215,7 +233,14 @@ def judge(a: Side, b: Side, pair_rel_l2: float, truth: Optional[Truth], th: Thre
         f"{s.label}: limit {lim:.3g} >= {th.unjudged_rel_err:g}, what an all-zero result scores: "
         f"the limit {UNJUDGED_NOTE} (err {s.err:.3g}, norm {s.norm_ratio:.3g} x the truth's)"
         for s, lim in zip(sides, limits)
-        if s in powerless
+        if s in powerless and s not in unresolved
+    ]
+    notes += [
+        f"{s.label}: {s.limit.precision} does not resolve this tensor (its {s.limit.precision} "
+        f"noise {s.limit.precision_noise:.3g} >= {th.degenerate_noise_rel_l2:g}, where float32's "
+        f"is {noise:.3g}): unjudged (err {s.err:.3g}, norm {s.norm_ratio:.3g} x the truth's)"
+        for s in unresolved
+        if s.limit is not None
     ]
     if noise != noise:
         notes.append("no noise entry in the reference: the limit is the floor")
