@@ -57,6 +57,7 @@ def _dump(tmp_path: Path, backend: str, name: str, **request: object) -> Dict[st
     with DumpReader(out) as reader:
         tensors = {key: reader.get(key) for key in list(reader.keys())}
         tensors["__meta__"] = reader.meta  # type: ignore[assignment]
+        tensors["__path__"] = out  # type: ignore[assignment]
     return tensors
 
 
@@ -194,3 +195,35 @@ def test_a_tensor_its_precision_cannot_resolve_is_unjudged_not_diverged() -> Non
     f32 = _traits("tf", "float32")
     same = Side("tf", False, err=1.08, limit=_limit(th, f32, 1.09), norm_ratio=2.08)
     assert judge(same, reference, 1.08, truth, th).status == DIVERGED
+
+
+@pytest.mark.slow
+def test_an_aggregate_judges_a_reduced_env_by_its_precision_and_tables_it(
+    truth: Dict[str, np.ndarray], tmp_path: Path
+) -> None:
+    pytest.importorskip("torch")
+    pd = pytest.importorskip("pandas")
+    from wgan_parity.cli import main
+
+    dumps = [truth["__path__"]]
+    for low in ("float32", "bfloat16"):
+        got = _dump(tmp_path, "torch", f"torch-{low}", flags=Flags(precision=low))
+        dumps.append(got["__path__"])
+    out = tmp_path / "results"
+    code = main(["aggregate", *map(str, dumps), "--out", str(out), "--quiet"])
+    pairs = pd.read_csv(out / "pairs.csv")
+    vs_truth = pairs[pairs["env_b"] == "reference"].set_index(["env_a", "case", "tensor"])
+    key = ("torch-bfloat16", CASE, "grad/x")
+    row = vs_truth.loc[key]
+    precision_noise = truth["__meta__"]["precision_noise"]["bfloat16"][f"{CASE}/grad/x"]  # type: ignore[index]
+    assert row["precision_noise_a"] == pytest.approx(precision_noise["rel_l2"], rel=1e-6), row
+    assert row["noise_limit_a"] == pytest.approx(32 * precision_noise["rel_l2"], rel=1e-6), row
+    assert row["status"] == "ok", row
+    f32 = vs_truth.loc[("torch-float32", CASE, "grad/x")]
+    assert math.isnan(f32["precision_noise_a"]), f32
+    assert f32["noise_limit_a"] < row["noise_limit_a"] / 1000, (f32, row)
+    table = pd.read_csv(out / "precision.csv")
+    assert set(table["precision"]) == {"float32", "bfloat16"}, table
+    summary = (out / "summary.md").read_text()
+    assert "## Precision: worst error against the truth" in summary
+    assert code == 0, (code, summary[:2000])

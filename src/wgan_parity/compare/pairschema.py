@@ -51,7 +51,7 @@ SCHEMA: Tuple[Column, ...] = (
     *_cols("side", "float", "own_err_a", "own_err_b", "inherited_err_a", "inherited_err_b"),
     *_cols("verdict", "float", "limit_a", "limit_b", "noise_limit_a", "noise_limit_b"),
     *_cols("verdict", "float", "clean_limit_a", "clean_limit_b"),
-    *_cols("noise", "float", "noise_rel_l2", "noise_max_abs"),
+    *_cols("noise", "float", "noise_rel_l2", "noise_max_abs", "kink_rel_l2"),
     *_cols("noise", "float", "precision_noise_a", "precision_noise_b"),
     *_cols("metric", "int", "nan_mismatch", "inf_mismatch", "size"),
     *_cols("shape", "text", "shape_a", "shape_b", "dtype_a", "dtype_b"),

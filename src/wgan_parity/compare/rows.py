@@ -212,6 +212,7 @@ def _tensor_rows(
             float(noise.get("rel_l2", math.nan)),
             sides[truth_index].shape or (),
             result.sq[0] == 0.0,
+            float(noise.get("kink_rel_l2", math.nan)),
         )
     errs: Dict[int, float] = {}  # each env's error relative to the truth, ‖x − t‖ / ‖t‖
     ratios: Dict[int, float] = {}  # each env's ‖x‖ / ‖t‖
@@ -300,6 +301,7 @@ def _row(
     row.update(
         noise_rel_l2=float(noise.get("rel_l2", math.nan)),
         noise_max_abs=float(noise.get("max_abs", math.nan)),
+        kink_rel_l2=float(noise.get("kink_rel_l2", math.nan)),
     )
     row.update(_metric_columns(values, seed_cosine))
     return row

@@ -34,6 +34,7 @@ SETTINGS = (
     "regression_growth",
     "unjudged_rel_err",
     "norm_ratio_max",
+    "kink_factor",
 )
 _MATCH_KEYS = ("case", "tensor", "framework", "backend", "env_id")
 _RULE_KEYS = {
@@ -158,6 +159,7 @@ class SideLimit:
     largest_clean: float = math.nan
     precision: str = "float32"
     precision_noise: float = math.nan
+    kink_factor: float = 1.0
 
     @property
     def reduced(self) -> bool:
@@ -174,10 +176,18 @@ class SideLimit:
         scaled = self.noise_factor * noise_rel_l2
         return max(scaled, self.rel_l2_floor) if scaled == scaled else self.rel_l2_floor
 
-    def applied(self, noise_rel_l2: float) -> float:
-        """The limit the verdict applies: the noise limit, tightened by the clean limit."""
+    def applied(self, noise_rel_l2: float, kink_rel_l2: float = math.nan) -> float:
+        """The limit the verdict applies: the noise limit, tightened by the clean limit, and
+        never below the ReLU-kink allowance (``kink_factor`` x ``kink_rel_l2``, when measured:
+        a float32 implementation may land any kink within rounding of zero on its other side,
+        so no release is blamed below that lottery, however accurate the others were)."""
         noise_limit = self.limit(noise_rel_l2)
-        return min(noise_limit, self.clean) if self.clean == self.clean else noise_limit
+        applied = min(noise_limit, self.clean) if self.clean == self.clean else noise_limit
+        return max(applied, self.kink(kink_rel_l2))
+
+    def kink(self, kink_rel_l2: float) -> float:
+        """The ReLU-kink allowance (0 where no kink was measured)."""
+        return self.kink_factor * kink_rel_l2 if kink_rel_l2 == kink_rel_l2 else 0.0
 
 
 @dataclass(frozen=True)
@@ -194,6 +204,7 @@ class Thresholds:
     regression_growth: float
     unjudged_rel_err: float
     norm_ratio_max: float
+    kink_factor: float
     rules: Tuple[Rule, ...] = ()
     source: str = field(default="", compare=False)
 
@@ -211,7 +222,8 @@ class Thresholds:
                 known = rule if rule.known and known is None else known
         factor = self.noise_factor if factor is None else factor
         floor = self.rel_l2_floor if floor is None else floor
-        return SideLimit(factor, floor, known.reason if known else "", growth, known)
+        reason = known.reason if known else ""
+        return SideLimit(factor, floor, reason, growth, known, kink_factor=self.kink_factor)
 
     def clean_limit(self, largest_clean_err: float) -> float:
         """``max(clean_factor x largest clean error, rel_l2_floor)`` (NaN stays NaN)."""

@@ -94,11 +94,13 @@ class Side:
 
 @dataclass(frozen=True)
 class Truth:
-    """What the reference says about a tensor: its float32 noise and whether it is all zeros."""
+    """What the reference says about a tensor: its float32 noise, whether it is all zeros, and
+    its ReLU-kink figure (NaN: not measured; ``dump/kinks.py``)."""
 
     noise_rel_l2: float
     shape: Tuple[int, ...]
     all_zero: bool = False
+    kink_rel_l2: float = math.nan
 
 
 @dataclass(frozen=True)
@@ -204,7 +206,10 @@ def judge(a: Side, b: Side, pair_rel_l2: float, truth: Optional[Truth], th: Thre
         math.nan if s.is_truth or s.limit is None else s.limit.limit(noise) for s in sides
     ]
     clean_limits = [math.nan if s.limit is None else s.limit.clean for s in sides]
-    limits = [math.nan if s.is_truth or s.limit is None else s.limit.applied(noise) for s in sides]
+    kink = truth.kink_rel_l2
+    limits = [
+        math.nan if s.is_truth or s.limit is None else s.limit.applied(noise, kink) for s in sides
+    ]
     unresolved = [s for s in sides if _unresolved(s, th)]
     norm_off = [
         s
@@ -244,6 +249,12 @@ def judge(a: Side, b: Side, pair_rel_l2: float, truth: Optional[Truth], th: Thre
     ]
     if noise != noise:
         notes.append("no noise entry in the reference: the limit is the floor")
+    for s, lim in zip(sides, limits):
+        if s.limit is not None and lim == lim and s.limit.kink(kink) > s.limit.applied(noise):
+            notes.append(
+                f"{s.label}: limit {lim:.3g} is the ReLU-kink allowance (kink_rel_l2 "
+                f"{kink:.3g}: ReLU inputs within rounding of zero may take either side)"
+            )
     notes += [
         f"{s.label} ran at {s.limit.precision}, and the reference measured no {s.limit.precision} "
         f"noise: unjudged; dump the reference with --noise-precision {s.limit.precision}"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import time
 import traceback
@@ -21,7 +22,7 @@ from wgan_parity.core.catalog import CATALOG, Case
 from wgan_parity.core.fixtures import catalog_hash, make_fixtures
 from wgan_parity.core.flags import Flags
 from wgan_parity.core.protocol import Ops
-from wgan_parity.dump import noise_table, shadow
+from wgan_parity.dump import kinks, noise_table, shadow
 from wgan_parity.dump.case_runner import run_case
 from wgan_parity.dump.dumpfile import DumpWriter
 from wgan_parity.dump.meta import CaseRecord, DumpMeta, catalog_info
@@ -223,9 +224,12 @@ def _run_one(run: _CaseRun, case: Case) -> tuple:
     try:
         fixtures = make_fixtures(case)
         run.digests[case.name] = fixtures.digest()
-        tensors = run_case(run.backend, case, fixtures, dtypes)
+        probe = kinks.KinkProbe() if run.noise_source is not None else None
+        with probe.running(run.backend, "record") if probe else contextlib.nullcontext():
+            tensors = run_case(run.backend, case, fixtures, dtypes)
         if run.noise_source is not None:
-            figures = run.noise_source.figures(case, fixtures, run.digests[case.name], tensors)
+            digest = run.digests[case.name]
+            figures = run.noise_source.figures(case, fixtures, digest, tensors, probe)
             run.noise.update({f"{case.name}/{k}": v for k, v in figures.items()})
         for name, reduced in run.reduced.items():
             figures = measure_noise(reduced, case, fixtures, tensors)

@@ -16,13 +16,14 @@ noise limit that loose would pass a 10% port error there. docs/verdict.md has th
 
 from __future__ import annotations
 
-from typing import Any, Dict, List, Tuple
+from typing import Any, Dict, List, Optional, Tuple
 
 import numpy as np
 from threadpoolctl import threadpool_info, threadpool_limits
 
 from wgan_parity.core.catalog import Case
 from wgan_parity.core.fixtures import Fixtures
+from wgan_parity.dump import kinks
 from wgan_parity.dump.case_runner import run_case
 
 NOISE_THREADS = 1  # BLAS threads of the float32 run: one fixed accumulation order
@@ -46,13 +47,34 @@ def relative_error(approx: np.ndarray, exact: np.ndarray) -> Tuple[float, float]
 
 
 def measure(
-    float32_backend: Any, case: Case, fixtures: Fixtures, truth: Dict[str, np.ndarray]
+    float32_backend: Any,
+    case: Case,
+    fixtures: Fixtures,
+    truth: Dict[str, np.ndarray],
+    probe: Optional[kinks.KinkProbe] = None,
+    truth_backend: Any = None,
 ) -> Dict[str, Dict[str, float]]:
-    """``{tensor: {rel_l2, max_abs}}`` for one case: its float32 run against ``truth``."""
+    """``{tensor: {rel_l2, max_abs}}`` for one case: its float32 run against ``truth``.
+
+    With ``probe`` (which recorded the float64 run of ``truth_backend``), also the ReLU-kink
+    figures ``kink_rel_l2`` and ``kink_flips`` (:mod:`dump.kinks`) where some kink is ambiguous.
+    """
     with threadpool_limits(limits=NOISE_THREADS, user_api="blas"):
-        sample = run_case(float32_backend, case, fixtures)
+        context = probe.running(float32_backend, "compare") if probe else _nothing()
+        with context:
+            sample = run_case(float32_backend, case, fixtures)
     noise = {}
     for name, exact in truth.items():
         rel, max_abs = relative_error(sample[name], exact)
         noise[name] = {"rel_l2": rel, "max_abs": max_abs}
+    if probe is not None and truth_backend is not None:
+        rerun = kinks.measure(lambda b: run_case(b, case, fixtures), truth_backend, probe, truth)
+        for name, figures in rerun.items():
+            noise[name].update(figures)
     return noise
+
+
+def _nothing() -> Any:
+    import contextlib
+
+    return contextlib.nullcontext()

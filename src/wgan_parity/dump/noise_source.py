@@ -19,7 +19,7 @@ import numpy as np
 
 from wgan_parity.core.catalog import Case, select
 from wgan_parity.core.fixtures import Fixtures, make_fixtures
-from wgan_parity.dump import noise_table
+from wgan_parity.dump import kinks, noise_table
 from wgan_parity.dump.case_runner import run_case
 from wgan_parity.dump.noise import NOISE_THREADS
 from wgan_parity.dump.noise import measure as measure_noise
@@ -57,9 +57,15 @@ class NoiseSource:
             )
 
     def figures(
-        self, case: Case, fixtures: Fixtures, digest: str, truth: Dict[str, np.ndarray]
+        self,
+        case: Case,
+        fixtures: Fixtures,
+        digest: str,
+        truth: Dict[str, np.ndarray],
+        probe: Optional[kinks.KinkProbe] = None,
     ) -> Figures:
-        """The case's figures (``digest``: its fixtures'): the verified table's, or measured."""
+        """The case's figures (``digest``: its fixtures'): the verified table's, or measured
+        (with the ReLU-kink figures when ``probe`` recorded the float64 run)."""
         heavy = sum(a.nbytes for a in truth.values()) >= LOOKUP_MIN_BYTES
         if self.table is not None and heavy:
             listed = self.table.figures(case.name, digest)
@@ -67,7 +73,7 @@ class NoiseSource:
                 self.looked_up.append(case.name)
                 return listed
         self.measured.append(case.name)
-        return measure_noise(self.twin, case, fixtures, truth)
+        return measure_noise(self.twin, case, fixtures, truth, probe, self.backend)
 
     def _trusted(self) -> bool:
         """Run and measure the canaries once; True if every figure agrees with the table."""

@@ -48,6 +48,7 @@ CODE_MODULES: Tuple[str, ...] = (
     "wgan_parity.backends.reference32",
     "wgan_parity.dump.case_runner",
     "wgan_parity.dump.noise",
+    "wgan_parity.dump.kinks",
 )
 
 

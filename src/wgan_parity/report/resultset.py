@@ -34,6 +34,7 @@ JUDGED = verdict.JUDGED
 LIMIT_COLUMNS = ("noise_limit_a", "noise_limit_b", "clean_limit_a", "clean_limit_b")
 VERDICT_COLUMNS = pairschema.names(group="verdict")  # the fields of compare.verdict.Verdict
 PRECISION_NOISE = ("precision_noise_a", "precision_noise_b")
+LATER_NOISE = (*PRECISION_NOISE, "kink_rel_l2")  # columns younger than some committed tables
 
 
 @dataclass
@@ -79,7 +80,7 @@ def normalize(pairs: pd.DataFrame) -> pd.DataFrame:
     for column in (localize.COLUMN, *localize.SIDE_COLUMNS.values()):
         if column not in df.columns:  # results older than the column
             df[column] = ""
-    for column in (*pairs_upgrade.RATIO_COLUMNS, *own_error.COLUMNS, *PRECISION_NOISE):
+    for column in (*pairs_upgrade.RATIO_COLUMNS, *own_error.COLUMNS, *LATER_NOISE):
         if column not in df.columns:  # not derivable (see pairs_upgrade), made without replay,
             # or before reduced-precision envs
             df[column] = math.nan
@@ -226,7 +227,7 @@ def rejudge(
     for r in truth_rows.itertuples(index=False):
         if r.status in JUDGED:
             truths[(r.case, r.tensor)] = verdict.Truth(
-                r.noise_rel_l2, _shape(r.shape_b), bool(r.abs_mean_b == 0.0)
+                r.noise_rel_l2, _shape(r.shape_b), bool(r.abs_mean_b == 0.0), r.kink_rel_l2
             )
             clean_run.setdefault((r.case, r.tensor), []).append((traits_of(r.env_a), r.err_a))
     updates: Dict[str, List[Any]] = {k: [] for k in VERDICT_COLUMNS}
