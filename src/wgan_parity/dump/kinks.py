@@ -29,7 +29,7 @@ from typing import Any, Callable, Dict, Iterator, List, Optional
 import numpy as np
 
 #: Candidates kept per ReLU call: the inputs nearest zero (a sparse record, never the tensor).
-CANDIDATES = 4096
+CANDIDATES = 1 << 20
 #: An element is ambiguous when its truth is within SCALE x the call's float32 error of zero.
 SCALE = 4.0
 
