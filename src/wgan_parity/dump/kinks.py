@@ -63,8 +63,10 @@ class KinkProbe:
         """Ambiguous elements over all calls."""
         return int(sum(c.ambiguous.size for c in self.calls))
 
-    def relu(self, base: Callable[[Any], Any], where: Callable[..., Any]) -> Callable[[Any], Any]:
-        """The ReLU to put in the backend while probing (``where``: its ``anp.where``)."""
+    def relu(self, base: Callable[[Any], Any]) -> Callable[[Any], Any]:
+        """The ReLU to put in the backend while probing ``base``. Flipping adds ``x * delta``
+        (``delta`` = +1 where a kink opens, -1 where it closes): differentiable in ``x`` through
+        the backend's own arithmetic, to any order."""
 
         def probed(x: Any) -> Any:
             value = _value(x)
@@ -89,21 +91,19 @@ class KinkProbe:
                 other_side = (approx > 0) != (call.truth > 0)
                 call.ambiguous = call.index[near | other_side]
                 return base(x)
-            mask = value > 0
-            flat_mask = mask.ravel().copy()
-            flat_mask[call.ambiguous] = ~flat_mask[call.ambiguous]
-            return where(flat_mask.reshape(mask.shape), x, 0.0)
+            delta = np.zeros(value.size, dtype=value.dtype)
+            delta[call.ambiguous] = np.where(value.ravel()[call.ambiguous] > 0, -1.0, 1.0)
+            return base(x) + x * delta.reshape(value.shape)
 
         return probed
 
     @contextlib.contextmanager
     def running(self, backend: Any, mode: str) -> Iterator[None]:
-        """Put the probe's ReLU into ``backend`` (a reference backend) for one run."""
-        import autograd.numpy as anp
-
+        """Put the probe's ReLU into ``backend`` (the float64 reference, or its float32 twin)
+        for one run."""
         self.mode, self.position = mode, 0
         base = backend.relu
-        backend.relu = self.relu(base, anp.where)
+        backend.relu = self.relu(base)
         try:
             yield
         finally:
