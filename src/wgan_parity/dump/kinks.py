@@ -12,7 +12,8 @@ The reference dump measures it per tensor, alongside the noise (:func:`measure`)
 1. the float64 run records, at every ReLU call, the *candidates*: its inputs nearest zero;
 2. the float32 run reads the same elements and sets the call's rounding scale, the largest
    float32 error among them; the *ambiguous* elements are the candidates whose truth is within
-   :data:`SCALE` times that scale of zero (or whose float32 sign differs);
+   :data:`SCALE` times that scale, or :data:`ULPS` float32 units of the call's largest input,
+   of zero (or whose float32 sign differs);
 3. a float64 run with relu' flipped on every ambiguous element gives, for each tensor, its
    ``kink_rel_l2`` against the truth: what flipping every kink an implementation about
    :data:`SCALE` times less accurate than NumPy could flip does to it.
@@ -30,8 +31,12 @@ import numpy as np
 
 #: Candidates kept per ReLU call: the inputs nearest zero (a sparse record, never the tensor).
 CANDIDATES = 1 << 20
-#: An element is ambiguous when its truth is within SCALE x the call's float32 error of zero.
+#: An element is ambiguous when its truth is within SCALE x the call's float32 error of zero,
 SCALE = 4.0
+#: or within ULPS float32 units of the call's largest input: another implementation's rounding
+#: (other summation orders, seed mode's exact ties) can be many times NumPy's on a given element.
+ULPS = 16.0
+EPS32 = 2.0**-23
 
 
 def _value(x: Any) -> np.ndarray:
@@ -47,6 +52,7 @@ class _Call:
 
     index: np.ndarray
     truth: np.ndarray
+    magnitude: float = 0.0  # the largest |input| of the call (float64)
     ambiguous: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
 
 
@@ -78,7 +84,8 @@ class KinkProbe:
                     if keep < flat.size
                     else np.arange(flat.size)
                 )
-                self.calls.append(_Call(index, value.ravel()[index].astype(np.float64)))
+                top = float(np.max(flat)) if flat.size else 0.0
+                self.calls.append(_Call(index, value.ravel()[index].astype(np.float64), top))
                 return base(x)
             call = self.calls[self.position] if self.position < len(self.calls) else None
             self.position += 1
@@ -87,7 +94,8 @@ class KinkProbe:
             if self.mode == "compare":
                 approx = value.ravel()[call.index].astype(np.float64)
                 scale = float(np.max(np.abs(approx - call.truth))) if call.index.size else 0.0
-                near = np.abs(call.truth) <= SCALE * scale
+                reach = max(SCALE * scale, ULPS * EPS32 * call.magnitude)
+                near = np.abs(call.truth) <= reach
                 other_side = (approx > 0) != (call.truth > 0)
                 call.ambiguous = call.index[near | other_side]
                 return base(x)
