@@ -109,7 +109,7 @@ def load_backend(name: str, flags: Optional[Flags] = None) -> Ops:
             f"--precision {flags.precision}: backend {name!r} is the float64 truth, which never "
             "runs reduced; run it without --precision (its --noise-precision measures the limits)"
         )
-    hooks = {hook: _last(modules, hook) for hook in ("cast", "autocast")}
+    hooks = {hook: _last(modules, hook) for hook in ("cast", "autocast", "cast_up")}
     try:
         backend.flags.update(precision.apply(backend, flags.precision, **hooks))
     except ValueError as exc:

@@ -128,7 +128,8 @@ def run(args: argparse.Namespace) -> int:
     if len(tables) > 1:
         write_combined(args.out, table, lines)
     print(markdown(table, lines))
-    print(f"wrote {args.out / 'selftest.csv'}, {args.out / 'selftest.md'}")
+    folder = args.out if len(precisions) > 1 or precisions == ["float32"] else at.out
+    print(f"wrote {folder / 'selftest.csv'}, {folder / 'selftest.md'}")
     bugs = table[~table["bug"].str.startswith("(")]
     strict = bugs[bugs["precision"] == "float32"]  # reduced precision: what it sees, reported
     escaped = set(strict["bug"]) - set(strict[strict["detected"] == "yes"]["bug"])

@@ -73,12 +73,15 @@ def round_to(x: np.ndarray, precision: str) -> np.ndarray:
 
 
 def apply(backend: Any, precision: str, cast: Optional[Callable[..., Any]] = None,
-          autocast: Optional[Callable[[str], Any]] = None) -> Dict[str, Any]:  # fmt: skip
+          autocast: Optional[Callable[[str], Any]] = None,
+          cast_up: Optional[Callable[..., Any]] = None) -> Dict[str, Any]:  # fmt: skip
     """Put ``backend`` (a loaded ``Ops``) under ``precision``; returns what to record.
 
     ``autocast(precision)`` (a context manager factory) wraps the forward pass in the
     framework's own autocast; else ``cast(x, dtype_name)`` applies :data:`POLICY` to the
-    primitives. Neither: a ValueError saying the backend has no reduced-precision support.
+    primitives (``cast_up(x, precision)``, if given, is the cast back to float32: the float32
+    reference's, whose backward rounds the cotangent). Neither: a ValueError saying the backend has
+    no reduced-precision support.
     """
     check(precision)
     if precision == FLOAT32:
@@ -91,7 +94,7 @@ def apply(backend: Any, precision: str, cast: Optional[Callable[..., Any]] = Non
             f"--precision {precision}: backend {backend.name!r} has neither a `cast` primitive "
             "nor an `autocast` context; run it at float32, or give its adapter one of them"
         )
-    _apply_policy(backend, precision, cast)
+    _apply_policy(backend, precision, cast, cast_up)
     return {"precision": precision, "precision_policy": dict(POLICY)}
 
 
@@ -109,9 +112,11 @@ def _autocast_vjp(vjp: Callable[..., Any], context: Callable[[], Any]) -> Callab
     return wrapped
 
 
-def _apply_policy(backend: Any, low: str, cast: Callable[..., Any]) -> None:
+def _apply_policy(
+    backend: Any, low: str, cast: Callable[..., Any], cast_up: Optional[Callable[..., Any]]
+) -> None:
     """Replace the backend's primitives with :data:`POLICY`'s casts around them."""
-    policy = _Policy(backend, low, cast)
+    policy = _Policy(backend, low, cast, cast_up)
     for name in _Policy.WRAPS:
         setattr(backend, name, getattr(policy, name))
 
@@ -128,14 +133,22 @@ class _Policy:
     WRAPS = ("conv2d", "linear", "batch_norm", "layer_norm", "mean", "sum", "sqrt", "tanh",
              "mean_pool", "residual_block", "to_numpy", "vjp")  # fmt: skip
 
-    def __init__(self, backend: Any, low: str, cast: Callable[..., Any]) -> None:
+    def __init__(
+        self,
+        backend: Any,
+        low: str,
+        cast: Callable[..., Any],
+        cast_up: Optional[Callable[..., Any]] = None,
+    ) -> None:
         self.base = {name: getattr(backend, name) for name in self.WRAPS}
-        self.low, self.cast = low, cast
+        self.low, self.cast, self.cast_up = low, cast, cast_up
 
     def down(self, x: Any) -> Any:
         return None if x is None else self.cast(x, self.low)
 
     def up(self, x: Any) -> Any:
+        if self.cast_up is not None:
+            return self.cast_up(x, self.low)
         return self.cast(x, FLOAT32)
 
     def conv2d(self, x: Any, w: Any, b: Any = None) -> Any:

@@ -33,6 +33,8 @@ from wgan_parity.dump.provenance import base_metadata, platform_info
 from wgan_parity.dump.resources import peak_rss_mb, reset_peak_rss
 
 Progress = Callable[[str], None]
+#: The float32 reference whose casts round to a reduced precision: what sets its limits.
+REDUCED_REFERENCE = "wgan_parity.backends.reference_reduced"
 
 
 @dataclass(frozen=True)
@@ -97,7 +99,7 @@ def write_catalog_dump(request: DumpRequest, progress: Progress = lambda line: N
     )
     run = _CaseRun(backend, noise_source, replayer)
     run.reduced = {
-        p: load_backend("reference32", dataclasses.replace(flags, precision=p))
+        p: load_backend(REDUCED_REFERENCE, dataclasses.replace(flags, precision=p))
         for p in request.noise_precisions
     }
     platform = platform_info(list(backend.flags.get("gpus") or []), backend.framework)

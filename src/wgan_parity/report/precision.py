@@ -32,6 +32,7 @@ COLUMNS = (
     "worst",
     "median_limit",
     "diverged",
+    "non_finite",
 )
 
 
@@ -39,7 +40,8 @@ def _annotated(res: Results) -> pd.DataFrame:
     """The truth's rows with each env's framework, precision, block and direction."""
     traits = res.traits()
     df = res.pairs
-    rows = df[(df["env_b"] == res.truth) & df["status"].isin(verdict.MEASURED)].copy()
+    kept = (verdict.OK, verdict.DIVERGED, verdict.NON_FINITE)
+    rows = df[(df["env_b"] == res.truth) & df["status"].isin(kept)].copy()
     if rows.empty:
         return rows
     rows["framework"] = rows["env_a"].map(lambda e: traits[e].framework if e in traits else "")
@@ -65,16 +67,19 @@ def table(res: Results) -> pd.DataFrame:
     found = []
     keys = ["framework", "precision", "block", "direction"]
     for key, group in rows.groupby(keys, sort=False):
-        worst = group.loc[group["err_a"].idxmax()] if group["err_a"].notna().any() else None
+        judged = group[group["status"] != verdict.NON_FINITE]
+        errs = judged["err_a"]
+        worst = judged.loc[errs.idxmax()] if errs.notna().any() else None
         found.append(
             {
                 **dict(zip(keys, key)),
-                "tensors": len(group),
-                "median_err": float(group["err_a"].median()),
-                "max_err": float(group["err_a"].max()),
+                "tensors": len(judged),
+                "median_err": float(errs.median()),
+                "max_err": float(errs.max()),
                 "worst": "" if worst is None else f"{worst['case']} {worst['tensor']}",
-                "median_limit": float(group["limit_a"].median()),
-                "diverged": int((group["status"] == verdict.DIVERGED).sum()),
+                "median_limit": float(judged["limit_a"].median()),
+                "diverged": int((judged["status"] == verdict.DIVERGED).sum()),
+                "non_finite": int((group["status"] == verdict.NON_FINITE).sum()),
             }
         )
     out = pd.DataFrame(found, columns=list(COLUMNS))
@@ -122,20 +127,24 @@ def lines(res: Results) -> List[str]:
     out = [
         "## Precision: worst error against the truth, per framework and block",
         "",
-        "The worst relative error over each block's outputs, taps and gradients; beside each "
-        "reduced precision, how many times float32's it is. `diverged` counts rows over "
-        "their limit (a reduced env's limit scales the reference's noise at its precision). "
-        "All rows: precision.csv.",
+        "The worst relative error over each block's judged outputs, taps and gradients "
+        "(degenerate and unjudged tensors left out); beside each reduced precision, how many "
+        "times float32's it is. `diverged` counts rows over their limit (a reduced env's limit "
+        "scales the reference's noise at its precision), and non-finite ones apart. All rows: "
+        "precision.csv.",
         "",
         "| " + " | ".join(head) + " |",
         "|" + "---|" * len(head),
     ]
     worst: Dict[tuple, float] = {}
     diverged: Dict[tuple, int] = {}
+    broken: Dict[tuple, int] = {}
     for r in found.itertuples(index=False):
         key = (r.framework, r.block, r.precision)
-        worst[key] = max(worst.get(key, 0.0), r.max_err)
+        if r.max_err == r.max_err:
+            worst[key] = max(worst.get(key, 0.0), r.max_err)
         diverged[key] = diverged.get(key, 0) + int(r.diverged)
+        broken[key] = broken.get(key, 0) + int(r.non_finite)
     for framework, block in dict.fromkeys((r.framework, r.block) for r in found.itertuples()):
         base = worst.get((framework, block, "float32"), math.nan)
         cells = [code(framework), code(block), _fmt(base)]
@@ -143,8 +152,16 @@ def lines(res: Results) -> List[str]:
             value = worst.get((framework, block, p), math.nan)
             ratio = value / base if base and base == base and value == value else math.nan
             cells.append(f"{_fmt(value)} ({ratio:.0f}x)" if ratio == ratio else _fmt(value))
-        counts = [f"{p}: {diverged[(framework, block, p)]}" for p in ORDER
-                  if diverged.get((framework, block, p))]  # fmt: skip
+        counts = [
+            f"{p}: {diverged.get((framework, block, p), 0)}"
+            + (
+                f" (+{broken[(framework, block, p)]} non-finite)"
+                if broken.get((framework, block, p))
+                else ""
+            )
+            for p in ORDER
+            if diverged.get((framework, block, p)) or broken.get((framework, block, p))
+        ]
         cells.append(", ".join(counts) or "0")
         out.append("| " + " | ".join(cells) + " |")
     apart = spread(res)
@@ -160,6 +177,10 @@ def lines(res: Results) -> List[str]:
             )
             out.append(f"- {precision}: {text}")
     return [*out, ""]
+
+
+def _count(precision: str, diverged: int, non_finite: int) -> str:
+    return f"{precision}: {diverged}" + (f" (+{non_finite} non-finite)" if non_finite else "")
 
 
 def _fmt(value: float) -> str:
