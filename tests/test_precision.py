@@ -225,5 +225,5 @@ def test_an_aggregate_judges_a_reduced_env_by_its_precision_and_tables_it(
     table = pd.read_csv(out / "precision.csv")
     assert set(table["precision"]) == {"float32", "bfloat16"}, table
     summary = (out / "summary.md").read_text()
-    assert "## Precision: worst error against the truth" in summary
+    assert "## Precision: error against the truth" in summary
     assert code == 0, (code, summary[:2000])

@@ -125,31 +125,31 @@ def lines(res: Results) -> List[str]:
     reduced = [p for p in ORDER[1:] if p in set(found["precision"])]
     head = ["framework", "block", "float32", *[f"{p} (x float32)" for p in reduced], "diverged"]
     out = [
-        "## Precision: worst error against the truth, per framework and block",
+        "## Precision: error against the truth, per framework and block",
         "",
-        "The worst relative error over each block's judged outputs, taps and gradients "
+        "The median relative error over each block's judged outputs, taps and gradients "
         "(degenerate and unjudged tensors left out); beside each reduced precision, how many "
-        "times float32's it is. `diverged` counts rows over their limit (a reduced env's limit "
-        "scales the reference's noise at its precision), and non-finite ones apart. All rows: "
-        "precision.csv.",
+        "times float32's it is (the worst per direction: precision.csv). `diverged` counts "
+        "rows over their limit (a reduced env's limit scales the reference's noise at its "
+        "precision), non-finite ones apart.",
         "",
         "| " + " | ".join(head) + " |",
         "|" + "---|" * len(head),
     ]
-    worst: Dict[tuple, float] = {}
     diverged: Dict[tuple, int] = {}
     broken: Dict[tuple, int] = {}
     for r in found.itertuples(index=False):
         key = (r.framework, r.block, r.precision)
-        if r.max_err == r.max_err:
-            worst[key] = max(worst.get(key, 0.0), r.max_err)
         diverged[key] = diverged.get(key, 0) + int(r.diverged)
         broken[key] = broken.get(key, 0) + int(r.non_finite)
+    rows = _annotated(res)
+    rows = rows[rows["status"] != verdict.NON_FINITE]
+    typical = rows.groupby(["framework", "block", "precision"])["err_a"].median().to_dict()
     for framework, block in dict.fromkeys((r.framework, r.block) for r in found.itertuples()):
-        base = worst.get((framework, block, "float32"), math.nan)
+        base = typical.get((framework, block, "float32"), math.nan)
         cells = [code(framework), code(block), _fmt(base)]
         for p in reduced:
-            value = worst.get((framework, block, p), math.nan)
+            value = typical.get((framework, block, p), math.nan)
             ratio = value / base if base and base == base and value == value else math.nan
             cells.append(f"{_fmt(value)} ({ratio:.0f}x)" if ratio == ratio else _fmt(value))
         counts = [
