@@ -21,7 +21,9 @@ from wgan_parity.cli import argv, main
 from wgan_parity.core import isa
 
 pytestmark = pytest.mark.frameworks
-CLEAN = {"ok", "degenerate"}
+# unjudged: a limit that cannot fail is no divergence. On an AVX-512 (OpenBLAS SkylakeX) stack the
+# seed-mode critic's norm1.scale gradients have a float32 noise of 0.011-0.05, a limit of 1 or more.
+CLEAN = {"ok", "degenerate", "unjudged"}
 REAL_OUT: list = []  # the folder of the `real` aggregate
 
 
@@ -148,4 +150,5 @@ def test_no_row_against_the_truth_passes_a_result_of_the_wrong_size(real):
     ):
         row = tf[(tf.case == case) & (tf.tensor == tensor)].iloc[0]
         assert row.status in ("diverged", "unjudged"), (case, tensor, row.status, row.note)
-        assert float(row.err_a) >= abs(float(row.norm_ratio_a) - 1.0)  # never capped at 2
+        # never capped at 2; the CSV's 7 digits can round the equality case either way
+        assert float(row.err_a) >= abs(float(row.norm_ratio_a) - 1.0) * (1 - 1e-6)
