@@ -161,14 +161,9 @@ def test_calibrate_sets_keep_older_releases_from_loosening_the_limits(tmp_path: 
 
 
 # jax 0.10.2's seed-mode generator gradients (ReLU ties) are 6-12x the largest error of every
-# other JAX release (docs/findings.md): a measured finding this test pins, so that any
-# other outlier still fails it.
-JAX_0102 = "jax-0.10.2"
-JAX_0102_SEED_OUTLIERS = {
-    "grad/input.b", "grad/input.w", "grad/res1.conv1.w", "grad/res1.conv2.w", "grad/res2.conv1.w",
-    "grad/res2.conv2.w", "grad/res3.conv1.w", "grad/res4.conv1.w", "grad/res4.norm1.offset",
-    "grad/res4.norm2.offset",
-}  # fmt: skip
+# other JAX release (docs/findings.md). Since issue 28 the seed-mode tie rules no longer tie their
+# bound to a calibrated clean error (the lottery moves 33x between two processes of one torch on
+# one machine), so they are excused up to the rules' own bound, and no release may be new here.
 
 
 @pytest.mark.slow
@@ -196,10 +191,6 @@ def test_no_committed_release_is_an_outlier_among_the_others() -> None:
                 df["status"], df["known"], df["case"], df["tensor"], df["env_a"], df["env_b"]
             )
         ]
-        expected = df["env_a"].eq(JAX_0102) & df["case"].eq("good_generator.seed")
-        expected &= df["tensor"].isin(JAX_0102_SEED_OUTLIERS) & pd.Series(new, index=df.index)
-        assert int(expected.sum()) == (len(JAX_0102_SEED_OUTLIERS) if isa == "avx512" else 0)
-        new = [n and not e for n, e in zip(new, expected)]
         bad = df[new]
         detail = bad[["case", "tensor", "env_a", "err_a", "limit_a", "note"]].head(10)
         assert bad.empty, f"{isa}: {len(bad)} unexplained rows:\n{detail.to_string()}"
