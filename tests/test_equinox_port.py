@@ -61,22 +61,21 @@ def examples(monkeypatch) -> None:
 
 def test_check_port_on_the_equinox_port(examples, capsys) -> None:
     """The layer cases run none of the port's code and are named, not printed ok; the blocks
-    and the models are covered; the seed-mode critic block's ReLU-tie gradients diverge, as in
-    the full run (docs/findings.md: a kernel rule excuses in a port only what its base
-    framework's kernels produce)."""
+    and the models are covered and pass. The seed-mode critic block's ReLU-tie gradients (3.6e-4
+    where the tool's JAX ops have 1.9e-6) were a divergence until the reference measured the
+    ReLU kinks (issue 28): they are within its kink allowance (2.5e-3), a lottery of ties, not
+    the port's mistake (docs/findings.md)."""
     cases = ["conv2d.probe", "residual_*.probe", "residual_down.seed"]
     cases += ["good_generator.random", "good_discriminator.check"]
     code = main(["check-port", "equinox_check", "--cases", *cases])
     out = capsys.readouterr().out
-    assert code == 1, out
+    assert code == 0, out
     assert out.startswith("not run: 1 case of conv2d (base ops:"), out
     assert "residual_up.probe: ok; taps 5/5 covered; gradients 10/10 reach" in out
     assert "residual_down.probe: ok; taps 5/5 covered; gradients 10/10 reach" in out
+    assert "residual_down.seed: ok; taps 5/5 covered; gradients 10/10 reach" in out
     assert "good_generator.random: ok; taps 27/27 covered; gradients 43/43" in out
     assert "good_discriminator.check: ok; taps 25/25 covered; gradients 41/41" in out
-    down = next(x for x in out.splitlines() if x.startswith("residual_down.seed:"))
-    assert down.startswith("residual_down.seed: diverged"), down
-    assert "grad/x" in down, down
 
 
 def test_the_equinox_port_through_a_dump_and_an_aggregate(examples, tmp_path) -> None:

@@ -54,9 +54,11 @@ def examples(monkeypatch) -> None:
 
 
 def test_check_port_flags_what_the_full_run_flags_in_the_keras_port(examples, capsys) -> None:
-    """The full aggregate flags the Keras port's normalization gradients in residual_down.random
-    and residual_up.seed (docs/findings.md); check-port runs those cases at their own size and
-    flags the same cases, while the small probes and the generator pass."""
+    """The Keras port's seed-mode BatchNorm gradients (residual_up.seed: its formula flips 440
+    norm2 ReLU ties where TF's fused kernel flips 92) are flagged, at the case's own size. Its
+    residual_down.random gradients, one ReLU input of 6.3M on the other side of zero, are within
+    the reference's kink allowance since issue 28 (docs/findings.md); the probes, the generator
+    and the penalty pass."""
     cases = ["residual_*.probe", "residual_down.random", "residual_up.seed"]
     cases += ["good_generator.random", "gradient_penalty.check"]
     code = main(["check-port", "keras_check", "--cases", *cases])
@@ -64,14 +66,12 @@ def test_check_port_flags_what_the_full_run_flags_in_the_keras_port(examples, ca
     assert code == 1, out
     assert "residual_up.probe: ok; taps 5/5 covered; gradients 10/10 reach" in out
     assert "residual_down.probe: ok; taps 5/5 covered; gradients 10/10 reach" in out
+    assert "residual_down.random: ok; taps 5/5 covered; gradients 10/10 reach" in out
     assert "good_generator.random: ok; taps 27/27 covered; gradients 43/43 reach" in out
     assert "gradient_penalty.check: ok; taps 25/25 covered; gradients 41/41 reach" in out
-    down = next(x for x in out.splitlines() if x.startswith("residual_down.random:"))
-    assert down.startswith("residual_down.random: diverged"), down
-    assert "grad/norm1.offset" in down, down
-    assert next(x for x in out.splitlines() if x.startswith("residual_up.seed:")).startswith(
-        "residual_up.seed: diverged"
-    )
+    up = next(x for x in out.splitlines() if x.startswith("residual_up.seed:"))
+    assert up.startswith("residual_up.seed: diverged"), up
+    assert "grad/x" in up, up
 
 
 def test_the_keras_port_through_a_dump_and_an_aggregate(examples, tmp_path) -> None:
