@@ -11,6 +11,7 @@ from the registry (:func:`wgan_parity.frameworks.compared`), so a new framework'
 from __future__ import annotations
 
 import dataclasses
+import math
 from functools import cache
 from pathlib import Path
 from typing import Any, Dict, List, Optional, Sequence, Tuple
@@ -101,7 +102,8 @@ def check_against_truth(reference: Any, dump: Any, case: str, tensor: str, backe
     side = limits.side(case, tensor, env)
     largest = _calibration().lookup(case, tensor, env.kernels)
     clean = limits.clean_limit(largest)
-    tolerance = dataclasses.replace(side, clean=clean).applied(noise)
+    kink = float(reference.meta["noise"][key].get("kink_rel_l2", math.nan))
+    tolerance = dataclasses.replace(side, clean=clean).applied(noise, kink)
     error, ratio = rel_err(value, truth), norm_ratio(value, truth)
     off = error > tolerance or norm_is_off(ratio, limits.norm_ratio_max)
     message = (
@@ -110,7 +112,8 @@ def check_against_truth(reference: Any, dump: Any, case: str, tensor: str, backe
         f"{limits.norm_ratio_max:g}x is off whatever the tolerance), tolerance "
         f"{tolerance:.3e} (= min(max({side.noise_factor:g} x float32 "
         f"noise {noise:.3e}, floor {side.rel_l2_floor:.1e}), clean limit {clean:.3e} for "
-        f"{env.kernels})); a tolerance of {error:.3e} would be needed"
+        f"{env.kernels}), at least the ReLU-kink allowance {side.kink(kink):.3e}); a tolerance "
+        f"of {error:.3e} would be needed"
     )
     rule = side.known_rule
     if rule is not None and off:
