@@ -14,10 +14,10 @@ from dataclasses import dataclass
 from typing import Any, Dict, Iterable, List, Mapping, Tuple
 
 from wgan_parity import frameworks
+from wgan_parity.core import precision as precisions
 
 # The recorded switches every framework has; each framework's own come from the registry.
 _COMMON_SWITCHES = ("tf32", "device", "deterministic", "max_isa", "precision")
-_PRECISION_TOKENS = {"bfloat16": "bf16", "float16": "fp16"}  # core.precision.TOKENS
 
 
 @dataclass(frozen=True)
@@ -59,8 +59,8 @@ class EnvTraits:
         parts += self._tokens(sw for sw in own if sw.leads)
         if self.flag("tf32") is True:  # "unavailable" on releases without the switch
             parts.append("tf32")
-        if self.precision in _PRECISION_TOKENS:
-            parts.append(_PRECISION_TOKENS[self.precision])
+        if self.precision in precisions.TOKENS:
+            parts.append(precisions.TOKENS[self.precision])
         if self.flag("deterministic") is False:
             parts.append("nondeterministic")
         parts += self._tokens(sw for sw in own if not sw.leads)
@@ -77,7 +77,7 @@ class EnvTraits:
     @property
     def precision(self) -> str:
         """The precision it ran at (``float32`` when not recorded: dumps before the switch)."""
-        return str(self.flag("precision") or "float32")
+        return str(self.flag("precision") or precisions.FLOAT32)
 
     def flag(self, name: str) -> Any:
         """A recorded switch (None when not recorded)."""

@@ -12,7 +12,7 @@ factor lost, and how far apart the frameworks are at the same precision.
 from __future__ import annotations
 
 import math
-from typing import Dict, List
+from typing import Dict, List, Optional
 
 import pandas as pd
 
@@ -59,9 +59,10 @@ def has_precisions(res: Results) -> bool:
     return any(t.precision != "float32" for t in res.traits().values())
 
 
-def table(res: Results) -> pd.DataFrame:
-    """One row per (framework, precision, block, direction); empty without reduced envs."""
-    rows = _annotated(res)
+def table(res: Results, rows: Optional[pd.DataFrame] = None) -> pd.DataFrame:
+    """One row per (framework, precision, block, direction); empty without reduced envs.
+    ``rows``: :func:`_annotated` of ``res``, when the caller has it already."""
+    rows = _annotated(res) if rows is None else rows
     if rows.empty or not has_precisions(res):
         return pd.DataFrame(columns=list(COLUMNS))
     found = []
@@ -119,7 +120,8 @@ def spread(res: Results) -> pd.DataFrame:
 
 def lines(res: Results) -> List[str]:
     """The summary's section (empty without reduced envs)."""
-    found = table(res)
+    rows = _annotated(res)
+    found = table(res, rows)
     if found.empty:
         return []
     reduced = [p for p in ORDER[1:] if p in set(found["precision"])]
@@ -142,7 +144,6 @@ def lines(res: Results) -> List[str]:
         key = (r.framework, r.block, r.precision)
         diverged[key] = diverged.get(key, 0) + int(r.diverged)
         broken[key] = broken.get(key, 0) + int(r.non_finite)
-    rows = _annotated(res)
     rows = rows[rows["status"] != verdict.NON_FINITE]
     typical = rows.groupby(["framework", "block", "precision"])["err_a"].median().to_dict()
     for framework, block in dict.fromkeys((r.framework, r.block) for r in found.itertuples()):
