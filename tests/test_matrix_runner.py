@@ -6,6 +6,7 @@ subprocess (one needs torch: marked ``frameworks``).
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import sys
@@ -17,7 +18,7 @@ import pytest
 
 from _matrix import MATRIX, FakeBuilder, make_project, run, run_in_this_python
 from wgan_parity.core import hostinfo
-from wgan_parity.matrix import pipeline, runner
+from wgan_parity.matrix import install, pipeline, runner
 from wgan_parity.matrix.envtable import EnvSpec, load_table
 from wgan_parity.matrix.pipeline import EnvResult, RunOptions
 from wgan_parity.matrix.progress import Progress
@@ -233,6 +234,25 @@ def test_too_little_disk_fails_the_install_stage_clearly(project: Path) -> None:
     assert (results[0].status, results[0].stage) == ("failed", "install")
     assert "not enough free disk" in results[0].reason
     assert "--min-free-gb" in results[0].reason
+
+
+def test_the_default_reserve_installs_the_default_set_where_ci_had_16_gib(
+    project: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A CI run found 16.6 GiB free after its test session, and a 15 GiB reserve refused every
+    env of the default set. The default reserve installs the largest of them there."""
+    real = load_table(Path(__file__).resolve().parents[1] / "matrix.toml")
+    largest = max(env.disk_gb for env in real.envs if "default" in env.sets)
+    table = load_table(project / "matrix.toml")
+    env = dataclasses.replace(table.envs[0], disk_gb=largest)
+    opts = RunOptions(dump_dir=project / "dumps", envs_dir=project / "envs")
+    progress = Progress(0, stream=open(os.devnull, "w"), bar=False)  # noqa: SIM115
+    monkeypatch.setattr(install, "free_gb", lambda path: largest + opts.min_free_gb - 0.1)
+    refused = pipeline.run_envs(table, [env], opts, FakeBuilder(project), progress)
+    assert (refused[0].status, refused[0].stage) == ("failed", "install")
+    monkeypatch.setattr(install, "free_gb", lambda path: 16.6)
+    results = pipeline.run_envs(table, [env], opts, FakeBuilder(project), progress)
+    assert results[0].status == "ok", results[0].reason
 
 
 def test_a_real_dump_subprocess_that_fails_is_recorded(project: Path) -> None:

@@ -22,6 +22,7 @@ from wgan_parity.core import isa
 from wgan_parity.exitcodes import ExitCode
 from wgan_parity.matrix import locks
 from wgan_parity.matrix.envtable import TableError, load_table
+from wgan_parity.matrix.install import DEFAULT_MIN_FREE_GB
 from wgan_parity.matrix.pipeline import RunOptions
 from wgan_parity.matrix.runner import AggregateOptions, Selection, run_selection
 
@@ -76,8 +77,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--min-free-gb",
         type=float,
-        default=15.0,
-        help="free disk to keep on top of an env's size (default 15)",
+        default=DEFAULT_MIN_FREE_GB,
+        help=f"free disk (GiB) to keep on top of an env's size (default {DEFAULT_MIN_FREE_GB:g})",
     )
     parser.add_argument("--timeout-s", type=float, default=None, help="per-dump time limit")
     parser.add_argument(

@@ -21,6 +21,11 @@ from wgan_parity.matrix.venvs import Builder, StageFailed, free_gb
 # The exit codes of a `wgan-parity dump` that may have written its dump with some cases failed.
 DUMP_WRITTEN_CODES = (int(ExitCode.DIVERGED), int(ExitCode.ENV_PROBLEM))
 
+# Free disk (GiB) kept on top of an env's size before it is installed: room for the env's dump
+# (at most 1.9 GB, the reference with its kink probe) and the runner's logs. A larger reserve
+# refuses runs that fit: a hosted CI runner has about 14 GB free in all (docs/ci.md).
+DEFAULT_MIN_FREE_GB = 2.0
+
 
 class NotEnoughDisk(StageFailed):
     """The free disk is below the reserve plus the env's size; nothing was installed."""
@@ -124,7 +129,7 @@ def ensure_venv(
             "install",
             (
                 f"not enough free disk to create env {env.id}: need {need:.1f} GiB "
-                f"({min_free_gb:.0f} reserve + {env.disk_gb:.1f} for the env), "
+                f"({min_free_gb:g} reserve + {env.disk_gb:.1f} for the env), "
                 f"found {free:.1f} GiB; "
                 "free space (`uv cache clean`, delete .wgan-parity/envs/*), run with "
                 "--delete-venvs --prune-cache, or lower --min-free-gb"

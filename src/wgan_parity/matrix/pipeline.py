@@ -32,6 +32,7 @@ from wgan_parity.exitcodes import ExitCode
 from wgan_parity.matrix import cachekey, locks, pipbridge
 from wgan_parity.matrix.envtable import EnvSpec, EnvTable
 from wgan_parity.matrix.install import (
+    DEFAULT_MIN_FREE_GB,
     DumpCode,
     NotEnoughDisk,
     cache_hit,
@@ -63,7 +64,7 @@ class RunOptions:
     locked: bool = False
     delete_venvs: bool = False
     prune_cache: bool = False
-    min_free_gb: float = 15.0
+    min_free_gb: float = DEFAULT_MIN_FREE_GB
     timeout_s: Optional[float] = None
     install_ahead: int = 1  # envs installed while one dumps (0: one stage at a time)
 
