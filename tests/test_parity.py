@@ -43,10 +43,12 @@ def test_parity_tensors_file_is_current() -> None:
 
 def test_every_known_divergence_still_diverges_somewhere(catalog_dumps: Dict) -> None:
     """A known rule that these envs match but no tensor needs any more is stale: a fix should be
-    noticed (rules for other kernels, e.g. oneDNN off or TF32, are checked where those run)."""
+    noticed (rules for other kernels, e.g. oneDNN off or TF32, are checked where those run; a
+    `lottery` rule's rows diverge on some machines only, so it must match, not be needed)."""
     reference = catalog_dumps[frameworks.truth().name]
     limits = thresholds.load()
     needed: Dict[str, bool] = {}
+    lottery = {rule.name for rule in limits.rules if rule.lottery}
     for framework in frameworks.compared():
         dump = catalog_dumps[framework.name]
         env = traits.from_meta(dump.meta["env_id"], dump.meta)
@@ -66,6 +68,6 @@ def test_every_known_divergence_still_diverges_somewhere(catalog_dumps: Dict) ->
             wrong_size = norm_is_off(norm_ratio(value, truth), limits.norm_ratio_max)
             if wrong_size or rel_err(value, truth) > side.limit(noise):
                 needed[side.known_rule.name] = True
-    stale = [name for name, used in needed.items() if not used]
+    stale = [name for name, used in needed.items() if not used and name not in lottery]
     assert needed, "no known rule matched the built-in envs: the rules' traits are wrong"
     assert not stale, f"known divergences that no longer diverge (remove or narrow them): {stale}"

@@ -154,3 +154,15 @@ def test_limit_is_noise_times_factor_with_a_floor():
     assert side.limit(1e-7) == pytest.approx(3.2e-6)
     assert side.limit(1e-9) == 1e-6
     assert side.limit(float("nan")) == 1e-6
+
+
+def test_only_a_known_rule_can_be_a_lottery():
+    rule = thresholds.parse({**GOOD, "rule": [_known(max_err=1.0, lottery=True)]}).rules[0]
+    assert rule.lottery
+    assert rule.known
+    with pytest.raises(ThresholdsError, match="add known = true"):
+        thresholds.parse({**GOOD, "rule": [{"lottery": True, "reason": "r"}]})
+    with pytest.raises(ThresholdsError, match="true or false"):
+        thresholds.parse({**GOOD, "rule": [_known(max_err=1.0, lottery="yes")]})
+    for shipped in (rule for rule in thresholds.load().rules if rule.lottery):
+        assert "lottery" in shipped.reason.lower(), f"{shipped.name}: say which machines need it"

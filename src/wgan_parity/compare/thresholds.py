@@ -45,6 +45,7 @@ _RULE_KEYS = {
     "noise_factor",
     "rel_l2_floor",
     "known",
+    "lottery",
     "name",
     "max_err",
     "max_over_limit",
@@ -83,6 +84,9 @@ class Rule:
     of the largest error of the clean built-in releases with the same kernels, where measured: a
     kernel rule then excuses in a port only what the framework's own kernels produce). A side
     beyond the bound is diverged again.
+    A ``lottery`` known rule names rows that diverge on some machines and not on others (the
+    CPU's vendor, kernels or BLAS decide, as its reason says): the test that flags stale rules
+    requires it to match rows, not to be needed on every machine.
     ``reference`` (a URL or a docs path) says where it is explained.
     """
 
@@ -98,6 +102,7 @@ class Rule:
     noise_factor: Optional[float] = None
     rel_l2_floor: Optional[float] = None
     known: bool = False
+    lottery: bool = False
     name: str = ""
     max_err: Optional[float] = None
     max_over_limit: Optional[float] = None
@@ -307,12 +312,17 @@ def _rule(where: str, entry: Any) -> Rule:
     for key in (*numbers, "max_err", "max_over_limit", "max_over_clean"):
         if key in entry:
             kwargs[key] = _number(f"{where}.{key}", entry[key])
-    if "known" in entry:
-        if not isinstance(entry["known"], bool):
-            raise ThresholdsError(
-                f"{where}.known: expected true or false, found {entry['known']!r}"
-            )
-        kwargs["known"] = entry["known"]
+    for key in ("known", "lottery"):
+        if key in entry:
+            if not isinstance(entry[key], bool):
+                raise ThresholdsError(
+                    f"{where}.{key}: expected true or false, found {entry[key]!r}"
+                )
+            kwargs[key] = entry[key]
+    if kwargs.get("lottery") and not kwargs.get("known"):
+        raise ThresholdsError(
+            f"{where}: `lottery = true` describes a known rule's rows; add known = true"
+        )
     if kwargs.get("known"):
         if not kwargs.get("name"):
             raise ThresholdsError(f"{where}: a known rule needs a short `name` for the notes")
