@@ -28,6 +28,7 @@ from wgan_parity import frameworks
 from wgan_parity.compare import traits
 from wgan_parity.compare.thresholds import SideLimit, Thresholds
 from wgan_parity.compare.verdict import MEASURED
+from wgan_parity.core.precision import FLOAT32
 
 DEFAULT_FILE = Path(__file__).resolve().parents[1] / "data" / "calibration.csv.gz"
 COLUMNS = ["case", "tensor", "kernels", "largest_err", "envs", "worst_env"]
@@ -126,7 +127,7 @@ def side_limit(
         clean=th.clean_limit(largest),
         largest_clean=largest,
         precision=env.precision,
-        precision_noise=precision_noise if env.precision != "float32" else math.nan,
+        precision_noise=precision_noise if env.precision != FLOAT32 else math.nan,
     )
 
 

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any, Dict, Mapping, Optional, Tuple, Union
 
 from wgan_parity.compare.traits import EnvTraits
+from wgan_parity.core.precision import FLOAT32
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -162,14 +163,14 @@ class SideLimit:
     known_rule: Optional[Rule] = None
     clean: float = math.nan
     largest_clean: float = math.nan
-    precision: str = "float32"
+    precision: str = FLOAT32
     precision_noise: float = math.nan
     kink_factor: float = 1.0
 
     @property
     def reduced(self) -> bool:
         """The side ran at a precision below float32."""
-        return self.precision != "float32"
+        return self.precision != FLOAT32
 
     def limit(self, noise_rel_l2: float) -> float:
         """``max(noise_factor · noise, floor)``; the floor alone where the noise is unknown.
@@ -293,7 +294,7 @@ def _rule(where: str, entry: Any) -> Rule:
             )
         precision = flags.get("precision")
         if precision is not None and (
-            not isinstance(precision, str) or fnmatch.fnmatchcase("float32", precision)
+            not isinstance(precision, str) or fnmatch.fnmatchcase(FLOAT32, precision)
         ):
             raise ThresholdsError(
                 f"{where}.flags.precision: a precision rule describes a reduced precision and "

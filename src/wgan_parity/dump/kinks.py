@@ -52,7 +52,7 @@ class _Call:
 
     index: np.ndarray
     truth: np.ndarray
-    magnitude: float = 0.0  # the largest |input| of the call (float64)
+    magnitude: float = 0.0  # the call's largest input (float64)
     ambiguous: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
 
 

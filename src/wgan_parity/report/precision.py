@@ -154,12 +154,7 @@ def lines(res: Results) -> List[str]:
             ratio = value / base if base and base == base and value == value else math.nan
             cells.append(f"{_fmt(value)} ({ratio:.0f}x)" if ratio == ratio else _fmt(value))
         counts = [
-            f"{p}: {diverged.get((framework, block, p), 0)}"
-            + (
-                f" (+{broken[(framework, block, p)]} non-finite)"
-                if broken.get((framework, block, p))
-                else ""
-            )
+            _count(p, diverged.get((framework, block, p), 0), broken.get((framework, block, p), 0))
             for p in ORDER
             if diverged.get((framework, block, p)) or broken.get((framework, block, p))
         ]
